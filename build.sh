@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine (Debian 12, root) and for CI.
+#
+#   ./build.sh demo      set up, then run the end-to-end demo (the main job)
+#   ./build.sh test      set up, start the test services, run the whole test suite
+#   ./build.sh setup     install system packages and the Python environment only
+#   ./build.sh services start|stop    the private dockerd + registry used by tests
+#   ./build.sh bench NAME             run bench/NAME.py inside the environment
+#
+# Everything is installed here: nothing that was set up by hand on a machine is assumed.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+APT_PACKAGES=(docker.io docker-registry busybox-static zstd curl skopeo)
+export STELLA_SERVICES_DIR="${STELLA_SERVICES_DIR:-/tmp/stella-test-services}"
+export STELLA_REGISTRY_PORT="${STELLA_REGISTRY_PORT:-5055}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+need_apt() {
+    local missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing Debian packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+setup() {
+    if [ "$(id -u)" = 0 ]; then need_apt; else log "not root: skipping Debian packages (${APT_PACKAGES[*]})"; fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating virtualenv $VENV"
+        python3 -m venv "$VENV"
+    fi
+    local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+    if [ ! -f "$stamp" ]; then
+        log "installing Python packages"
+        "$VENV/bin/pip" install -q --upgrade pip >/dev/null
+        "$VENV/bin/pip" install -q -e ".[test]"
+        touch "$stamp"
+    fi
+}
+
+services() {
+    "$ROOT/scripts/test-services.sh" "$1" "$STELLA_SERVICES_DIR" "$STELLA_REGISTRY_PORT"
+}
+
+run_tests() {
+    setup
+    local started=0
+    if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null; then
+        if eval "$(services start)"; then started=1; else
+            log "test services did not start"
+            [ "${CI:-}" = true ] && exit 1
+        fi
+    fi
+    set +e
+    "$VENV/bin/python" -m pytest "$@"
+    local rc=$?
+    set -e
+    [ $started = 1 ] && services stop >/dev/null 2>&1 || true
+    return $rc
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    setup) setup ;;
+    demo) setup; PATH="$VENV/bin:$PATH" bash "$ROOT/examples/demo.sh" "$@" ;;
+    test) run_tests "$@" ;;
+    services) services "${1:?start or stop}" ;;
+    bench) setup; name=${1:?bench name}; shift; "$VENV/bin/python" "$ROOT/bench/$name.py" "$@" ;;
+    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac

@@ -1,0 +1,7 @@
+"""The ``stella-bundler`` subcommands, one module per concept; each exports its click command."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,49 @@
+"""Shared fixtures. Services (dockerd, registry) come from ./build.sh test.
+
+Under CI=true a missing service is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def _missing(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{what} is not available, and CI=true requires it (run ./build.sh test)")
+    pytest.skip(f"{what} is not available (run ./build.sh test to start it)")
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    """``unix://…`` of the private test dockerd."""
+    host = os.environ.get("DOCKER_HOST", "")
+    sock = host.removeprefix("unix://")
+    if not host.startswith("unix://") or not Path(sock).is_socket():
+        _missing("the test Docker engine (DOCKER_HOST)")
+    return host
+
+
+@pytest.fixture(scope="session")
+def registry() -> str:
+    """``127.0.0.1:PORT`` of the private test registry."""
+    addr = os.environ.get("STELLA_TEST_REGISTRY", "")
+    if not addr.startswith("127.0.0.1:"):
+        _missing("the test registry (STELLA_TEST_REGISTRY)")
+    return addr
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``: real data nobody on the project wrote."""
+    path = SHARED / "data"
+    if not path.is_dir():
+        _missing(f"the shared data folder {path}")
+    return path
