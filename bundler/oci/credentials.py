@@ -1,0 +1,76 @@
+"""Credentials from the Docker config file (``$DOCKER_CONFIG/config.json`` or ``~/.docker``).
+
+Only inline ``auths`` entries are read (``auth`` = base64 ``user:password``, or
+``username``/``password``). Credential helpers (``credsStore``/``credHelpers``) are
+not run: the bundler must not execute programs named by a config file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bundler.oci.errors import AuthError
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and password for basic auth or a token exchange."""
+
+    username: str
+    password: str
+
+    def __repr__(self) -> str:  # never print the password
+        return f"Credentials(username={self.username!r}, password=***)"
+
+
+def docker_config_path(explicit: str | None = None) -> Path:
+    """The Docker config file used: *explicit*, ``$DOCKER_CONFIG/config.json`` or ``~/.docker``."""
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("DOCKER_CONFIG")
+    return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
+
+
+def _lookup(auths: dict[str, object], host: str) -> dict[str, object] | None:
+    for key in (host, f"https://{host}", f"http://{host}", f"https://{host}/v1/",
+                f"https://{host}/v2/"):
+        entry = auths.get(key)
+        if isinstance(entry, dict):
+            return entry
+    if host == "docker.io":
+        entry = auths.get("https://index.docker.io/v1/")
+        return entry if isinstance(entry, dict) else None
+    return None
+
+
+def docker_config_credentials(host: str, path: str | None = None) -> Credentials | None:
+    """Credentials for *host* from the Docker config file, or None if it has none.
+
+    Raises:
+        AuthError: the file exists but is not JSON, or its ``auth`` value is not base64.
+    """
+    file = docker_config_path(path)
+    if not file.is_file():
+        return None
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AuthError(f"Docker config {file} is unreadable: {exc}", entry=str(file)) from exc
+    entry = _lookup(data.get("auths") or {}, host) if isinstance(data, dict) else None
+    if not entry:
+        return None
+    if isinstance(entry.get("auth"), str) and entry["auth"]:
+        try:
+            user, _, password = base64.b64decode(entry["auth"]).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise AuthError(f"Docker config {file}: auth for {host} is not base64 user:password",
+                            entry=host) from exc
+        return Credentials(user, password)
+    if isinstance(entry.get("username"), str):
+        return Credentials(entry["username"], str(entry.get("password", "")))
+    return None
