@@ -1,0 +1,87 @@
+"""SPDX 2.3 JSON for a catalog, via spdx-tools (validated while writing), byte-deterministic.
+
+The document namespace is derived from the image digest, ``created`` is passed in,
+SPDX ids follow the sorted component order, and the output is re-dumped with sorted keys.
+Licenses that are not a valid SPDX expression become NOASSERTION, with the declared
+text kept in the package's license comment.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+
+from spdx_tools.common.spdx_licensing import spdx_licensing
+from spdx_tools.spdx.model import (
+    Actor, ActorType, CreationInfo, Document, ExternalPackageRef, ExternalPackageRefCategory,
+    Package, PackagePurpose, Relationship, RelationshipType)
+from spdx_tools.spdx.model.spdx_no_assertion import SpdxNoAssertion
+from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
+
+from bundler.sbom.cyclonedx import TOOL_NAME, oci_purl, utc
+from bundler.sbom.errors import SBOMError
+from bundler.sbom.model import Catalog, Component
+
+NAMESPACE_BASE = "https://stella-ops.invalid/spdx/image"
+
+
+def document_namespace(image_digest: str) -> str:
+    """A namespace unique to the image (the digest), identical on every rebuild."""
+    return f"{NAMESPACE_BASE}/{image_digest.replace(':', '-')}"
+
+
+def _declared(licenses: tuple[str, ...]) -> tuple[object, str | None]:
+    if not licenses:
+        return SpdxNoAssertion(), None
+    text = " AND ".join(f"({x})" if " " in x else x for x in licenses)
+    info = spdx_licensing.validate(text, strict=True)
+    if info.errors or info.invalid_symbols:
+        return SpdxNoAssertion(), "declared: " + "; ".join(licenses)
+    return spdx_licensing.parse(text), None
+
+
+def _purl_ref(purl: str) -> list[ExternalPackageRef]:
+    return [ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", purl)]
+
+
+def _package(comp: Component, index: int) -> Package:
+    declared, comment = _declared(comp.licenses)
+    return Package(spdx_id=f"SPDXRef-Package-{index}", name=comp.name, version=comp.version,
+                   download_location=SpdxNoAssertion(), files_analyzed=False,
+                   license_concluded=SpdxNoAssertion(), license_declared=declared,
+                   license_comment=comment, copyright_text=SpdxNoAssertion(),
+                   external_references=_purl_ref(comp.purl),
+                   comment=f"layer {comp.layer}; path {comp.path}; cataloger {comp.cataloger}")
+
+
+def to_spdx(catalog: Catalog, created: datetime) -> bytes:
+    """SPDX 2.3 JSON bytes for *catalog* (sorted keys, compact, UTF-8).
+
+    Raises:
+        SBOMError: spdx-tools' validation rejects the document.
+    """
+    subject = catalog.subject
+    info = CreationInfo(spdx_version="SPDX-2.3", spdx_id="SPDXRef-DOCUMENT",
+                        name=f"{subject.repository}@{subject.digest}",
+                        document_namespace=document_namespace(subject.digest),
+                        creators=[Actor(ActorType.TOOL, f"{TOOL_NAME}-{catalog.cataloger_version}")],
+                        created=utc(created).replace(tzinfo=None))
+    image = Package(spdx_id="SPDXRef-Image", name=subject.repository, version=subject.digest,
+                    download_location=SpdxNoAssertion(), files_analyzed=False,
+                    license_concluded=SpdxNoAssertion(), license_declared=SpdxNoAssertion(),
+                    copyright_text=SpdxNoAssertion(), external_references=_purl_ref(oci_purl(catalog)),
+                    primary_package_purpose=PackagePurpose.CONTAINER)
+    packages = [_package(c, i) for i, c in enumerate(catalog.components)]
+    relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, "SPDXRef-Image")]
+    relationships += [Relationship("SPDXRef-Image", RelationshipType.CONTAINS, p.spdx_id)
+                      for p in packages]
+    doc = Document(creation_info=info, packages=[image, *packages], relationships=relationships)
+    out = io.StringIO()
+    try:
+        write_document_to_stream(doc, out, validate=True)
+    except ValueError as exc:
+        raise SBOMError(f"image {subject}: SPDX document is invalid: {exc}",
+                        kind="invalid-sbom", entry=str(subject)) from exc
+    return json.dumps(json.loads(out.getvalue()), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
