@@ -5,3 +5,7 @@ from __future__ import annotations
 import click
 
 COMMANDS: list[click.Command] = []
+
+from bundler.commands.sbom import sbom  # noqa: E402  (import after COMMANDS exists)
+
+COMMANDS.append(sbom)

@@ -1,0 +1,80 @@
+"""``stella-bundler sbom REF``: pull one image and print (or write) its SBOM."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from bundler.oci import Limits, Registries, RegistryConfig, parse_platform, parse_reference
+from bundler.oci.config import is_loopback
+from bundler.oci.pull import pull_images
+from bundler.sbom import SBOMCache, catalog_pulled, to_cyclonedx, to_spdx
+from kit import exitcodes
+from kit.errors import KitError
+
+
+def parse_created(text: str | None) -> datetime:
+    """ISO 8601 or Unix seconds; default ``$SOURCE_DATE_EPOCH``, else now (UTC, seconds)."""
+    value = text or os.environ.get("SOURCE_DATE_EPOCH")
+    if not value:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not ISO 8601 or Unix seconds",
+                                 param_hint="--created") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _render(reference: str, fmt: str, spec_version: str, platform: str, insecure: bool,
+            created: datetime, cache_dir: str | None) -> bytes:
+    ref = parse_reference(reference)
+    if insecure and not is_loopback(ref.registry):
+        raise click.UsageError("--insecure is only allowed for loopback registries")
+    entries = {ref.registry: RegistryConfig(ref.registry, insecure=True)} if insecure else {}
+    cache = SBOMCache(Path(cache_dir)) if cache_dir else None
+    with tempfile.TemporaryDirectory(prefix="stella-sbom-") as tmp:
+        pulled = pull_images([reference], Path(tmp), registries=Registries(entries),
+                             limits=Limits(), platforms=[parse_platform(platform)])[0]
+        catalog = catalog_pulled(Path(tmp), pulled, cache=cache)[0]
+    if fmt == "spdx":
+        return to_spdx(catalog, created)
+    return to_cyclonedx(catalog, created, spec_version)
+
+
+@click.command("sbom")
+@click.argument("reference")
+@click.option("--format", "fmt", type=click.Choice(["cyclonedx", "spdx"]), default="cyclonedx",
+              show_default=True, help="SBOM format (SPDX is 2.3).")
+@click.option("--spec-version", type=click.Choice(["1.7", "1.6"]), default="1.7",
+              show_default=True, help="CycloneDX spec version.")
+@click.option("--platform", default="linux/amd64", show_default=True,
+              help="Platform to catalog when the image is multi-arch (os/arch[/variant]).")
+@click.option("--insecure", is_flag=True, help="Plain HTTP (loopback registries only).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@click.option("--created", help="Document timestamp: ISO 8601 or Unix seconds "
+                                "(default $SOURCE_DATE_EPOCH, else now).")
+@click.option("--cache-dir", type=click.Path(file_okay=False),
+              help="Reuse catalogs by image digest from this directory.")
+def sbom(reference: str, fmt: str, spec_version: str, platform: str, insecure: bool,
+         out: str | None, created: str | None, cache_dir: str | None) -> None:
+    """Pull REFERENCE (HOST/REPO:TAG or @sha256:…) and write its SBOM."""
+    when = parse_created(created)
+    try:
+        data = _render(reference, fmt, spec_version, platform, insecure, when, cache_dir)
+    except KitError as exc:
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(getattr(exc, "exit_code", exitcodes.IO_ERROR))
+    if out:
+        tmp = Path(out).with_name(f".{Path(out).name}.partial")
+        tmp.write_bytes(data + b"\n")
+        tmp.replace(out)
+    else:
+        click.echo(data.decode("utf-8"))
