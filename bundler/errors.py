@@ -6,10 +6,16 @@ Every bundler error is a ``KitError`` so the CLIs map it to an exit code in one 
 
 from __future__ import annotations
 
-from kit.errors import KitError
+from kit.errors import KitError, KitFormatError
 
 
 class BundlerError(KitError):
     """Something the bundler was asked to do failed; the message names the input."""
 
     kind = "bundler-error"
+
+
+class SpecError(KitFormatError):
+    """kit.yaml is malformed: unknown key, wrong type, missing input."""
+
+    kind = "bad-spec"

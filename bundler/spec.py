@@ -1,0 +1,150 @@
+"""kit.yaml: what a release engineer writes to describe a kit.
+
+Paths are relative to the kit.yaml file, never to the working directory. Unknown keys
+are errors, so a typo never silently drops an input. See docs/kit-yaml.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bundler.errors import SpecError
+from kit.timeutil import TimeFormatError, parse_time, source_date_epoch
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+TOP_KEYS = {"kit", "policy", "advisories", "vex", "attachments"}
+KIT_KEYS = {"name", "channel", "sequence", "created", "expires", "annotations"}
+
+
+@dataclass(frozen=True)
+class KitSpec:
+    path: Path                      # the kit.yaml file
+    name: str
+    channel: str
+    sequence: int
+    created: dt.datetime
+    expires: dt.datetime
+    policy: Path | None
+    advisories: tuple[Path, ...]
+    vex: tuple[Path, ...]
+    attachments: tuple[Path, ...]
+    annotations: dict[str, str]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+class _StringTimes(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as text, so we parse them one way only."""
+
+
+_StringTimes.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
+    extra = sorted(keys - allowed)
+    if extra:
+        raise SpecError(f"{where}: unknown key {extra[0]!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _path_list(value: Any, key: str, base: Path, where: str) -> tuple[Path, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SpecError(f"{where}: {key} must be a path or a list of paths")
+    paths = []
+    for item in value:
+        path = (base / item)
+        if not path.exists():
+            raise SpecError(f"{where}: {key}: {item} does not exist (paths are relative to kit.yaml)")
+        paths.append(path)
+    return tuple(paths)
+
+
+def _time(value: Any, key: str, where: str) -> dt.datetime:
+    try:
+        return parse_time(value)
+    except TimeFormatError as exc:
+        raise SpecError(f"{where}: kit.{key}: {exc}") from None
+
+
+def load_spec(path: Path) -> KitSpec:
+    """Read and check kit.yaml.
+
+    Raises:
+        SpecError: the file is not valid YAML, has unknown or missing keys, or names
+            inputs that do not exist.
+    """
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read {where}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{where}: not UTF-8 text") from None
+    try:
+        doc = yaml.load(text, Loader=_StringTimes)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{where}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(doc, dict):
+        raise SpecError(f"{where}: the top level must be a mapping")
+    _unknown(set(doc), TOP_KEYS, where)
+    kit = doc.get("kit")
+    if not isinstance(kit, dict):
+        raise SpecError(f"{where}: a 'kit:' mapping (name, channel, sequence, created, expires) is required")
+    _unknown(set(kit), KIT_KEYS, f"{where}: kit")
+    for key in ("name", "channel", "sequence", "expires"):
+        if key not in kit:
+            raise SpecError(f"{where}: kit.{key} is required")
+    for key in ("name", "channel"):
+        if not isinstance(kit[key], str) or not _NAME.match(kit[key]):
+            raise SpecError(f"{where}: kit.{key} must be lowercase letters, digits, '.', '_' or '-' "
+                            f"(at most 63), got {kit[key]!r}")
+    sequence = kit["sequence"]
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 1:
+        raise SpecError(f"{where}: kit.sequence must be a positive integer, got {sequence!r}")
+    override = _sde(where)
+    if override is None and "created" not in kit:
+        raise SpecError(f"{where}: kit.created is required (or set SOURCE_DATE_EPOCH)")
+    created = override or _time(kit["created"], "created", where)
+    expires = _time(kit["expires"], "expires", where)
+    if expires <= created:
+        raise SpecError(f"{where}: kit.expires must be after created")
+    annotations = kit.get("annotations") or {}
+    if not isinstance(annotations, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in annotations.items()):
+        raise SpecError(f"{where}: kit.annotations must map strings to strings")
+    base = path.resolve().parent
+    policy = doc.get("policy")
+    if policy is not None and not isinstance(policy, str):
+        raise SpecError(f"{where}: policy must be a folder path")
+    policy_path = _path_list(policy, "policy", base, where)[0] if policy else None
+    if policy_path is not None and not policy_path.is_dir():
+        raise SpecError(f"{where}: policy: {policy} is not a folder")
+    return KitSpec(path=path.resolve(), name=kit["name"], channel=kit["channel"], sequence=sequence,
+                   created=created, expires=expires, policy=policy_path,
+                   advisories=_path_list(doc.get("advisories"), "advisories", base, where),
+                   vex=_path_list(doc.get("vex"), "vex", base, where),
+                   attachments=_path_list(doc.get("attachments"), "attachments", base, where),
+                   annotations=annotations)
+
+
+def _sde(where: str) -> dt.datetime | None:
+    try:
+        return source_date_epoch()
+    except TimeFormatError as exc:
+        raise SpecError(f"{where}: {exc}") from None

@@ -1,0 +1,81 @@
+"""What the three commands share: errors to exit codes in one place, JSON output, progress.
+
+Library code raises; only this module turns errors into a one-line message on stderr and
+a stable exit code (docs/cli.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+import click
+
+from kit import exitcodes
+from kit.errors import KitError, KitFormatError, KitIOError, KitVerificationError
+
+
+def exit_code_for(error: KitError) -> int:
+    conflict = getattr(error, "exit_code", None)
+    if isinstance(conflict, int):
+        return conflict
+    if isinstance(error, KitVerificationError):
+        return exitcodes.REFUSED
+    if isinstance(error, KitFormatError):
+        return exitcodes.MALFORMED
+    if isinstance(error, KitIOError):
+        return exitcodes.IO_ERROR
+    return exitcodes.IO_ERROR
+
+
+def fail(error: KitError, prog: str) -> NoReturn:
+    click.echo(f"{prog}: error: {error.one_line()}", err=True)
+    sys.exit(exit_code_for(error))
+
+
+@contextlib.contextmanager
+def handle_errors(prog: str) -> Iterator[None]:
+    """Run a command body; turn KitError (and stray I/O errors) into message + exit code."""
+    try:
+        yield
+    except KitError as exc:
+        fail(exc, prog)
+    except OSError as exc:
+        name = getattr(exc, "filename", None)
+        where = f" ({name})" if name else ""
+        click.echo(f"{prog}: error: io-error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(exitcodes.IO_ERROR)
+
+
+def emit_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+@contextlib.contextmanager
+def byte_progress(description: str, total: int | None, enabled: bool) -> Iterator[Any]:
+    """A rich progress bar on stderr when it is a terminal; yields ``advance(n)``."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+    from rich.console import Console
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                  transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.update(task, advance=n)

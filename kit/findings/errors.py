@@ -1,0 +1,56 @@
+"""Errors of the findings engine.
+
+Malformed input (an OSV record, an SBOM, a VEX document that cannot be read as what it
+claims to be) is a ``FindingsFormatError``; every error names the file and the record
+it concerns, so the CLI prints one line an operator can act on. Loaders collect these as
+``Problem`` values instead of raising, so one bad record never hides the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kit.errors import KitError, KitFormatError, KitIOError
+
+
+class FindingsError(KitError):
+    """Root of the findings engine's errors."""
+
+    kind = "findings-error"
+
+
+class InvalidVersion(FindingsError, ValueError):
+    """A version string is not valid for its ecosystem's rules."""
+
+    kind = "invalid-version"
+
+
+class FindingsFormatError(FindingsError, KitFormatError):
+    """An advisory, SBOM, VEX document or config is malformed."""
+
+    kind = "malformed"
+
+
+class FindingsIOError(FindingsError, KitIOError):
+    """A file or folder given as input cannot be read."""
+
+    kind = "io-error"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """A record that was skipped, with where it came from and why.
+
+    Ordered by (file, record, message) so reports list problems in a stable order.
+    """
+
+    file: str
+    record: str
+    message: str
+
+    def one_line(self) -> str:
+        record = f" record {self.record}" if self.record else ""
+        return f"{self.file}{record}: {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"file": self.file, "record": self.record, "message": self.message}

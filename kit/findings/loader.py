@@ -1,0 +1,112 @@
+"""Reading advisory files: single OSV JSON files, folders, .zip exports and NDJSON.
+
+The bad-record rule: a record that cannot be read (invalid JSON, duplicate keys, an OSV
+schema error that matters for matching) is skipped and reported as a ``Problem`` naming
+the file and the record id; every other record still loads. A path that does not exist
+or cannot be read at all raises ``FindingsIOError``. Files are visited in sorted order,
+so the result is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from kit.canonical import CanonicalJSONError, loads
+from kit.findings.advisory import Advisory
+from kit.findings.errors import FindingsError, FindingsIOError, Problem
+from kit.findings.osv import parse_osv
+
+T = TypeVar("T")
+_JSON = (".json",)
+_NDJSON = (".ndjson", ".jsonl")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Records read from some paths, plus what was skipped and why."""
+
+    records: tuple[Any, ...]
+    problems: tuple[Problem, ...]
+
+
+def iter_documents(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(display name, bytes) of every JSON/NDJSON document under *path*, sorted.
+
+    Raises:
+        FindingsIOError: *path* does not exist or a file/zip cannot be read.
+    """
+    try:
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.suffix.lower() in _JSON + _NDJSON + (".zip",):
+                    yield from iter_documents(child)
+        elif path.suffix.lower() == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for name in sorted(archive.namelist()):
+                    if name.lower().endswith(_JSON + _NDJSON):
+                        yield f"{path}!{name}", archive.read(name)
+        elif path.is_file():
+            yield str(path), path.read_bytes()
+        else:
+            raise FindingsIOError(f"{path}: no such file or folder", entry=str(path))
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise FindingsIOError(f"{path}: cannot read: {exc}", entry=str(path)) from None
+
+
+def _json_items(name: str, data: bytes) -> Iterator[tuple[int, Any | CanonicalJSONError]]:
+    """(line or 0, parsed value or the parse error) of one document."""
+    if name.lower().endswith(_NDJSON):
+        for number, line in enumerate(data.splitlines(), start=1):
+            if line.strip():
+                yield number, _parse(line)
+        return
+    value = _parse(data)
+    if isinstance(value, list):
+        yield from ((i + 1, item) for i, item in enumerate(value))
+    else:
+        yield 0, value
+
+
+def _parse(data: bytes) -> Any:
+    try:
+        return loads(data, allow_floats=True)  # database_specific may hold floats
+    except CanonicalJSONError as exc:
+        return exc
+
+
+def _record_name(value: Any, line: int) -> str:
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return value["id"]
+    return f"line {line}" if line else "?"
+
+
+def load_records(paths: Iterable[Path], convert: Callable[[Any, str], T]) -> Loaded:
+    """Convert every JSON record under *paths*; failures become ``Problem`` values.
+
+    *convert* gets the record and its source name (the name of the path given, e.g. the
+    folder or zip), and raises ``FindingsError`` for a bad record.
+    """
+    records: list[T] = []
+    problems: list[Problem] = []
+    for path in paths:
+        for name, data in iter_documents(path):
+            for line, value in _json_items(name, data):
+                if isinstance(value, CanonicalJSONError):
+                    problems.append(Problem(name, f"line {line}" if line else "", str(value)))
+                    continue
+                try:
+                    records.append(convert(value, path.name))
+                except FindingsError as exc:
+                    problems.append(Problem(name, exc.entry or _record_name(value, line),
+                                            exc.message))
+    return Loaded(tuple(records), tuple(sorted(problems)))
+
+
+def load_advisories(paths: Iterable[Path]) -> Loaded:
+    """Every OSV advisory under *paths* (records are ``Advisory``), sorted by id."""
+    loaded = load_records(paths, parse_osv)
+    advisories: list[Advisory] = sorted(loaded.records, key=lambda a: (a.id, a.source, a.modified))
+    return Loaded(tuple(advisories), loaded.problems)

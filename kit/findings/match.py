@@ -1,0 +1,125 @@
+"""The matcher: components × advisory index, by indexed lookups, never a cross product.
+
+For each component the index is asked for (purl type, normalized name) — and, for Debian
+and Alpine packages, for their source/origin names too — and each returned affected
+entry for that key is evaluated by the ecosystem's version rules (ranges.py). Withdrawn
+advisories never match. Distribution advisories match only the same distribution
+(purl namespace vs the ecosystem name, for deb/apk) and, when both name one, the same
+release (``Debian:12`` vs ``distro=debian-12``; a dotted prefix counts: ``3.19`` matches
+``3.19.1``). Problems (unsupported package types, invalid versions, unusable ranges) are
+collected, never raised, so one bad input hides nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from kit.findings.advisory import Advisory, Affected
+from kit.findings.component import Component
+from kit.findings.errors import FindingsError, InvalidVersion, Problem
+from kit.findings.index import AdvisoryIndex
+from kit.findings.ranges import evaluate, listed_set
+from kit.findings.versions import Scheme, scheme_for
+
+_RELEASE = re.compile(r"(\d+(?:\.\d+)*)")
+_DISTRO_TYPES = ("deb", "apk")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One component inside one advisory's affected entry."""
+
+    component: Component
+    advisory: Advisory
+    affected: Affected
+    matched: tuple[str, ...]  # which ranges / "versions list" included the version
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    matches: tuple[Match, ...]
+    problems: tuple[Problem, ...]
+
+
+def _release_number(text: str) -> str:
+    found = _RELEASE.search(text)
+    return found.group(1) if found else ""
+
+
+def same_distribution(component: Component, entry: Affected) -> bool:
+    """False only when the component and entry name different distributions or releases."""
+    if component.purl_type not in _DISTRO_TYPES:
+        return True
+    family = entry.ecosystem.partition(":")[0].strip().lower()
+    if component.namespace and family and component.namespace.lower() != family:
+        return False
+    mine, theirs = _release_number(component.distro), _release_number(entry.release)
+    if not mine or not theirs:
+        return True
+    return mine == theirs or mine.startswith(theirs + ".") or theirs.startswith(mine + ".")
+
+
+class Matcher:
+    """Matches components against an index; caches parsed version lists per entry."""
+
+    def __init__(self, index: AdvisoryIndex) -> None:
+        self.index = index
+        self._listed: dict[int, tuple[Affected, frozenset[Any] | None]] = {}
+
+    def _listed_for(self, entry: Affected, scheme: Scheme) -> frozenset[Any] | None:
+        cached = self._listed.get(id(entry))
+        if cached is None or cached[0] is not entry:
+            cached = (entry, listed_set(entry, scheme))
+            self._listed[id(entry)] = cached
+        return cached[1]
+
+    def _candidates(self, comp: Component) -> list[tuple[Advisory, Affected]]:
+        seen: set[tuple[str, str, int]] = set()
+        found = []
+        for name in comp.lookup_names():
+            for advisory in self.index.lookup(comp.purl_type, name):
+                if advisory.withdrawn:
+                    continue
+                for pos, entry in enumerate(advisory.affected):
+                    key = (advisory.id, advisory.source, pos)
+                    if (entry.purl_type, entry.normalized_name) == (comp.purl_type, name) \
+                            and key not in seen and same_distribution(comp, entry):
+                        seen.add(key)
+                        found.append((advisory, entry))
+        return found
+
+    def match_component(self, comp: Component) -> tuple[list[Match], list[Problem]]:
+        try:
+            scheme = scheme_for(comp.purl_type)
+        except FindingsError as exc:
+            return [], [Problem(comp.purl, "", f"skipped: {exc.message}")]
+        problems: list[Problem] = []
+        try:
+            parsed = scheme.parse(comp.version)
+        except InvalidVersion as exc:
+            parsed = None  # still matched against explicit versions lists
+            problems.append(Problem(comp.purl, "", f"ranges not evaluated: {exc.message}"))
+        matches = []
+        for advisory, entry in self._candidates(comp):
+            verdict = evaluate(comp.version, parsed, entry, scheme,
+                               self._listed_for(entry, scheme))
+            problems.extend(Problem(advisory.source, advisory.id, msg) for msg in verdict.invalid)
+            if verdict.matched:
+                matches.append(Match(comp, advisory, entry, verdict.matched))
+        return matches, problems
+
+    def match(self, components: Iterable[Component]) -> MatchResult:
+        matches: list[Match] = []
+        problems: set[Problem] = set()
+        for comp in sorted(components, key=lambda c: c.sort_key):
+            found, probs = self.match_component(comp)
+            matches.extend(found)
+            problems.update(probs)
+        return MatchResult(tuple(matches), tuple(sorted(problems)))
+
+
+def match(components: Iterable[Component], index: AdvisoryIndex) -> MatchResult:
+    """Match *components* against *index*; see ``Matcher``."""
+    return Matcher(index).match(components)

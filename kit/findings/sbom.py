@@ -1,0 +1,108 @@
+"""Components from CycloneDX JSON SBOMs.
+
+Every component (nested ones too) with a purl becomes a ``Component``. Its location is
+the image the SBOM describes (``metadata.component``: its purl when that is a
+``pkg:oci/…`` purl, otherwise its name and version) and the layer, read from the
+component's properties whose name mentions a layer (Syft ``syft:location:0:layerID``,
+Trivy ``aquasecurity:trivy:LayerDigest``, or ``stella:layer``). A component without a
+purl, or with a purl that cannot be read, is skipped and reported; the same purl seen
+in several places becomes one component with all its locations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from kit.canonical import CanonicalJSONError, loads
+from kit.findings.component import Component, Location, component_from_purl
+from kit.findings.errors import FindingsError, FindingsFormatError, Problem
+from kit.findings.loader import iter_documents
+
+
+def _image_of(bom: dict[str, Any]) -> str:
+    metadata = bom.get("metadata") if isinstance(bom.get("metadata"), dict) else {}
+    main = metadata.get("component") if isinstance(metadata.get("component"), dict) else {}
+    purl = main.get("purl")
+    if isinstance(purl, str) and purl.startswith("pkg:oci/"):
+        return purl
+    name, version = main.get("name"), main.get("version")
+    if isinstance(name, str) and name:
+        return f"{name}@{version}" if isinstance(version, str) and version else name
+    return ""
+
+
+def _layer_of(component: dict[str, Any]) -> str:
+    properties = component.get("properties")
+    if not isinstance(properties, list):
+        return ""
+    layers = sorted(str(p.get("value", "")) for p in properties if isinstance(p, dict)
+                    and "layer" in str(p.get("name", "")).lower() and p.get("value"))
+    return layers[0] if layers else ""
+
+
+def _walk(items: Any) -> Iterator[dict[str, Any]]:
+    if not isinstance(items, list):
+        return
+    for item in items:
+        if isinstance(item, dict):
+            yield item
+            yield from _walk(item.get("components"))
+
+
+def components_from_bom(bom: Any, file: str) -> tuple[list[Component], list[Problem]]:
+    """Components of one CycloneDX document and the problems met reading it."""
+    if not isinstance(bom, dict) or bom.get("bomFormat") != "CycloneDX":
+        raise FindingsFormatError(f"{file}: not a CycloneDX JSON document", entry=file)
+    image = _image_of(bom)
+    found: list[Component] = []
+    problems: list[Problem] = []
+    for item in _walk(bom.get("components")):
+        record = str(item.get("bom-ref") or item.get("name") or "?")
+        purl = item.get("purl")
+        if not isinstance(purl, str) or not purl:
+            problems.append(Problem(file, record, "component has no purl; not matched"))
+            continue
+        location = Location(image, _layer_of(item))
+        version = item.get("version") if isinstance(item.get("version"), str) else ""
+        try:
+            found.append(component_from_purl(purl, version, (location,)))
+        except FindingsError as exc:
+            problems.append(Problem(file, record, exc.message))
+    return found, problems
+
+
+def merge_components(components: Iterable[Component]) -> tuple[Component, ...]:
+    """One component per (purl, version), locations unioned, sorted by purl."""
+    merged: dict[tuple[str, str], Component] = {}
+    for comp in components:
+        key = (comp.purl, comp.version)
+        if key in merged:
+            old = merged[key]
+            locations = tuple(sorted(set(old.locations) | set(comp.locations)))
+            comp = Component(old.purl, old.purl_type, old.namespace, old.name, old.version,
+                             old.source_names, old.distro, locations)
+        merged[key] = comp
+    return tuple(merged[k] for k in sorted(merged))
+
+
+def load_sboms(paths: Iterable[Path]) -> tuple[tuple[Component, ...], tuple[Problem, ...]]:
+    """Components of every CycloneDX JSON file under *paths*.
+
+    Raises:
+        FindingsIOError: a path cannot be read.
+        FindingsFormatError: a file is not JSON or not CycloneDX (an unreadable SBOM
+            is refused as a whole: matching half of it would hide findings).
+    """
+    components: list[Component] = []
+    problems: list[Problem] = []
+    for path in paths:
+        for name, data in iter_documents(path):
+            try:
+                bom = loads(data, allow_floats=True)
+            except CanonicalJSONError as exc:
+                raise FindingsFormatError(f"{name}: {exc}", entry=name) from None
+            comps, probs = components_from_bom(bom, name)
+            components.extend(comps)
+            problems.extend(probs)
+    return merge_components(components), tuple(sorted(problems))

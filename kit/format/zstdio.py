@@ -1,0 +1,122 @@
+"""zstd settings and the threaded decompressing reader.
+
+Compressed bytes depend on the libzstd version and on single- vs multi-threaded mode
+(not on the worker count), so the writer always uses multi-threaded mode with two
+workers and ``zstandard`` is pinned exactly. Identity never depends on these bytes.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import zstandard
+
+LEVEL = 3
+THREADS = 2
+CHUNK = 1 << 20
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def compressor() -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=LEVEL, threads=THREADS, write_checksum=True,
+                                    write_content_size=False)
+
+
+class DecompressError(Exception):
+    """The compressed stream is corrupt (raised in the consumer, in stream order)."""
+
+
+class _End:
+    pass
+
+
+class DecompressedStream:
+    """Decompress on a background thread, hand 1 MiB chunks to the consumer in order.
+
+    zstd and hashlib both release the GIL, so decompressing here while the consumer
+    hashes gives two cores' worth of work, like ``zstd -dc | openssl dgst``. The queue
+    is bounded, so memory stays at a few MiB whatever the kit holds.
+    """
+
+    def __init__(self, fh: BinaryIO, max_window_size: int, depth: int = 8):
+        self._queue: queue.Queue[bytes | Exception | _End] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._buf = memoryview(b"")
+        self._eof = False
+        self.consumed = 0
+        dctx = zstandard.ZstdDecompressor(max_window_size=max_window_size)
+        self._reader = dctx.stream_reader(fh, read_size=CHUNK, read_across_frames=True, closefd=False)
+        self._thread = threading.Thread(target=self._run, name="kit-decompress", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: bytes | Exception | _End) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                chunk = self._reader.read(CHUNK)
+                if not chunk:
+                    self._put(_End())
+                    return
+                if not self._put(chunk):
+                    return
+        except zstandard.ZstdError as exc:
+            self._put(DecompressError(str(exc)))
+        except OSError as exc:
+            self._put(exc)
+
+    def _fill(self) -> bool:
+        if self._eof:
+            return False
+        item = self._queue.get()
+        if isinstance(item, _End):
+            self._eof = True
+            return False
+        if isinstance(item, Exception):
+            self._eof = True
+            raise item
+        self._buf = memoryview(item)
+        return True
+
+    def read(self, n: int) -> bytes:
+        """Up to *n* bytes; fewer only at the end of the stream."""
+        parts = []
+        while n > 0:
+            if not self._buf and not self._fill():
+                break
+            piece = self._buf[:n]
+            self._buf = self._buf[len(piece):]
+            parts.append(bytes(piece))
+            n -= len(piece)
+            self.consumed += len(piece)
+        return b"".join(parts)
+
+    def chunks(self, n: int) -> Iterator[memoryview]:
+        """Exactly *n* bytes as a sequence of views; stops short only at end of stream."""
+        while n > 0:
+            if not self._buf and not self._fill():
+                return
+            piece = self._buf[:n]
+            self._buf = self._buf[len(piece):]
+            n -= len(piece)
+            self.consumed += len(piece)
+            yield piece
+
+    def close(self) -> None:
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join(timeout=5)

@@ -1,0 +1,70 @@
+"""``stella-verify``: offline checks for operators and auditors.
+
+Exit codes (docs/cli.md): 0 verified; 1 verification failed; 2 usage error;
+3 malformed input; 4 I/O or internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from kit import __version__, exitcodes, timeutil
+from kit.cliutil import byte_progress, emit_json, exit_code_for, handle_errors, human_size
+
+PROG = "stella-verify"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name=PROG)
+def cli() -> None:
+    """Stella Ops verifier: check kits and evidence offline, without trusting the appliance."""
+
+
+def _at(value: str | None) -> timeutil.dt.datetime:
+    if value is None:
+        return timeutil.now()
+    try:
+        return timeutil.parse_time(value)
+    except timeutil.TimeFormatError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+
+
+@cli.command("kit")
+@click.argument("kit_path", metavar="KIT", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--trust", "trust", multiple=True, required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Trust root file. Repeat to give a chain of roots (oldest is the anchor).")
+@click.option("--at", "at", metavar="TIME", help="Check validity at TIME instead of now (auditing history).")
+@click.option("--channel", help="Require the kit to be for this channel.")
+@click.option("--json", "as_json", is_flag=True, help="Print a report with every check and its outcome.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on a terminal.")
+def kit_cmd(kit_path: Path, trust: tuple[Path, ...], at: str | None, channel: str | None, as_json: bool,
+            progress: bool) -> None:
+    """Verify KIT: signatures against the trust root, then every entry in one streaming pass."""
+    from verifier.kitcheck import verify_kit
+
+    moment = _at(at)
+    with handle_errors(PROG):
+        total = kit_path.stat().st_size if kit_path.exists() else None
+        with byte_progress(f"verifying {kit_path.name}", None if total is None else None, progress) as advance:
+            result = verify_kit(kit_path, trust, moment, channel, progress=advance)
+        if as_json:
+            emit_json({**result.to_dict(), "checkedAt": timeutil.format_time(moment)})
+        if result.error is not None:
+            if not as_json:
+                click.echo(f"{PROG}: FAILED {kit_path}: {result.error.one_line()}", err=True)
+            sys.exit(exit_code_for(result.error))
+        if not as_json:
+            m = result.manifest
+            assert m is not None and result.signatures is not None
+            click.echo(f"OK {kit_path}: kit {m.kit_id[:19]}… {m.name}/{m.channel} #{m.sequence}, "
+                       f"{result.entries_verified} entries ({human_size(result.bytes_verified)}) verified, "
+                       f"{len(result.signatures.valid)} of {result.signatures.threshold} signatures, "
+                       f"expires {timeutil.format_time(m.expires)}")
+    sys.exit(exitcodes.OK)
+
+
+def main() -> None:
+    cli(prog_name=PROG)
