@@ -11,12 +11,15 @@ effective status with the statements that produced it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cmp_to_key
 from typing import Any, Iterable
 
 from kit.findings.advisory import Severity
 from kit.findings.component import Location
 from kit.findings.cvss import label_for
+from kit.findings.errors import FindingsError
 from kit.findings.match import Match
+from kit.findings.versions import scheme_for
 from kit.findings.vex_model import Decision
 
 _RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "none": 0, "unknown": -1}
@@ -99,6 +102,17 @@ def _groups(matches: list[Match]) -> list[list[Match]]:
     return list(groups.values())
 
 
+def sort_versions(purl_type: str, versions: Iterable[str]) -> tuple[str, ...]:
+    """*versions* in the ecosystem's order (text order when any does not parse)."""
+    ordered = sorted(set(versions))
+    try:
+        parse = scheme_for(purl_type).parse
+        return tuple(sorted(ordered, key=cmp_to_key(
+            lambda a, b: -1 if parse(a) < parse(b) else (1 if parse(b) < parse(a) else 0))))
+    except FindingsError:
+        return tuple(ordered)
+
+
 def _rating(score: str, labels: tuple[str, ...]) -> str:
     if score:
         return label_for(score)
@@ -122,7 +136,7 @@ def _finding(group: list[Match]) -> Finding:
         id=first, advisories=advisories, aliases=tuple(sorted(ids - {first} - set(advisories))),
         purl=comp.purl, purl_type=comp.purl_type, name=comp.name, version=comp.version,
         matched=tuple(sorted({f"{m.advisory.id}: {d}" for m in group for d in m.matched})),
-        fixed=tuple(sorted({v for m in group for v in m.affected.fixed_versions()})),
+        fixed=sort_versions(comp.purl_type, {v for m in group for v in m.affected.fixed_versions()}),
         severity=severity, labels=labels, score=score, rating=_rating(score, labels),
         summary=summaries[0] if summaries else "", locations=comp.locations)
 

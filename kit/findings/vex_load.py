@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from kit.canonical import CanonicalJSONError, loads
 from kit.findings.errors import FindingsFormatError, FindingsIOError, Problem
-from kit.findings.loader import load_records
+from kit.findings.loader import iter_documents
 from kit.findings.vex_model import STATUSES, Product, Statement, Tier, TrustTiers
 
 
@@ -109,31 +109,27 @@ def parse_openvex(doc: Any, file: str) -> VexDocument:
 
 
 def load_vex(paths: Iterable[Path]) -> tuple[tuple[Statement, ...], tuple[Problem, ...]]:
-    """Every statement under *paths*, sorted by ref, and every problem met."""
-    loaded = load_records(paths, lambda doc, _source: doc)
+    """Every statement under *paths*, sorted by ref, and every problem met.
+
+    Raises:
+        FindingsIOError: a path cannot be read.
+    """
     statements: list[Statement] = []
-    problems = list(loaded.problems)
-    for name, doc in _with_files(paths):
-        try:
-            parsed = parse_openvex(doc, name)
-        except FindingsFormatError as exc:
-            problems.append(Problem(name, exc.entry or "?", exc.message))
-            continue
-        statements.extend(parsed.statements)
-        problems.extend(parsed.problems)
-    return (tuple(sorted(statements, key=lambda s: (s.document, s.index, s.file))),
-            tuple(sorted(set(problems))))
-
-
-def _with_files(paths: Iterable[Path]) -> Iterable[tuple[str, Any]]:
-    from kit.findings.loader import iter_documents
-
+    problems: list[Problem] = []
     for path in paths:
         for name, data in iter_documents(path):
             try:
-                yield name, loads(data, allow_floats=True)
-            except CanonicalJSONError:
-                continue  # already reported by load_records
+                parsed = parse_openvex(loads(data, allow_floats=True), name)
+            except CanonicalJSONError as exc:
+                problems.append(Problem(name, "", str(exc)))
+                continue
+            except FindingsFormatError as exc:
+                problems.append(Problem(name, exc.entry or "?", exc.message))
+                continue
+            statements.extend(parsed.statements)
+            problems.extend(parsed.problems)
+    return (tuple(sorted(statements, key=lambda s: (s.document, s.index, s.file))),
+            tuple(sorted(set(problems))))
 
 
 def load_tiers(path: Path) -> TrustTiers:
