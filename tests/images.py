@@ -258,3 +258,74 @@ def docker_import_push(docker_host: str, registry: str, files: dict[str, Entry],
         return digest
     finally:
         client.close()
+
+
+# -- the images the oci and sbom tests share --------------------------------------------
+
+@dataclass(frozen=True)
+class Published:
+    """References (and expected values) of the images pushed once per test session."""
+
+    registry: str
+    deb: str                 # docker import of debian_rootfs()
+    deb_digest: str
+    layered: str             # hand-made 3-layer image with whiteouts
+    layered_layers: tuple[str, ...]
+    alpine: str              # hand-made Alpine image (uncompressed layer)
+    multi: str               # OCI index: linux/amd64 (debian) + linux/arm64 (alpine)
+    multi_digest: str
+    shared: str              # shares its base layer with `layered`
+
+
+_CACHE: dict[str, Published] = {}
+
+UPPER_DPKG = b"""Package: stella-extra
+Status: install ok installed
+Priority: optional
+Section: misc
+Installed-Size: 10
+Maintainer: Stella Ops <ops@example.invalid>
+Architecture: all
+Source: stella-extra-src (2.0-1)
+Version: 2.0-1+b1
+Description: package added in the second layer
+"""
+
+
+def layered_layers() -> list[Layer]:
+    """Base rootfs; then whiteouts + a grown dpkg status; then an opaque python dir."""
+    base = debian_rootfs()
+    upper = {
+        "var/lib/dpkg/status": base["var/lib/dpkg/status"] + b"\n" + UPPER_DPKG,  # type: ignore[operator]
+        "usr/lib/node_modules/.wh.left-pad": b"",
+        "app/node_modules/@babel/core/.wh.package.json": b"",
+    }
+    top = {
+        "usr/lib/python3/dist-packages/.wh..wh..opq": b"",
+        "usr/lib/python3/dist-packages/attrs-23.2.0.dist-info/METADATA":
+            b"Metadata-Version: 2.3\nName: attrs\nVersion: 23.2.0\nLicense-Expression: MIT\n",
+    }
+    return [Layer(base), Layer(upper, gzip=False), Layer(top)]
+
+
+def publish(registry: str, docker_host: str, workdir: Path) -> Published:
+    """Build and push every shared test image once per session."""
+    if registry in _CACHE:
+        return _CACHE[registry]
+    deb_digest = docker_import_push(docker_host, registry, debian_rootfs(), "stella-test/deb", "v1")
+    layout = OCILayout(workdir / "src")
+    layered, digests = make_image(layout, layered_layers())
+    push(registry, workdir / "src", layered, "stella-test/layered:v1")
+    shared, _ = make_image(layout, [layered_layers()[0], Layer({"etc/motd": b"hi\n"})])
+    push(registry, workdir / "src", shared, "stella-test/shared:v1")
+    alpine, _ = make_image(layout, [Layer(alpine_rootfs(), gzip=False)], docker_types=False)
+    push(registry, workdir / "src", alpine, "stella-test/alpine:v1")
+    arm, _ = make_image(layout, [Layer(alpine_rootfs())], Platform("linux", "arm64", "v8"))
+    index = make_index(layout, [(layered, Platform("linux", "amd64")),
+                                (arm, Platform("linux", "arm64", "v8"))])
+    multi_digest = push(registry, workdir / "src", index, "stella-test/multi:v1")
+    _CACHE[registry] = Published(
+        registry, f"{registry}/stella-test/deb:v1", deb_digest,
+        f"{registry}/stella-test/layered:v1", tuple(digests), f"{registry}/stella-test/alpine:v1",
+        f"{registry}/stella-test/multi:v1", multi_digest, f"{registry}/stella-test/shared:v1")
+    return _CACHE[registry]
