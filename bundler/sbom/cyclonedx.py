@@ -12,8 +12,8 @@ import uuid
 import warnings
 from datetime import datetime, timezone
 
-from cyclonedx.exception.factory import InvalidSpdxLicenseException
-from cyclonedx.factory.license import LicenseFactory
+from cyclonedx.contrib.license.exceptions import InvalidSpdxLicenseException
+from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component as CdxComponent, ComponentType
