@@ -66,6 +66,7 @@ class ReadResult:
     trust_root: TrustRoot | None = None
     entries_verified: int = 0
     bytes_verified: int = 0
+    bytes_read: int = 0          # uncompressed bytes consumed: shows a bad kit stopped early
     error: KitError | None = None
 
     @property
@@ -121,6 +122,7 @@ class KitReader:
                 try:
                     self._run(stream, result, trust, at, channel, sink, manifest_only, progress)
                 finally:
+                    result.bytes_read = stream.consumed
                     stream.close()
         except KitError as exc:
             result.error = exc
@@ -208,7 +210,11 @@ class KitReader:
         mtime = epoch_seconds(manifest.created)
         index = {e.path: i for i, e in enumerate(manifest.entries)}
         for position, entry in enumerate(manifest.entries):
-            raw, path, _size, typeflag = _read_header(stream, self.limits)
+            try:
+                raw, path, _size, typeflag = _read_header(stream, self.limits)
+            except KitError as exc:
+                exc.entry = exc.entry or entry.path      # name the entry we were waiting for
+                raise
             if raw is None:
                 raise KitVerificationError(f"entry {entry.path} is missing: the archive ends after "
                                            f"{position} of {len(manifest.entries)} entries",
@@ -228,7 +234,7 @@ class KitReader:
         try:
             block = stream.read(tarstream.BLOCK)
         except zstdio.DecompressError as exc:
-            raise KitVerificationError(f"corrupt compressed data at the end: {exc}", kind="trailing-garbage") from None
+            raise KitVerificationError(str(exc), kind=exc.kind) from None
         if len(block) < tarstream.BLOCK:
             raise KitVerificationError("the kit is truncated: no end-of-archive marker", kind="truncated")
         if not tarstream.is_zero_block(block):
@@ -236,9 +242,8 @@ class KitReader:
                                        kind="entry-not-in-index", entry=_peek_name(block))
         try:
             rest = stream.read(tarstream.BLOCK + 1)
-        except zstdio.DecompressError:
-            raise KitVerificationError("garbage after the end of the kit's compressed stream",
-                                 kind="trailing-garbage") from None
+        except zstdio.DecompressError as exc:
+            raise KitVerificationError(str(exc), kind=exc.kind) from None
         if rest[:tarstream.BLOCK] != bytes(tarstream.BLOCK) or len(rest) != tarstream.BLOCK:
             raise KitVerificationError("data after the end-of-archive marker", kind="trailing-garbage")
 
@@ -259,7 +264,7 @@ def _read_header(stream: zstdio.DecompressedStream, limits: KitLimits,
     try:
         block = stream.read(tarstream.BLOCK)
     except zstdio.DecompressError as exc:
-        raise KitVerificationError(f"corrupt compressed data: {exc}", kind="corrupt") from None
+        raise KitVerificationError(str(exc), kind=exc.kind) from None
     if len(block) < tarstream.BLOCK:
         if first and not block:
             raise KitFormatError("not a Stella kit: the compressed stream is empty", kind="not-a-kit")
@@ -292,7 +297,7 @@ def _read_header(stream: zstdio.DecompressedStream, limits: KitLimits,
                                  kind="not-a-kit") from None
         raise KitVerificationError(f"corrupt tar header: {exc}", kind="bad-header") from None
     except zstdio.DecompressError as exc:
-        raise KitVerificationError(f"corrupt compressed data: {exc}", kind="corrupt") from None
+        raise KitVerificationError(str(exc), kind=exc.kind) from None
 
 
 def _classify(path: str, typeflag: bytes, index: dict[str, int], position: int, expected: Entry) -> None:
@@ -341,7 +346,7 @@ def _stream_entry(stream: zstdio.DecompressedStream, entry: Entry, sink: EntrySi
                 if progress:
                     progress(len(piece))
         except zstdio.DecompressError as exc:
-            raise KitVerificationError(f"corrupt compressed data: {exc}", kind="corrupt", entry=entry.path) from None
+            raise KitVerificationError(str(exc), kind=exc.kind, entry=entry.path) from None
         if got != entry.size:
             raise KitVerificationError(f"the kit is truncated inside entry {entry.path} ({got} of {entry.size} bytes)",
                                  kind="truncated", entry=entry.path)

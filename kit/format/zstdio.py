@@ -14,6 +14,9 @@ from typing import BinaryIO
 
 import zstandard
 
+from kit.errors import KitVerificationError
+from kit.format.zstdframe import WalkingReader
+
 LEVEL = 3
 THREADS = 2
 CHUNK = 1 << 20
@@ -25,8 +28,15 @@ def compressor() -> zstandard.ZstdCompressor:
                                     write_content_size=False)
 
 
-class DecompressError(Exception):
-    """The compressed stream is corrupt (raised in the consumer, in stream order)."""
+class DecompressError(KitVerificationError):
+    """The compressed stream is damaged (raised in the consumer, in stream order).
+
+    ``kind`` is ``corrupt`` (bad data), ``truncated`` (the frame stops early) or
+    ``trailing-garbage`` (bytes after the frame).
+    """
+
+    def __init__(self, message: str, kind: str = "corrupt"):
+        super().__init__(message, kind=kind)
 
 
 class _End:
@@ -48,7 +58,8 @@ class DecompressedStream:
         self._eof = False
         self.consumed = 0
         dctx = zstandard.ZstdDecompressor(max_window_size=max_window_size)
-        self._reader = dctx.stream_reader(fh, read_size=CHUNK, read_across_frames=True, closefd=False)
+        self._source = WalkingReader(fh)
+        self._reader = dctx.stream_reader(self._source, read_size=CHUNK, read_across_frames=True, closefd=False)
         self._thread = threading.Thread(target=self._run, name="kit-decompress", daemon=True)
         self._thread.start()
 
@@ -62,18 +73,32 @@ class DecompressedStream:
         return False
 
     def _run(self) -> None:
+        walker = self._source.walker
         try:
             while not self._stop.is_set():
                 chunk = self._reader.read(CHUNK)
                 if not chunk:
-                    self._put(_End())
+                    self._put(self._end_state())
                     return
                 if not self._put(chunk):
                     return
         except zstandard.ZstdError as exc:
-            self._put(DecompressError(str(exc)))
+            if walker.trailing:
+                self._put(DecompressError("bytes after the end of the kit's zstd frame", "trailing-garbage"))
+            else:
+                self._put(DecompressError(f"corrupt compressed data: {exc}"))
         except OSError as exc:
             self._put(exc)
+
+    def _end_state(self) -> Exception | _End:
+        walker = self._source.walker
+        if walker.trailing:
+            return DecompressError("bytes after the end of the kit's zstd frame", "trailing-garbage")
+        if walker.malformed:
+            return DecompressError("corrupt zstd frame structure")
+        if not walker.complete:
+            return DecompressError("the compressed stream ends before its frame does", "truncated")
+        return _End()
 
     def _fill(self) -> bool:
         if self._eof:
