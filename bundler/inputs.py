@@ -50,6 +50,8 @@ def _typed(path: Path, types: dict[str, str], kind: str) -> str:
 def _sources(paths: tuple[Path, ...], prefix: str, types: dict[str, str] | None) -> list[EntrySource]:
     out = []
     for path in paths:
+        if not path.exists():
+            raise SpecError(f"{prefix}: {path} does not exist (any more)")
         files = [(path, path.name)] if path.is_file() else \
             [(f, f"{path.name}/{f.relative_to(path).as_posix()}") for f in _walk(path)]
         for file, rel in files:
