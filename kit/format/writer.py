@@ -137,12 +137,15 @@ def _copy_entry(src: EntrySource, entry: Entry, out: Any, mtime: int, buf: bytea
 def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created: dt.datetime,
               expires: dt.datetime, sources: Sequence[EntrySource], signers: Sequence[Signer],
               generator: dict[str, str], kind: str = "full", base: dict[str, Any] | None = None,
-              annotations: dict[str, str] | None = None, limits: KitLimits = KitLimits(),
+              inherited: Sequence[Entry] = (), annotations: dict[str, str] | None = None,
+              limits: KitLimits = KitLimits(),
               progress: Progress | None = None) -> WriteResult:
     """Write a signed kit to *out_path* atomically.
 
     *progress*, if given, is called with byte counts as inputs are read (each input is
-    read twice: once to hash, once to copy).
+    read twice: once to hash, once to copy). A delta kit (``kind="delta"``) names its
+    ``base`` (``{"kitId", "sequence"}``) and lists in *inherited* the base's entries it
+    does not carry.
 
     Raises:
         KitFormatError: unsafe paths, or a manifest that would not validate.
@@ -154,6 +157,7 @@ def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created
     check_index(tuple(entries), limits, "kit")
     manifest = Manifest(name=name, channel=channel, sequence=sequence, created=created, expires=expires,
                         entries=tuple(entries), generator=generator, kind=kind, base=base,
+                        inherited=tuple(sorted(inherited, key=lambda e: e.path.encode("utf-8"))),
                         annotations=annotations or {})
     Manifest.from_payload(manifest.to_dict(), limits, "kit manifest")   # the reader's own checks
     envelope = dsse.sign(KIT_MANIFEST_TYPE, manifest.to_bytes(), signers)
