@@ -44,7 +44,9 @@ mutation = st.one_of(
 
 def mutate(data: bytes, op: tuple[str, int, object]) -> bytes:
     kind, pos, arg = op
-    pos %= max(1, len(data))
+    if not data:
+        return bytes(arg) if isinstance(arg, bytes) else b"\0"
+    pos %= len(data)
     if kind == "flip":
         return data[:pos] + bytes([data[pos] ^ int(arg)]) + data[pos + 1:]  # type: ignore[arg-type]
     if kind == "insert":
