@@ -1,0 +1,1 @@
+"""Evidence documents both sides read identically (import records; evidence packets later)."""
