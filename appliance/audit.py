@@ -1,0 +1,119 @@
+"""The append-only, hash-chained audit log (table ``audit_events``).
+
+Each event's ``hash`` is the sha256 of the canonical JSON of
+``{seq, time, actor, action, details, prev_hash}``; ``prev_hash`` is the hash of the
+event before it (64 zeros for the first). Changing, deleting, inserting or moving any
+row breaks the chain at that row, and :func:`verify` names the row and what happened.
+Appending happens inside the caller's transaction so an event exists exactly when the
+change it records does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from kit import canonical
+from kit.timeutil import format_time, now
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    time: str
+    actor: str
+    action: str
+    details: str          # canonical JSON text
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "time": self.time, "actor": self.actor, "action": self.action,
+                "details": canonical.loads(self.details), "prevHash": self.prev_hash, "hash": self.hash}
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int
+    kind: str             # edited | deleted | reordered | inserted
+    message: str
+
+
+def event_hash(seq: int, time: str, actor: str, action: str, details: str, prev_hash: str) -> str:
+    body = {"seq": seq, "time": time, "actor": actor, "action": action,
+            "details": canonical.loads(details), "prev_hash": prev_hash}
+    return hashlib.sha256(canonical.dumps(body)).hexdigest()
+
+
+def head(db: sqlite_utils.Database) -> tuple[int, str]:
+    """(seq, hash) of the last event, (0, GENESIS) when the log is empty."""
+    row = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else (0, GENESIS)
+
+
+def append(db: sqlite_utils.Database, actor: str, action: str, details: dict[str, Any],
+           time: str | None = None) -> Event:
+    """Append one event; call inside the transaction that makes the change."""
+    seq, prev = head(db)
+    when = time or format_time(now())
+    text = canonical.dumps(details).decode("utf-8")
+    event = Event(seq + 1, when, actor, action, text, prev,
+                  event_hash(seq + 1, when, actor, action, text, prev))
+    db.execute("INSERT INTO audit_events (seq, time, actor, action, details, prev_hash, hash) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)", [event.seq, event.time, event.actor, event.action,
+                                                event.details, event.prev_hash, event.hash])
+    return event
+
+
+def events(db: sqlite_utils.Database, limit: int | None = None) -> list[Event]:
+    sql = "SELECT seq, time, actor, action, details, prev_hash, hash FROM audit_events ORDER BY seq"
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) ORDER BY seq"
+    return [Event(*row) for row in db.execute(sql)]
+
+
+def _recompute(ev: Event, seq: int | None = None) -> str:
+    try:
+        return event_hash(ev.seq if seq is None else seq, ev.time, ev.actor, ev.action, ev.details,
+                          ev.prev_hash)
+    except canonical.CanonicalJSONError:
+        return ""
+
+
+def _moved_from(ev: Event, count: int) -> int | None:
+    """The seq under which *ev*'s content hashes correctly, if another one (a moved row)."""
+    for seq in range(1, count + 2):
+        if seq != ev.seq and _recompute(ev, seq) == ev.hash:
+            return seq
+    return None
+
+
+def verify(db: sqlite_utils.Database) -> list[Problem]:
+    """Walk the chain; one Problem per broken row, naming it (empty list: intact)."""
+    rows = events(db)
+    problems: list[Problem] = []
+    hashes = {ev.hash: ev.seq for ev in rows}
+    expected_seq, prev = 1, GENESIS
+    for ev in rows:
+        if ev.seq != expected_seq:
+            gone = f"{expected_seq}" if ev.seq == expected_seq + 1 else f"{expected_seq}..{ev.seq - 1}"
+            problems.append(Problem(ev.seq, "deleted", f"event {gone} is missing (deleted) before event {ev.seq}"))
+        if _recompute(ev) != ev.hash:
+            origin = _moved_from(ev, len(rows)) if len(problems) < 100 else None
+            if origin is not None:
+                problems.append(Problem(ev.seq, "reordered", f"event {ev.seq} holds the event recorded as "
+                                                             f"{origin} (rows reordered)"))
+            else:
+                problems.append(Problem(ev.seq, "edited", f"event {ev.seq} ({ev.action}) was edited: its "
+                                                          "content does not match its hash"))
+        elif ev.prev_hash != prev and ev.seq == expected_seq:
+            what = ("reordered" if ev.prev_hash in hashes else "deleted")
+            problems.append(Problem(ev.seq, what, f"event {ev.seq} does not follow event {ev.seq - 1}: "
+                                                  f"an event before it was {what}"))
+        expected_seq, prev = ev.seq + 1, ev.hash
+    return problems

@@ -1,0 +1,37 @@
+"""``stella kits``: what was imported, when, by whom; the active sequence per channel."""
+
+from __future__ import annotations
+
+import click
+
+from appliance.commands.common import home_option, json_option, opened
+from kit.cliutil import emit_json, handle_errors
+
+COLUMNS = ("kit_id", "name", "channel", "sequence", "kind", "base_kit_id", "created", "expires", "imported_at",
+           "actor", "import_id", "forced", "reason", "entry_count", "total_size")
+
+
+@click.command("kits")
+@home_option
+@json_option
+def kits(home: str | None, as_json: bool) -> None:
+    """List imported kits, newest first."""
+    with handle_errors("stella kits"), opened(home) as (_h, db):
+        rows = [dict(zip(COLUMNS, r)) for r in db.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM kits ORDER BY imported_at DESC, rowid DESC")]
+        active = {c: s for c, s in db.execute("SELECT channel, max(sequence) FROM kits GROUP BY channel")}
+        for row in rows:
+            row["forced"] = bool(row["forced"])
+            row["active"] = active.get(row["channel"]) == row["sequence"]
+        if as_json:
+            emit_json({"kits": rows, "channels": active})
+            return
+        if not rows:
+            click.echo("no kits imported yet")
+            return
+        for r in rows:
+            mark = "*" if r["active"] else " "
+            extra = f"  FORCED: {r['reason']}" if r["forced"] else ""
+            click.echo(f"{mark} {r['channel']:<10} seq {r['sequence']:<5} {r['name']:<16} {r['kind']:<5} "
+                       f"{r['imported_at']} by {r['actor']}  {r['kit_id'][:19]}…{extra}")
+        click.echo("(* = active: highest sequence on its channel)")

@@ -1,0 +1,39 @@
+"""``stella status``: advisory staleness per source, last import, disk use."""
+
+from __future__ import annotations
+
+import click
+
+from appliance.commands.common import home_option, json_option, opened
+from appliance.status import summary
+from kit.cliutil import emit_json, handle_errors, human_size
+from kit.timeutil import now
+
+
+@click.command("status")
+@home_option
+@json_option
+def status(home: str | None, as_json: bool) -> None:
+    """How fresh the appliance's knowledge is, and how much disk it uses."""
+    with handle_errors("stella status"), opened(home) as (h, db):
+        doc = summary(h, db, now())
+        if as_json:
+            emit_json(doc)
+            return
+        click.echo(f"home {doc['home']}")
+        last = doc["lastImport"]
+        click.echo(f"last import: {last['name']} seq {last['sequence']} ({last['channel']}) at "
+                   f"{last['importedAt']} by {last['actor']}" if last else "last import: never")
+        for c in doc["channels"]:
+            click.echo(f"channel {c['channel']}: active sequence {c['activeSequence']} ({c['kits']} kits)")
+        for a in doc["advisories"] or [{"source": "(none)", "newest": "-", "ageDays": "-", "documents": 0}]:
+            click.echo(f"advisories {a['source']}: newest {a['newest']} ({a['ageDays']} days old, "
+                       f"{a['documents']} documents)")
+        root = doc["trustRoot"]
+        if root:
+            click.echo(f"trust root: version {root['version']}, expires {root['expires']}")
+        d = doc["disk"]
+        click.echo(f"disk: {human_size(d['total'])} total; blobs {human_size(d['blobs'])} "
+                   f"({doc['contentStore']['blobs']} blobs), database {human_size(d['database'])}, "
+                   f"registry {human_size(d['registry'])}, quarantine {human_size(d['quarantine'])} "
+                   f"({doc['quarantined']} kits)")

@@ -1,0 +1,48 @@
+"""``stella trust show | update NEW_ROOT``: the active trust root and its rotation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from appliance import trust as trust_store
+from appliance.commands.common import home_option, json_option, opened
+from appliance.home import actor
+from kit.cliutil import emit_json, handle_errors
+from kit.timeutil import format_time, now
+
+
+@click.group("trust")
+def trust() -> None:
+    """The trust root kits are verified against."""
+
+
+@trust.command("show")
+@home_option
+@json_option
+def show(home: str | None, as_json: bool) -> None:
+    """The active trust root: keys, thresholds per channel, expiry, and the history."""
+    with handle_errors("stella trust show"), opened(home) as (_h, db):
+        root = trust_store.current(db)
+        doc = {**root.summary(), "history": trust_store.history(db)}
+        if as_json:
+            emit_json(doc)
+            return
+        click.echo(f"trust root version {root.version} {root.digest}")
+        click.echo(f"  expires {format_time(root.expires)}")
+        click.echo(f"  root: {root.root.threshold} of {len(root.root.keyids)} keys")
+        for name, role in sorted(root.channels.items()):
+            click.echo(f"  channel {name}: {role.threshold} of {len(role.keyids)} keys")
+        for h in doc["history"]:
+            click.echo(f"  history: version {h['version']} installed {h['installedAt']} by {h['actor']}")
+
+
+@trust.command("update")
+@home_option
+@click.argument("new_root", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def update(home: str | None, new_root: Path) -> None:
+    """Rotate to NEW_ROOT: accepted only if signed by the current root's threshold (and its own)."""
+    with handle_errors("stella trust update"), opened(home) as (h, db):
+        new = trust_store.rotate(h, db, new_root.read_bytes(), actor(), now(), str(new_root))
+        click.echo(f"trust root updated to version {new.version} {new.digest}")

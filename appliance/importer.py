@@ -1,0 +1,238 @@
+"""``stella import``: verify a kit completely, then commit it atomically (docs/appliance.md).
+
+Order: lock → recover → identity (already imported? say so, exit 0) → signatures and
+expiry on the manifest (refused kits are quarantined) → freshness per channel (exit 5
+"older than active" unless forced with a reason) → delta base present → stream once
+into staging → one transaction → renames. A refused import changes nothing but the
+quarantine folder; ``--dry-run`` changes nothing at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import sqlite_utils
+
+from appliance import audit, keys, lock, testhooks, trust
+from appliance.errors import ConflictError, RefusedError
+from appliance.home import Home, actor as current_actor, fsync_dir
+from appliance.importing import commit as committer, record, staging
+from appliance.importing.derive import derive
+from appliance.quarantine import quarantine
+from appliance.store.blobs import BlobStore
+from appliance.store.db import open_db
+from kit.cliutil import exit_code_for
+from kit.errors import KitError, KitFormatError, KitVerificationError
+from kit.format.limits import KitLimits
+from kit.format.manifest import Manifest
+from kit.format.reader import Check, KitReader, ReadResult, inspect_kit
+from kit.timeutil import format_time, now
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    dry_run: bool = False
+    force: bool = False
+    reason: str | None = None
+    wait: float = 0.0
+    at: dt.datetime | None = None
+    limits: KitLimits = KitLimits()
+    progress: Callable[[int], None] | None = None
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    status: str                      # imported | already-imported | dry-run
+    kit_id: str
+    name: str
+    channel: str
+    sequence: int
+    kind: str
+    import_id: str | None = None
+    new_blobs: int = 0
+    bytes_written: int = 0
+    record: str | None = None
+    forced: bool = False
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "kitId": self.kit_id, "name": self.name, "channel": self.channel,
+                "sequence": self.sequence, "kind": self.kind, "importId": self.import_id,
+                "newBlobs": self.new_blobs, "bytesWritten": self.bytes_written, "record": self.record,
+                "forced": self.forced, "checks": self.checks}
+
+
+class QuarantinedError(KitError):
+    """Verification failed; the kit now sits in quarantine/ (exit code of the failure)."""
+
+    def __init__(self, cause: KitError, folder: Path):
+        super().__init__(f"{cause.message}; kit quarantined in {folder}", kind=cause.kind, entry=cause.entry)
+        self.exit_code = exit_code_for(cause)
+        self.folder = folder
+
+
+def import_kit(home: Home, kit: Path, options: ImportOptions = ImportOptions()) -> ImportOutcome:
+    """Import *kit* into *home* (see the module docstring for the order of checks).
+
+    Raises:
+        ConflictError: another import holds the lock, or the kit is older than active.
+        QuarantinedError: the kit failed verification (and was quarantined).
+        KitVerificationError / RefusedError: refused by a check (nothing changed).
+        KitIOError: the kit or the home cannot be read or written.
+    """
+    home.require()
+    with lock.exclusive(home.lock_path, options.wait):
+        testhooks.pause("locked")
+        db = open_db(home.db_path)
+        try:
+            committer.recover(home, db)
+            return _Import(home, db, Path(kit), options).run()
+        finally:
+            db.close()
+
+
+def already_imported(db: sqlite_utils.Database, kit_id: str | None) -> bool:
+    return kit_id is not None and db.execute("SELECT 1 FROM kits WHERE kit_id = ?", [kit_id]).fetchone() is not None
+
+
+class _Import:
+    def __init__(self, home: Home, db: sqlite_utils.Database, kit: Path, options: ImportOptions):
+        self.home, self.db, self.kit, self.options = home, db, kit, options
+        self.at = options.at or now()
+        self.reader = KitReader(kit, limits=options.limits)
+        self.checks: list[Check] = []
+        self.forced = False
+
+    def run(self) -> ImportOutcome:
+        ident = inspect_kit(self.kit, self.options.limits)
+        if ident.manifest is not None and already_imported(self.db, ident.kit_id):
+            return _outcome("already-imported", ident.manifest)
+        root = trust.current(self.db)
+        self.checks.append(Check("trust-root", True, f"appliance trust root version {root.version} {root.digest}"))
+        head = self.reader.verify(trust=root, at=self.at, manifest_only=True)
+        if not head.ok:
+            self._refuse(head)
+        manifest = head.manifest
+        assert manifest is not None
+        self._check_fresh(manifest)
+        self._check_base(manifest)
+        if self.options.dry_run:
+            return self._dry_run(root)
+        return self._import(root, manifest)
+
+    def _refuse(self, result: ReadResult) -> None:
+        error = result.error
+        assert error is not None
+        if self.options.dry_run or not isinstance(error, (KitVerificationError, KitFormatError)):
+            raise error
+        report = {"refusedAt": format_time(now()), "actor": current_actor(), "error": {
+            "kind": error.kind, "message": error.message, "entry": error.entry},
+            "checks": [c.to_dict() for c in (*self.checks, *result.checks)],
+            "kitId": result.kit_id, "sequence": result.manifest.sequence if result.manifest else None}
+        raise QuarantinedError(error, quarantine(self.home, self.kit, report))
+
+    def _check_fresh(self, m: Manifest) -> None:
+        row = self.db.execute("SELECT max(sequence) FROM kits WHERE channel = ?", [m.channel]).fetchone()
+        active = row[0] if row and row[0] is not None else None
+        if active is None or m.sequence > active:
+            self.checks.append(Check("freshness", True, f"sequence {m.sequence} is above the active "
+                                                        f"{active if active is not None else 'none'} "
+                                                        f"on channel {m.channel}"))
+            return
+        what = "older than active" if m.sequence < active else "not above the active one (older than active)"
+        if not self.options.force:
+            raise ConflictError(f"kit {m.name} sequence {m.sequence} on channel {m.channel} is {what} "
+                                f"sequence {active}; refused (rollback). Use --force --reason TEXT to import "
+                                "it anyway", kind="older-than-active")
+        self.forced = True
+        self.checks.append(Check("freshness", True, f"FORCED: sequence {m.sequence} is not above the active "
+                                                    f"{active} on channel {m.channel}; reason: {self.options.reason}"))
+
+    def _check_base(self, m: Manifest) -> None:
+        if m.base is None:
+            return
+        base_id = m.base["kitId"]
+        if not already_imported(self.db, base_id):
+            raise RefusedError(f"delta kit {m.name} sequence {m.sequence} needs its base kit {base_id} "
+                               f"(sequence {m.base['sequence']}), which this appliance has not imported; "
+                               "import the base (or a full kit) first", kind="base-missing")
+        store = BlobStore(self.home.blobs)
+        missing = [e for e in m.inherited if not store.has(e.sha256)]
+        if missing:
+            raise RefusedError(f"delta kit inherits {missing[0].path} ({missing[0].sha256[:16]}…), which is not "
+                               "in the content store", kind="base-missing", entry=missing[0].path)
+        self.checks.append(Check("delta-base", True, f"base {base_id} present; {len(m.inherited)} inherited "
+                                                     "entries in the content store"))
+
+    def _dry_run(self, root: Any) -> ImportOutcome:
+        result = self.reader.verify(trust=root, at=self.at, progress=self.options.progress)
+        if not result.ok:
+            self._refuse(result)
+        assert result.manifest is not None
+        return _outcome("dry-run", result.manifest, checks=result.checks + self.checks)
+
+    def _import(self, root: Any, manifest: Manifest) -> ImportOutcome:
+        import_id = f"{now().strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+        directory = self.home.staging / import_id
+        sink = staging.create(directory, BlobStore(self.home.blobs))
+        testhooks.pause("staging")
+        try:
+            result = self.reader.verify(trust=root, at=self.at, sink=sink, progress=self.options.progress)
+            sink.finish()
+            if not result.ok:
+                shutil.rmtree(directory)
+                self._refuse(result)
+            return self._commit(import_id, directory, sink, result)
+        except BaseException:
+            if directory.exists() and not already_imported(self.db, manifest.kit_id):
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
+
+    def _commit(self, import_id: str, directory: Path, sink: staging.StagingSink,
+                result: ReadResult) -> ImportOutcome:
+        m = result.manifest
+        assert m is not None
+        fsync_dir(sink.blob_dir)
+        who, when = current_actor(), format_time(now())
+        derived = derive(m.kit_id, m.name, format_time(m.created), (*m.entries, *m.inherited), sink.locate)
+        signer = keys.signer(self.home)
+        doc = record.payload(import_id=import_id, time=when, actor=who, kit_path=self.kit, result=result,
+                             appliance_checks=self.checks, forced=self.forced, reason=self.options.reason,
+                             new_blobs=len(sink.staged), bytes_written=sink.bytes_written,
+                             audit_head=audit.head(self.db), signer=signer)
+        envelope, digest = record.sign(doc, signer)
+        _write_synced(directory / staging.RECORD_FILE, envelope)
+        fsync_dir(directory)
+        testhooks.pause("record-written")
+        row = committer.KitRow(m, result.envelope.to_bytes() if result.envelope else b"", import_id, when, who,
+                               self.forced, self.options.reason if self.forced else None,
+                               self.kit.stat().st_size)
+        details = {"kitId": m.kit_id, "name": m.name, "channel": m.channel, "sequence": m.sequence,
+                   "kind": m.kind, "importId": import_id, "record": digest, "newBlobs": len(sink.staged),
+                   "forced": self.forced, "reason": self.options.reason if self.forced else None}
+        committer.commit(self.db, row, sink.staged, derived,
+                         {"import_id": import_id, "kit_id": m.kit_id, "time": when, "digest": digest,
+                          "envelope": envelope}, details)
+        committer.finish(self.home, directory)
+        return _outcome("imported", m, import_id=import_id, new_blobs=len(sink.staged),
+                        bytes_written=sink.bytes_written, forced=self.forced,
+                        record=str(self.home.records / f"{import_id}.dsse.json"),
+                        checks=[c.to_dict() for c in (*result.checks, *self.checks)])
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _outcome(status: str, m: Manifest, checks: list[Any] | None = None, **kw: Any) -> ImportOutcome:
+    rows = [c.to_dict() if isinstance(c, Check) else c for c in checks or []]
+    return ImportOutcome(status, m.kit_id, m.name, m.channel, m.sequence, m.kind, checks=rows, **kw)

@@ -1,0 +1,1 @@
+"""The kit import pipeline: staging sink, derived rows, import record, commit and recovery."""

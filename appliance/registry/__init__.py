@@ -1,0 +1,1 @@
+"""The appliance's local OCI registry (Debian docker-registry): config, serving, seeding."""

@@ -1,0 +1,1 @@
+"""The appliance store: SQLite (appliance.store.db) and the content store (appliance.store.blobs)."""
