@@ -40,8 +40,10 @@ setup() {
     local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
     if [ ! -f "$stamp" ]; then
         log "installing Python packages"
-        "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-        "$VENV/bin/pip" install -q -e ".[test]"
+        "$VENV/bin/pip" install -q --upgrade pip >/dev/null 2>&1 || true
+        if ! "$VENV/bin/pip" install -q -e ".[test]" >"$VENV/pip.log" 2>&1; then
+            cat "$VENV/pip.log" >&2; exit 1
+        fi
         touch "$stamp"
     fi
 }
@@ -52,9 +54,9 @@ services() {
 
 run_tests() {
     setup
-    local started=0
+    local exports
     if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null; then
-        if eval "$(services start)"; then started=1; else
+        if exports=$(services start); then eval "$exports"; else
             log "test services did not start"
             [ "${CI:-}" = true ] && exit 1
         fi
@@ -63,7 +65,8 @@ run_tests() {
     "$VENV/bin/python" -m pytest "$@"
     local rc=$?
     set -e
-    [ $started = 1 ] && services stop >/dev/null 2>&1 || true
+    # Stop only what this run started (a developer's running services are left alone).
+    if [ "${STELLA_SERVICES_STARTED:-0}" = 1 ]; then services stop >/dev/null 2>&1 || true; fi
     return $rc
 }
 

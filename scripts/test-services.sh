@@ -34,7 +34,9 @@ start() {
         command -v "$bin" >/dev/null || { echo "missing: $bin (run ./build.sh setup as root)" >&2; exit 1; }
     done
     mkdir -p "$DIR/data" "$DIR/exec" "$DIR/registry-data"
+    local started=0
     if ! { ours "$DIR/dockerd.pid" && engine_up; }; then
+        started=1
         rm -f "$SOCK"; echo '{}' >"$DIR/daemon.json"
         setsid nohup dockerd --host "unix://$SOCK" --data-root "$DIR/data" --exec-root "$DIR/exec" \
             --pidfile "$DIR/dockerd.pid" --config-file "$DIR/daemon.json" \
@@ -55,6 +57,7 @@ http: {addr: 127.0.0.1:$PORT}
 YML
         setsid nohup docker-registry serve "$DIR/registry.yml" </dev/null >"$DIR/registry.log" 2>&1 &
         echo $! >"$DIR/registry.pid"
+        started=1
     fi
     local deadline=$((SECONDS + WAIT_S))
     until engine_up && registry_up; do
@@ -68,6 +71,7 @@ YML
     echo "export DOCKER_HOST=unix://$SOCK"
     echo "export STELLA_TEST_REGISTRY=127.0.0.1:$PORT"
     echo "export STELLA_SERVICES_DIR=$DIR"
+    echo "export STELLA_SERVICES_STARTED=$started"   # 0: reused services someone else started
 }
 
 stop() {
