@@ -98,8 +98,9 @@ def verify(db: sqlite_utils.Database) -> list[Problem]:
     rows = events(db)
     problems: list[Problem] = []
     hashes = {ev.hash: ev.seq for ev in rows}
-    expected_seq, prev = 1, GENESIS
+    expected_seq, prev, prev_ok = 1, GENESIS, True
     for ev in rows:
+        before = len(problems)
         if ev.seq != expected_seq:
             gone = f"{expected_seq}" if ev.seq == expected_seq + 1 else f"{expected_seq}..{ev.seq - 1}"
             problems.append(Problem(ev.seq, "deleted", f"event {gone} is missing (deleted) before event {ev.seq}"))
@@ -111,9 +112,10 @@ def verify(db: sqlite_utils.Database) -> list[Problem]:
             else:
                 problems.append(Problem(ev.seq, "edited", f"event {ev.seq} ({ev.action}) was edited: its "
                                                           "content does not match its hash"))
-        elif ev.prev_hash != prev and ev.seq == expected_seq:
+        elif ev.prev_hash != prev and ev.seq == expected_seq and prev_ok:
             what = ("reordered" if ev.prev_hash in hashes else "deleted")
             problems.append(Problem(ev.seq, what, f"event {ev.seq} does not follow event {ev.seq - 1}: "
                                                   f"an event before it was {what}"))
-        expected_seq, prev = ev.seq + 1, ev.hash
+        # a row already named (moved, edited) explains the break after it: report it once
+        expected_seq, prev, prev_ok = ev.seq + 1, ev.hash, len(problems) == before
     return problems

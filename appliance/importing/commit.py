@@ -72,6 +72,9 @@ def commit(db: sqlite_utils.Database, kit: KitRow, staged: dict[str, int], deriv
         _insert(db, "kit_entries", [{"kit_id": m.kit_id, "path": e.path, "media_type": e.media_type,
                                      "size": e.size, "sha256": e.sha256, "carried": c} for e, c in entries])
         for table, rows in derived.tables():
+            if table == "components":      # per SBOM content: another kit may have listed them
+                known = {r[0] for r in db.execute("SELECT DISTINCT sbom_sha256 FROM components")}
+                rows = [r for r in rows if r["sbom_sha256"] not in known]
             _insert(db, table, rows)
         _insert(db, "import_records", [record])
         event = audit.append(db, kit.actor, "kit.import", audit_details, kit.imported_at)
