@@ -6,6 +6,11 @@ import click
 
 COMMANDS: list[click.Command] = []
 
+from appliance.commands.findings import findings  # noqa: E402
+from appliance.commands.vex import vex  # noqa: E402
+
+COMMANDS.extend([findings, vex])
+
 from appliance.commands.audit import audit  # noqa: E402
 from appliance.commands.importcmd import import_  # noqa: E402
 from appliance.commands.init import init, key  # noqa: E402

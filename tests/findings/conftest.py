@@ -59,3 +59,12 @@ def pypa_zip(shared_data: Path) -> Path:
     if not path.is_file():
         pytest.fail(f"{path} is missing from the shared data folder")
     return path
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Show the oracle's agreement figure in every normal run (not only with -s)."""
+    lines = getattr(terminalreporter.config, "findings_oracle", [])
+    if lines:
+        terminalreporter.section("findings oracle (PyPA snapshot)")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from kit.findings.versions.debian import DebianVersion
@@ -17,21 +17,24 @@ _UP = "0123456789abcz.+~AZ"
 _REV = "0123456789abz.+~"
 upstream = st.builds(lambda d, rest: d + rest, st.sampled_from("0123456789"),
                      st.text(_UP, max_size=7))
-version = st.builds(
-    lambda epoch, up, rev: (f"{epoch}:" if epoch is not None else "") + up + (f"-{rev}" if rev else ""),
-    st.none() | st.integers(0, 3), upstream, st.none() | st.text(_REV, min_size=1, max_size=4))
+epochs = st.none() | st.integers(0, 3)
+revisions = st.none() | st.text(_REV, min_size=1, max_size=4)
+
+
+def join(epoch: int | None, up: str, rev: str | None) -> str:
+    return (f"{epoch}:" if epoch is not None else "") + up + (f"-{rev}" if rev else "")
 
 
 @st.composite
 def pairs(draw: st.DrawFn) -> tuple[str, str]:
-    a = draw(version)
-    # Half the pairs are near-misses of each other, where ordering bugs hide.
+    epoch, up, rev = draw(epochs), draw(upstream), draw(revisions)
+    a = join(epoch, up, rev)
     if draw(st.booleans()):
-        return a, draw(version)
-    cut = draw(st.integers(0, len(a)))
-    b = a[:cut] + draw(st.text("0~a.+1", max_size=2)) + a[cut:]
-    b = b if b[:1].isdigit() and b.count(":") <= 1 and not b.startswith(":") else a
-    return a, b
+        return a, join(draw(epochs), draw(upstream), draw(revisions))
+    # Near-misses (same epoch, upstream with a small insertion), where ordering bugs hide.
+    cut = draw(st.integers(1, len(up)))
+    up2 = up[:cut] + draw(st.text("0~a.+1", max_size=2)) + up[cut:]
+    return a, join(epoch, up2, draw(st.sampled_from([rev, None, "0", "1~"])))
 
 
 def dpkg_signs(items: list[tuple[str, str]]) -> list[int]:
@@ -50,7 +53,10 @@ def ours(a: str, b: str) -> int:
     return -1 if x < y else (0 if x == y else 1)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Shrinking a 250-pair batch through dpkg takes minutes; the failure message lists the
+# disagreeing pairs themselves instead.
+@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(pairs(), min_size=250, max_size=250))
 def test_matches_dpkg_on_generated_pairs(batch: list[tuple[str, str]]) -> None:
     expected = dpkg_signs(batch)
