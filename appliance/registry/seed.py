@@ -93,9 +93,15 @@ class Seeder:
         self._put_manifest(url, raw, media_type)
 
     def _tag(self, repo: str, digest: str, tag: str) -> None:
+        url = f"/v2/{repo}/manifests/{tag}"
+        head = self.client.head(url, headers={"Accept": ", ".join(sorted(INDEX_TYPES | _MANIFEST_TYPES))})
+        if head.status_code == 200 and head.headers.get("Docker-Content-Digest") == digest:
+            return
+        if not self.store.has(digest):
+            return
         raw = self.store.path(digest).read_bytes()
         media_type = json.loads(raw).get("mediaType") or "application/vnd.oci.image.manifest.v1+json"
-        self._put_manifest(f"/v2/{repo}/manifests/{tag}", raw, media_type)
+        self._put_manifest(url, raw, media_type)
 
     def _put_manifest(self, url: str, raw: bytes, media_type: str) -> None:
         resp = self.client.put(url, content=raw, headers={"Content-Type": media_type})
