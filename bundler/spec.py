@@ -15,10 +15,11 @@ from typing import Any
 import yaml
 
 from bundler.errors import SpecError
+from bundler.releases import ReleaseSpec, parse_platforms, parse_releases
 from kit.timeutil import TimeFormatError, parse_time, source_date_epoch
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-TOP_KEYS = {"kit", "policy", "advisories", "vex", "attachments"}
+TOP_KEYS = {"kit", "policy", "advisories", "vex", "attachments", "releases", "registries", "platforms"}
 KIT_KEYS = {"name", "channel", "sequence", "created", "expires", "annotations"}
 
 
@@ -35,6 +36,9 @@ class KitSpec:
     vex: tuple[Path, ...]
     attachments: tuple[Path, ...]
     annotations: dict[str, str]
+    releases: tuple[ReleaseSpec, ...] = ()
+    registries: dict[str, Any] | None = None
+    platforms: tuple[str, ...] = ("linux/amd64",)
 
     @property
     def base_dir(self) -> Path:
@@ -140,7 +144,17 @@ def load_spec(path: Path) -> KitSpec:
                    advisories=_path_list(doc.get("advisories"), "advisories", base, where),
                    vex=_path_list(doc.get("vex"), "vex", base, where),
                    attachments=_path_list(doc.get("attachments"), "attachments", base, where),
-                   annotations=annotations)
+                   annotations=annotations, releases=parse_releases(doc.get("releases"), base, where),
+                   registries=_registries(doc.get("registries"), where),
+                   platforms=parse_platforms(doc.get("platforms"), where))
+
+
+def _registries(value: Any, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: registries must map registry hosts to settings")
+    return value
 
 
 def _sde(where: str) -> dt.datetime | None:

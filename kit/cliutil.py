@@ -79,3 +79,17 @@ def byte_progress(description: str, total: int | None, enabled: bool) -> Iterato
                   transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.update(task, advance=n)
+
+
+@contextlib.contextmanager
+def step_progress(description: str, total: int, enabled: bool) -> Iterator[Any]:
+    """A counting progress bar on stderr (a terminal only); yields ``step(label)``."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda label: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda label: bar.update(task, advance=1, description=label)

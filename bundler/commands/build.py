@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from bundler.build import build_kit, input_bytes
+from bundler.build import default_cache_dir, plan_build, write_plan
 from bundler.spec import load_spec
-from kit.cliutil import byte_progress, emit_json, handle_errors, human_size
+from kit.cliutil import byte_progress, emit_json, handle_errors, human_size, step_progress
 from kit.crypto import load_key_dir
 from kit.timeutil import format_time
 
@@ -19,29 +19,44 @@ from kit.timeutil import format_time
               help="Signing key directory (repeat for a threshold).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
               help="Kit file to write [default: NAME.stella-kit in the current directory].")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where pulled images and SBOMs are cached between builds "
+                   "[default: $STELLA_BUNDLER_CACHE or ~/.cache/stella-bundler].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-@click.option("--progress/--no-progress", default=True, help="Progress bar on a terminal.")
-def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, as_json: bool, progress: bool) -> None:
+@click.option("--progress/--no-progress", default=True, help="Progress bars on a terminal.")
+def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: Path | None, as_json: bool,
+          progress: bool) -> None:
     """Build and sign the kit described by KIT_YAML.
 
-    The result depends only on KIT_YAML and the files it names (paths are relative to
-    it), never on the working directory, time zone, locale or file times.
-    SOURCE_DATE_EPOCH, when set, overrides kit.created.
+    Images named by releases are pulled by digest (tags are resolved and recorded),
+    cataloged into SBOMs and carried as an OCI layout. The result depends only on
+    KIT_YAML, the files it names and the image digests, never on the working directory,
+    time zone, locale or file times. SOURCE_DATE_EPOCH, when set, overrides kit.created.
     """
     with handle_errors("stella-bundler"):
         spec = load_spec(spec_path)
         signers = [s for s in (load_key_dir(k)[1] for k in keys) if s is not None]
         target = out or Path(f"{spec.name}.stella-kit")
-        with byte_progress(f"building {target.name}", 2 * input_bytes(spec), progress) as advance:
-            result = build_kit(spec, signers, target, progress=advance)
+        images = len({ref for rel in spec.releases for _, ref in rel.components})
+        with step_progress("images", 2 * images, progress and images > 0) as step:
+            plan = plan_build(spec, cache_dir or default_cache_dir(), step)
+        with byte_progress(f"packing {target.name}", 2 * plan.input_bytes, progress) as advance:
+            result = write_plan(spec, plan, signers, target, progress=advance)
         m = result.manifest
         summary = {"kit": str(result.path), "kitId": m.kit_id, "name": m.name, "channel": m.channel,
                    "sequence": m.sequence, "created": format_time(m.created), "expires": format_time(m.expires),
                    "entries": len(m.entries), "bytes": m.total_size, "fileSize": result.file_size,
-                   "fileSha256": result.file_sha256, "signedBy": sorted(s.keyid for s in result.envelope.signatures)}
+                   "fileSha256": result.file_sha256, "signedBy": sorted(s.keyid for s in result.envelope.signatures),
+                   "releases": [{"name": r["name"], "version": r["version"],
+                                 "components": {c["service"]: f"{c['image']}@{c['digest']}" for c in r["components"]}}
+                                for r in plan.images.releases],
+                   "sbomSeconds": round(plan.images.sbom_seconds, 3)}
         if as_json:
             emit_json(summary)
-        else:
-            click.echo(f"built {result.path}: kit {m.kit_id[:19]}… ({m.name}/{m.channel} #{m.sequence}), "
-                       f"{len(m.entries)} entries, {human_size(m.total_size)} → {human_size(result.file_size)}, "
-                       f"signed by {len(summary['signedBy'])} key(s)")
+            return
+        click.echo(f"built {result.path}: kit {m.kit_id[:19]}… ({m.name}/{m.channel} #{m.sequence}), "
+                   f"{len(m.entries)} entries, {human_size(m.total_size)} → {human_size(result.file_size)}, "
+                   f"signed by {len(summary['signedBy'])} key(s)")
+        for rel in summary["releases"]:
+            for service, pinned in sorted(rel["components"].items()):
+                click.echo(f"  {rel['name']}@{rel['version']}  {service:<12} {pinned}")
