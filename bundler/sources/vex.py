@@ -1,0 +1,92 @@
+"""OpenVEX documents → ``vex/…`` entries, checked before the air gap, carried byte-exact.
+
+Every document must pass two checks: the JSON Schema docs/schemas/openvex-0.2.0.schema.json
+(shape, enums, "not_affected needs a justification or an impact statement", "affected
+needs an action statement") and ``kit.findings.vex_load.parse_openvex``, the very parser
+the appliance uses, so a document the appliance would skip a statement of never leaves
+the connected side. The original bytes are carried unchanged: an author's signature or
+digest over the document stays valid. See docs/vex.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bundler.errors import SpecError
+from kit import canonical
+from kit.errors import KitFormatError
+from kit.findings.vex_load import parse_openvex
+from kit.format import EntrySource
+from kit.schema import validate
+
+OPENVEX_TYPE = "application/vnd.openvex+json"
+OPENVEX_SCHEMA = "openvex-0.2.0"
+
+
+def _files(path: Path) -> list[tuple[Path, str]]:
+    """(file, kit path) of every document under *path*: a file, or a folder's *.json sorted."""
+    if path.is_file():
+        return [(path, f"vex/{path.name}")]
+    if not path.is_dir():
+        raise SpecError(f"vex: {path} does not exist", entry=str(path))
+    found = sorted((p for p in path.rglob("*.json") if p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)),
+                   key=lambda p: p.relative_to(path).as_posix().encode("utf-8"))
+    if not found:
+        raise SpecError(f"vex: {path} holds no .json document", entry=str(path))
+    return [(p, f"vex/{path.name}/{p.relative_to(path).as_posix()}") for p in found]
+
+
+def _check_document(data: bytes, file: Path) -> None:
+    """Schema, then the appliance's own parser; any finding is a ``SpecError`` naming the statement."""
+    try:
+        doc: Any = canonical.loads(data, allow_floats=True)
+    except canonical.CanonicalJSONError as exc:
+        raise SpecError(f"vex: {file}: {exc}", entry=str(file)) from None
+    try:
+        validate(OPENVEX_SCHEMA, doc, f"vex: {file}")
+    except KitFormatError as exc:
+        raise SpecError(_statement_message(exc.message, file), entry=str(file)) from None
+    try:
+        parsed = parse_openvex(doc, str(file))
+    except KitFormatError as exc:
+        raise SpecError(f"vex: {file}: {exc.message}", entry=str(file)) from None
+    if parsed.problems:
+        problem = parsed.problems[0]
+        raise SpecError(f"vex: {file}: statement {problem.record}: {problem.message}", entry=str(file))
+
+
+def _statement_message(message: str, file: Path) -> str:
+    """Schema messages say ``at statements/3/status``; say ``statement 3`` so people find it."""
+    return message.replace(" at statements/", " at statement ", 1)
+
+
+def vex_entries(paths: Sequence[Path]) -> list[EntrySource]:
+    """One ``vex/<name>`` entry per OpenVEX document under *paths*, in order.
+
+    A file is carried as ``vex/FILENAME``; a folder's ``*.json`` files (recursively,
+    hidden ones skipped, sorted) as ``vex/FOLDER/RELATIVE/PATH``.
+
+    Raises:
+        SpecError: a path is missing or unreadable, a document is not JSON, breaks the
+            OpenVEX 0.2.0 schema, or has a statement the parser refuses (the message
+            names the file and the statement index), or two documents share a kit path.
+    """
+    out: list[EntrySource] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        for file, kit_path in _files(path):
+            if kit_path in seen:
+                raise SpecError(f"vex: {seen[kit_path]} and {file} would both be carried as {kit_path}; "
+                                "rename one", entry=kit_path)
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise SpecError(f"vex: {file}: cannot read: {exc.strerror}", entry=str(file)) from None
+            _check_document(data, file)
+            seen[kit_path] = file
+            # carry the bytes we checked, not the file: it cannot change between check and write
+            out.append(EntrySource(kit_path, OPENVEX_TYPE, data=data))
+    return out
