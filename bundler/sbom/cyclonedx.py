@@ -56,7 +56,13 @@ def oci_purl(catalog: Catalog) -> str:
 def _licenses(values: tuple[str, ...]) -> list[License]:
     factory = LicenseFactory()
     if len(values) == 1:
-        return [factory.make_from_string(values[0])]
+        try:
+            return [factory.make_from_string(values[0])]
+        except (ValueError, AttributeError, InvalidSpdxLicenseException):
+            # Free-text licenses such as "Apache License, Version 2.0" (common in Python
+            # metadata) make license-expression's validator fail, in some versions with an
+            # AttributeError from inside the library: keep them as a named license.
+            return [factory.make_with_name(values[0])]
     out: list[License] = []
     for value in values:  # several: each must be a plain license, not an expression
         try:

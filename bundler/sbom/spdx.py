@@ -35,7 +35,12 @@ def _declared(licenses: tuple[str, ...]) -> tuple[object, str | None]:
     if not licenses:
         return SpdxNoAssertion(), None
     text = " AND ".join(f"({x})" if " " in x else x for x in licenses)
-    info = spdx_licensing.validate(text, strict=True)
+    try:
+        info = spdx_licensing.validate(text, strict=True)
+    except (ValueError, AttributeError):
+        # license-expression's validator can itself fail (AttributeError) on free text
+        # such as "Apache License, Version 2.0": keep the text as a comment instead.
+        return SpdxNoAssertion(), "declared: " + "; ".join(licenses)
     if info.errors or info.invalid_symbols:
         return SpdxNoAssertion(), "declared: " + "; ".join(licenses)
     return spdx_licensing.parse(text), None

@@ -170,3 +170,22 @@ def test_cli_command(images: Published, tmp_path: Path) -> None:
     assert result.exit_code == 0 and json.loads(result.output)["spdxVersion"] == "SPDX-2.3"
     result = runner.invoke(sbom, [images.deb.replace(":v1", ":missing"), "--insecure"])
     assert result.exit_code == 4 and "not-found: image" in result.output
+
+
+def test_free_text_licenses_from_real_python_metadata_are_kept(tmp_path: Path) -> None:
+    # "Apache License, Version 2.0" (as many Python packages declare it) once crashed
+    # the CycloneDX writer inside license-expression.
+    from bundler.sbom.model import Catalog, Component, ImageSubject
+    subject = ImageSubject("127.0.0.1:5000", "app", "sha256:" + "a" * 64, "v1", "linux/amd64")
+    comps = (Component("pkg:pypi/requests@2.32.0", "requests", "2.32.0", "pypi", "x", "sha256:" + "b" * 64,
+                       ("Apache License, Version 2.0",), "python"),
+             Component("pkg:pypi/idna@3.7", "idna", "3.7", "pypi", "y", "sha256:" + "b" * 64, ("BSD-3-Clause",),
+                       "python"))
+    catalog = Catalog(subject=subject, components=comps, distro=None)
+    created = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    doc = json.loads(to_cyclonedx(catalog, created))
+    names = {c["name"]: c["licenses"] for c in doc["components"]}
+    assert names["requests"] == [{"license": {"name": "Apache License, Version 2.0"}}]
+    assert JsonStrictValidator(SchemaVersion.V1_7).validate_str(json.dumps(doc)) is None
+    spdx = json.loads(to_spdx(catalog, created))
+    assert any(p["name"] == "requests" for p in spdx["packages"])
