@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -64,6 +65,10 @@ def fresh_home(work: Path, trust: Path) -> Path:
     shutil.rmtree(home, ignore_errors=True)
     subprocess.run([str(BIN / "stella"), "init", "--home", str(home), "--trust", str(trust),
                     "--registry-addr", "127.0.0.1:9"], check=True, capture_output=True)
+    # let the deletion of the previous home (ext4 discard, writeback) settle, so the import
+    # is not charged for it
+    os.sync()
+    time.sleep(2)
     return home
 
 
