@@ -45,6 +45,7 @@ def _check_document(data: bytes, file: Path) -> None:
         doc: Any = canonical.loads(data, allow_floats=True)
     except canonical.CanonicalJSONError as exc:
         raise SpecError(f"vex: {file}: {exc}", entry=str(file)) from None
+    _status_rules(doc, file)
     try:
         validate(OPENVEX_SCHEMA, doc, f"vex: {file}")
     except KitFormatError as exc:
@@ -56,6 +57,21 @@ def _check_document(data: bytes, file: Path) -> None:
     if parsed.problems:
         problem = parsed.problems[0]
         raise SpecError(f"vex: {file}: statement {problem.record}: {problem.message}", entry=str(file))
+
+
+def _status_rules(doc: Any, file: Path) -> None:
+    """The spec's two status rules, checked first: the schema's own message for them is unreadable."""
+    items = doc.get("statements") if isinstance(doc, dict) else None
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict):
+            continue
+        if item.get("status") == "not_affected" and not item.get("justification") \
+                and not item.get("impact_statement"):
+            raise SpecError(f"vex: {file}: statement {index}: not_affected needs a justification "
+                            "or an impact_statement", entry=str(file))
+        if item.get("status") == "affected" and not item.get("action_statement"):
+            raise SpecError(f"vex: {file}: statement {index}: affected needs an action_statement",
+                            entry=str(file))
 
 
 def _statement_message(message: str, file: Path) -> str:

@@ -47,8 +47,8 @@ def test_file_and_folder_carried_byte_exact(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("doc, message", [
-    (document(statement(), statement(justification=None)), "statement 1"),  # not_affected, no reason
-    (document(statement(status="affected", justification=None)), "statement 0"),  # no action
+    (document(statement(), statement(justification=None)), "statement 1: not_affected needs a justification"),
+    (document(statement(status="affected", justification=None)), "statement 0: affected needs an action_statement"),
     (document(statement(status="maybe")), "statement 0/status"),
     (document(statement(justification="because")), "statement 0/justification"),
     (document(statement(products=[])), "statement 0/products"),
