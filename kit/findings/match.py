@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
 
 from kit.findings.advisory import Advisory, Affected
 from kit.findings.component import Component
 from kit.findings.errors import FindingsError, InvalidVersion, Problem
 from kit.findings.index import AdvisoryIndex
-from kit.findings.ranges import evaluate, listed_set
+from kit.findings.ranges import CompiledEntry
 from kit.findings.versions import Scheme, scheme_for
 
 _RELEASE = re.compile(r"(\d+(?:\.\d+)*)")
@@ -66,14 +66,15 @@ class Matcher:
 
     def __init__(self, index: AdvisoryIndex) -> None:
         self.index = index
-        self._listed: dict[int, tuple[Affected, frozenset[Any] | None]] = {}
+        # id(entry) -> compiled entry; the compiled entry holds the entry, so ids stay valid.
+        self._compiled: dict[int, CompiledEntry] = {}
 
-    def _listed_for(self, entry: Affected, scheme: Scheme) -> frozenset[Any] | None:
-        cached = self._listed.get(id(entry))
-        if cached is None or cached[0] is not entry:
-            cached = (entry, listed_set(entry, scheme))
-            self._listed[id(entry)] = cached
-        return cached[1]
+    def _compile(self, entry: Affected, scheme: Scheme) -> CompiledEntry:
+        found = self._compiled.get(id(entry))
+        if found is None or found.entry is not entry:
+            found = CompiledEntry(entry, scheme)
+            self._compiled[id(entry)] = found
+        return found
 
     def _candidates(self, comp: Component) -> list[tuple[Advisory, Affected]]:
         seen: set[tuple[str, str, int]] = set()
@@ -103,8 +104,7 @@ class Matcher:
             problems.append(Problem(comp.purl, "", f"ranges not evaluated: {exc.message}"))
         matches = []
         for advisory, entry in self._candidates(comp):
-            verdict = evaluate(comp.version, parsed, entry, scheme,
-                               self._listed_for(entry, scheme))
+            verdict = self._compile(entry, scheme).evaluate(comp.version, parsed)
             problems.extend(Problem(advisory.source, advisory.id, msg) for msg in verdict.invalid)
             if verdict.matched:
                 matches.append(Match(comp, advisory, entry, verdict.matched))

@@ -30,8 +30,15 @@ class Verdict:
     invalid: tuple[str, ...]  # event versions the ecosystem rules reject
 
 
-def _sorted_events(rng: Range, scheme: Scheme) -> list[tuple[Any, str]]:
-    """(parsed version or None for introduced "0" / limit "*", kind), in walk order."""
+Walk = list[tuple[Any, str]]
+
+
+def compile_range(rng: Range, scheme: Scheme) -> Walk:
+    """(parsed bound or None for introduced "0" / limit "*", kind), in walk order.
+
+    Raises:
+        InvalidVersion: an event's version is not valid for the ecosystem.
+    """
     zero = [(None, e.kind) for e in rng.events if e.kind == "introduced" and e.version == "0"]
     rest = [(scheme.parse(e.version), _ORDER[e.kind], e.kind) for e in rng.events
             if not (e.kind == "introduced" and e.version == "0")
@@ -40,11 +47,11 @@ def _sorted_events(rng: Range, scheme: Scheme) -> list[tuple[Any, str]]:
     return zero + [(v, kind) for v, _, kind in rest]
 
 
-def in_range(version: Any, rng: Range, scheme: Scheme) -> bool:
-    """True when the parsed *version* lies in *rng*; raises ``InvalidVersion`` for a bad event."""
+def walk(version: Any, events: Walk) -> bool:
+    """The OSV evaluation walk over compiled events."""
     affected = False
     limits = []
-    for bound, kind in _sorted_events(rng, scheme):
+    for bound, kind in events:
         if kind == "introduced":
             if bound is None or version >= bound:
                 affected = True
@@ -59,6 +66,11 @@ def in_range(version: Any, rng: Range, scheme: Scheme) -> bool:
     if affected and limits and not any(version < limit for limit in limits):
         return False
     return affected
+
+
+def in_range(version: Any, rng: Range, scheme: Scheme) -> bool:
+    """True when the parsed *version* lies in *rng*; raises ``InvalidVersion`` for a bad event."""
+    return walk(version, compile_range(rng, scheme))
 
 
 def listed_set(entry: Affected, scheme: Scheme) -> frozenset[Any] | None:
@@ -80,27 +92,42 @@ def listed_set(entry: Affected, scheme: Scheme) -> frozenset[Any] | None:
         return None
 
 
-def in_versions(text: str, parsed: Any, entry: Affected, listed: frozenset[Any] | None) -> bool:
-    """Exact string match first; then equality under the ecosystem's rules ("1.0" == "1.0.0")."""
-    if text in entry.versions:
-        return True
-    return parsed is not None and listed is not None and parsed in listed
+class CompiledEntry:
+    """An affected entry prepared once (events parsed and sorted) for many evaluations."""
 
+    __slots__ = ("entry", "scheme", "ranges", "invalid", "_versions", "_listed", "_done")
 
-def evaluate(text: str, parsed: Any, entry: Affected, scheme: Scheme,
-             listed: frozenset[Any] | None = None) -> Verdict:
-    """Evaluate one component version (string and parsed, or None) against *entry*."""
-    matched: list[str] = []
-    invalid: list[str] = []
-    if parsed is not None:
+    def __init__(self, entry: Affected, scheme: Scheme) -> None:
+        self.entry, self.scheme = entry, scheme
+        self.ranges: list[tuple[str, Walk]] = []
+        self.invalid: list[str] = []
         for rng in entry.ranges:
             if rng.type == "GIT":
                 continue
             try:
-                if in_range(parsed, rng, scheme):
-                    matched.append(rng.describe())
+                self.ranges.append((rng.describe(), compile_range(rng, scheme)))
             except InvalidVersion as exc:
-                invalid.append(f"range skipped: {exc.message}")
-    if entry.versions and in_versions(text, parsed, entry, listed):
-        matched.append("versions list")
-    return Verdict(tuple(matched), tuple(invalid))
+                self.invalid.append(f"range skipped: {exc.message}")
+        self._versions = frozenset(entry.versions)
+        self._listed: frozenset[Any] | None = None
+        self._done = False
+
+    def _in_listed(self, parsed: Any) -> bool:
+        if not self._done:  # built lazily: most lookups are settled by ranges or spelling
+            self._listed, self._done = listed_set(self.entry, self.scheme), True
+        return self._listed is not None and parsed in self._listed
+
+    def evaluate(self, text: str, parsed: Any) -> Verdict:
+        """Which ranges include the version; "versions list" when listed under the same
+        spelling, or — when no range matched — when equal to a listed version."""
+        matched = [desc for desc, events in self.ranges
+                   if parsed is not None and walk(parsed, events)]
+        if text in self._versions or (not matched and parsed is not None and self._versions
+                                      and self._in_listed(parsed)):
+            matched.append("versions list")
+        return Verdict(tuple(matched), tuple(self.invalid))
+
+
+def evaluate(text: str, parsed: Any, entry: Affected, scheme: Scheme) -> Verdict:
+    """Evaluate one component version (string and parsed, or None) against *entry*."""
+    return CompiledEntry(entry, scheme).evaluate(text, parsed)
