@@ -30,13 +30,31 @@ def attribute(file: KeptFile, key: Hashable,
 
     Walks the file's versions from newest to oldest while *key* is still present; the
     oldest version in that unbroken run is where the package (at this version) arrived.
+    Each version is parsed once per file (a database of 700 packages was parsed 700
+    times per package before: 15 s for one image).
     """
     layer = file.layer
-    for old_layer, data in reversed(file.versions()):
-        if key not in set(keys_of(data)):
+    for old_layer, keys in reversed(_key_sets(file, keys_of)):
+        if key not in keys:
             break
         layer = old_layer
     return layer
+
+
+_CACHE: dict[tuple[int, int], tuple[KeptFile, list[tuple[str, frozenset[Hashable]]]]] = {}
+
+
+def _key_sets(file: KeptFile, keys_of: Callable[[bytes], Iterable[Hashable]]
+              ) -> list[tuple[str, frozenset[Hashable]]]:
+    """(layer, keys) of every version of *file*, computed once per file and parser."""
+    slot = (id(file), id(keys_of))
+    hit = _CACHE.get(slot)
+    if hit is not None and hit[0] is file:
+        return hit[1]
+    sets = [(layer, frozenset(keys_of(data))) for layer, data in file.versions()]
+    _CACHE.clear()                       # one file at a time: no unbounded growth
+    _CACHE[slot] = (file, sets)
+    return sets
 
 
 def text(data: bytes) -> str:
