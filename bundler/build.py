@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -9,13 +10,16 @@ from pathlib import Path
 
 from bundler.images import ImageSet, Step, collect_images
 from bundler.inputs import collect
+from bundler.sources import (AdvisoryReport, BuildInfo, advisory_entries, file_uri, oci_uri,
+                             provenance_entry)
 from bundler.spec import KitSpec
 from kit import __version__
 from kit.crypto import Signer
-from kit.format import EntrySource, write_kit
+from kit.format import Entry, EntrySource, write_kit
 from kit.format.writer import WriteResult
 
 GENERATOR = {"name": "stella-bundler", "version": __version__}
+Warn = Callable[[str], None]
 
 
 def default_cache_dir() -> Path:
@@ -28,31 +32,76 @@ def default_cache_dir() -> Path:
 
 @dataclass
 class BuildPlan:
-    """Every entry the kit will carry, with what the releases resolved to."""
+    """Every entry the kit will carry, with what the releases and advisories resolved to."""
 
     sources: list[EntrySource]
     images: ImageSet = field(default_factory=ImageSet)
+    advisories: AdvisoryReport | None = None
 
     @property
     def input_bytes(self) -> int:
         return sum(s.file.stat().st_size if s.file is not None else len(s.data or b"") for s in self.sources)
 
 
-def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: Step | None = None) -> BuildPlan:
-    """Collect files and pull/catalog images (network, on the connected side)."""
+def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: Step | None = None,
+               warn: Warn | None = None) -> BuildPlan:
+    """Check and collect every input; pull and catalog images (network, connected side).
+
+    Raises:
+        SpecError: a bad input (kit.yaml, policy, VEX, advisories), naming the file.
+        OCIError, SBOMError: a registry or layer problem, naming the image.
+    """
+    files = collect(spec, warn)
+    advisories, report = advisory_entries(spec.advisories)
     images = collect_images(spec.releases, registries=spec.registries, platforms=spec.platforms,
                             cache_dir=cache_dir or default_cache_dir(), created=spec.created, step=step)
-    return BuildPlan(collect(spec) + images.sources, images)
+    return BuildPlan(files + advisories + images.sources, images, report if spec.advisories else None)
+
+
+def _origins(spec: KitSpec) -> dict[str, Path]:
+    """Kit path → input file, for the entries carried byte-exact from kit.yaml's files."""
+    out: dict[str, Path] = {}
+    if spec.policy is not None:
+        out.update({f"policy/{f.relative_to(spec.policy).as_posix()}": f for f in spec.policy.rglob("*")
+                    if f.is_file()})
+    for path in spec.vex:
+        files = [path] if path.is_file() else sorted(path.rglob("*.json"))
+        out.update({("vex/" + (f.name if f == path else f"{path.name}/{f.relative_to(path).as_posix()}")): f
+                    for f in files})
+    return out
+
+
+def _inputs(spec: KitSpec, plan: BuildPlan, entries: Sequence[Entry]) -> list[tuple[str, str]]:
+    """(uri, sha256) of everything the build read, for the provenance statement."""
+    by_path = {e.path: e.sha256 for e in entries}
+    origins = _origins(spec)
+    inputs = []
+    for src in plan.sources:
+        origin = src.file if src.file is not None and not src.path.startswith("blobs/") else origins.get(src.path)
+        if origin is not None:
+            inputs.append((file_uri(os.path.relpath(origin, spec.base_dir)), by_path[src.path]))
+    if plan.advisories is not None:
+        inputs += [(file_uri(f.path), f.sha256) for src in plan.advisories.sources for f in src.files]
+    inputs += [(oci_uri(ref, image.digest), image.digest.removeprefix("sha256:"))
+               for ref, image in sorted(plan.images.pulled.items())]
+    return sorted(set(inputs))
 
 
 def write_plan(spec: KitSpec, plan: BuildPlan, signers: Sequence[Signer], out: Path,
                progress: Callable[[int], None] | None = None) -> WriteResult:
+    """Sign and write the planned kit, adding the signed provenance over every entry."""
+    info = BuildInfo(spec.name, spec.channel, spec.sequence, spec.created, spec.path.name,
+                     hashlib.sha256(spec.path.read_bytes()).hexdigest(), __version__)
+
+    def provenance(entries: Sequence[Entry]) -> list[EntrySource]:
+        return [provenance_entry(entries, _inputs(spec, plan, entries), info, signers)]
+
     return write_kit(out, name=spec.name, channel=spec.channel, sequence=spec.sequence, created=spec.created,
                      expires=spec.expires, sources=plan.sources, signers=signers, generator=GENERATOR,
-                     annotations=spec.annotations, progress=progress)
+                     annotations=spec.annotations, progress=progress, derived=provenance if signers else None)
 
 
 def build_kit(spec: KitSpec, signers: Sequence[Signer], out: Path, progress: Callable[[int], None] | None = None,
-              cache_dir: Path | None = None) -> WriteResult:
+              cache_dir: Path | None = None, warn: Warn | None = None) -> WriteResult:
     """Write the kit *spec* describes to *out*, signed by every signer."""
-    return write_plan(spec, plan_build(spec, cache_dir), signers, out, progress)
+    return write_plan(spec, plan_build(spec, cache_dir, warn=warn), signers, out, progress)

@@ -16,6 +16,7 @@ import yaml
 
 from bundler.errors import SpecError
 from bundler.releases import ReleaseSpec, parse_platforms, parse_releases
+from bundler.sources import AdvisoryInput, parse_advisory_inputs
 from kit.timeutil import TimeFormatError, parse_time, source_date_epoch
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -32,7 +33,7 @@ class KitSpec:
     created: dt.datetime
     expires: dt.datetime
     policy: Path | None
-    advisories: tuple[Path, ...]
+    advisories: tuple[AdvisoryInput, ...]
     vex: tuple[Path, ...]
     attachments: tuple[Path, ...]
     annotations: dict[str, str]
@@ -141,7 +142,7 @@ def load_spec(path: Path) -> KitSpec:
         raise SpecError(f"{where}: policy: {policy} is not a folder")
     return KitSpec(path=path.resolve(), name=kit["name"], channel=kit["channel"], sequence=sequence,
                    created=created, expires=expires, policy=policy_path,
-                   advisories=_path_list(doc.get("advisories"), "advisories", base, where),
+                   advisories=parse_advisory_inputs(doc.get("advisories"), base, where),
                    vex=_path_list(doc.get("vex"), "vex", base, where),
                    attachments=_path_list(doc.get("attachments"), "attachments", base, where),
                    annotations=annotations, releases=parse_releases(doc.get("releases"), base, where),

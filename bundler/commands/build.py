@@ -39,7 +39,8 @@ def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: 
         target = out or Path(f"{spec.name}.stella-kit")
         images = len({ref for rel in spec.releases for _, ref in rel.components})
         with step_progress("images", 2 * images, progress and images > 0) as step:
-            plan = plan_build(spec, cache_dir or default_cache_dir(), step)
+            plan = plan_build(spec, cache_dir or default_cache_dir(), step,
+                              warn=lambda message: click.echo(f"warning: {message}", err=True))
         with byte_progress(f"packing {target.name}", 2 * plan.input_bytes, progress) as advance:
             result = write_plan(spec, plan, signers, target, progress=advance)
         m = result.manifest
@@ -50,13 +51,18 @@ def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: 
                    "releases": [{"name": r["name"], "version": r["version"],
                                  "components": {c["service"]: f"{c['image']}@{c['digest']}" for c in r["components"]}}
                                 for r in plan.images.releases],
-                   "sbomSeconds": round(plan.images.sbom_seconds, 3)}
+                   "sbomSeconds": round(plan.images.sbom_seconds, 3),
+                   "advisories": plan.advisories.to_dict() if plan.advisories else None}
         if as_json:
             emit_json(summary)
             return
         click.echo(f"built {result.path}: kit {m.kit_id[:19]}… ({m.name}/{m.channel} #{m.sequence}), "
                    f"{len(m.entries)} entries, {human_size(m.total_size)} → {human_size(result.file_size)}, "
                    f"signed by {len(summary['signedBy'])} key(s)")
+        if plan.advisories is not None:
+            click.echo(f"  {plan.advisories.summary()}")
+            for problem in plan.advisories.skipped:
+                click.echo(f"  skipped {problem.one_line()}", err=True)
         for rel in summary["releases"]:
             for service, pinned in sorted(rel["components"].items()):
                 click.echo(f"  {rel['name']}@{rel['version']}  {service:<12} {pinned}")

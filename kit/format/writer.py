@@ -178,14 +178,16 @@ def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created
               expires: dt.datetime, sources: Sequence[EntrySource], signers: Sequence[Signer],
               generator: dict[str, str], kind: str = "full", base: dict[str, Any] | None = None,
               inherited: Sequence[Entry] = (), annotations: dict[str, str] | None = None,
-              limits: KitLimits = KitLimits(),
-              progress: Progress | None = None) -> WriteResult:
+              limits: KitLimits = KitLimits(), progress: Progress | None = None,
+              derived: Callable[[Sequence[Entry]], Sequence[EntrySource]] | None = None) -> WriteResult:
     """Write a signed kit to *out_path* atomically.
 
     *progress*, if given, is called with byte counts as inputs are read (each input is
     read twice: once to hash, once to copy). A delta kit (``kind="delta"``) names its
     ``base`` (``{"kitId", "sequence"}``) and lists in *inherited* the base's entries it
-    does not carry.
+    does not carry. *derived*, if given, is called with the planned entries (paths and
+    digests, after the hashing pass) and returns more entries computed from them — the
+    bundler's signed provenance over every other entry — without hashing inputs twice.
 
     Raises:
         KitFormatError: unsafe paths, or a manifest that would not validate.
@@ -194,6 +196,11 @@ def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created
     if not signers:
         raise KitFormatError("a kit needs at least one signing key", kind="unsigned")
     planned = plan_entries(sources, progress)
+    if derived is not None:
+        extra = plan_entries(derived([p.entry for p in planned]))
+        planned = sorted([*planned, *extra], key=lambda p: p.entry.path.encode("utf-8"))
+        if len({p.entry.path for p in planned}) != len(planned):
+            raise KitFormatError("a derived entry repeats the path of an input", kind="duplicate-entry")
     entries = [p.entry for p in planned]
     check_index(tuple(entries), limits, "kit")
     manifest = Manifest(name=name, channel=channel, sequence=sequence, created=created, expires=expires,

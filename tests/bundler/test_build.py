@@ -36,14 +36,44 @@ def test_example_kit_carries_every_input_by_kind(site: Path, tmp_path: Path) -> 
     result = build_kit(load_spec(site / "kit.yaml"), [key], tmp_path / "site.stella-kit")
     paths = {e.path: e.media_type for e in result.manifest.entries}
     assert paths == {
-        "advisories/osv/GHSA-example-0001.json": "application/vnd.osv+json",
+        "advisories/records.ndjson": "application/vnd.stella.advisories+ndjson",
+        "advisories/sources.json": "application/vnd.stella.advisory-sources+json",
         "attachments/notes.txt": "text/plain",
         "policy/data.json": "application/json",
         "policy/gate.rego": "application/vnd.stella.rego",
+        "provenance/build.intoto.dsse.json": "application/vnd.in-toto.provenance+dsse",
         "vex/site.openvex.json": "application/vnd.openvex+json",
     }
     check = KitReader(result.path).verify(trust=make_root([key], 1), at=AT)
-    assert check.ok and check.entries_verified == 5
+    assert check.ok and check.entries_verified == 7
+
+
+def test_provenance_names_every_other_entry_and_every_input(site: Path, tmp_path: Path) -> None:
+    from bundler.sources import verify_provenance
+    from kit.format.reader import KitReader as Reader
+    key = generate()
+    result = build_kit(load_spec(site / "kit.yaml"), [key], tmp_path / "site.stella-kit")
+    grabbed: dict[str, bytes] = {}
+
+    class Sink:
+        def open(self, entry):  # type: ignore[no-untyped-def]
+            if entry.path != "provenance/build.intoto.dsse.json":
+                return None
+            class W:
+                def write(self, chunk: memoryview) -> None:
+                    grabbed[entry.path] = grabbed.get(entry.path, b"") + bytes(chunk)
+                def close(self, verified: bool) -> None:
+                    assert verified
+            return W()
+
+    assert Reader(result.path).verify(trust=make_root([key], 1), at=AT, sink=Sink()).ok
+    statement = verify_provenance(grabbed["provenance/build.intoto.dsse.json"], {key.keyid: key.public_key})
+    subjects = {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}
+    others = {e.path: e.sha256 for e in result.manifest.entries if not e.path.startswith("provenance/")}
+    assert subjects == others
+    deps = {d["uri"] for d in statement["predicate"]["buildDefinition"]["resolvedDependencies"]}
+    assert {"file:policy/gate.rego", "file:files/notes.txt", "file:vex/site.openvex.json",
+            "file:osv/GHSA-example-0001.json"} <= deps
 
 
 def _build_in_subprocess(site: Path, keys: Path, out: Path, cwd: Path, env: dict[str, str], umask: int) -> bytes:
@@ -141,7 +171,7 @@ def test_bad_kit_yaml_is_refused_with_a_clear_message(tmp_path: Path, text: str,
 def test_inputs_of_the_wrong_kind_are_refused(site: Path, tmp_path: Path) -> None:
     (site / "policy" / "README.md").write_text("docs")
     spec = load_spec(site / "kit.yaml")
-    with pytest.raises(SpecError, match="README.md is not a .rego file"):
+    with pytest.raises(SpecError, match="README.md"):
         build_kit(spec, [generate()], tmp_path / "k")
 
 

@@ -36,7 +36,7 @@ def work(tmp_path: Path) -> Path:
 
 def test_verify_ok_prints_one_line(work: Path) -> None:
     out = run(verifier, "kit", work / "site.stella-kit", "--trust", work / "trust.json").output
-    assert out.startswith("OK ") and out.count("\n") == 1 and "5 entries" in out and "2 of 2 signatures" in out
+    assert out.startswith("OK ") and out.count("\n") == 1 and "7 entries" in out and "2 of 2 signatures" in out
 
 
 def test_verify_json_report_lists_every_check(work: Path) -> None:
@@ -46,7 +46,7 @@ def test_verify_json_report_lists_every_check(work: Path) -> None:
     assert [c["check"] for c in report["checks"]] == ["trust-root", "container", "signatures", "manifest",
                                                       "expiry", "entries", "end"]
     assert all(c["ok"] for c in report["checks"])
-    assert report["kitId"].startswith("sha256:") and report["entries"] == 5
+    assert report["kitId"].startswith("sha256:") and report["entries"] == 7
 
 
 def test_exit_1_when_verification_fails(work: Path) -> None:
@@ -86,7 +86,7 @@ def test_inspect_shows_entries_and_signatures(work: Path) -> None:
     out = run(bundler, "inspect", work / "site.stella-kit").output
     assert "signatures not verified" in out and "policy/gate.rego" in out and out.count("signature  ") == 2
     doc = json.loads(run(bundler, "inspect", work / "site.stella-kit", "--json").output)
-    assert len(doc["manifest"]["entries"]) == 5 and len(doc["signatures"]) == 2 and doc["verified"] is False
+    assert len(doc["manifest"]["entries"]) == 7 and len(doc["signatures"]) == 2 and doc["verified"] is False
 
 
 def test_rotation_from_the_command_line(work: Path) -> None:

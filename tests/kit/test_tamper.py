@@ -99,7 +99,9 @@ def test_flipped_byte_in_the_compressed_file(good: RawKit, root_2of2: TrustRoot,
     # or the frame checksum at the end. Never accepted, never a traceback.
     assert result.error.kind in {"corrupt", "malformed-envelope", "malformed-payload", "bad-signature",
                                  "tampered-manifest", "digest-mismatch", "bad-header", "not-a-kit",
-                                 "truncated", "schema", "entry-not-in-index", "unsafe-path"}, result.error.one_line()
+                                 "truncated", "schema", "entry-not-in-index", "unsafe-path", "bad-padding",
+                                 "missing-entry", "duplicate-entry", "out-of-order", "not-a-regular-file",
+                                 "limit-exceeded", "trailing-garbage", "unknown-version"}, result.error.one_line()
 
 
 def test_truncated_file(good: RawKit, root_2of2: TrustRoot, tmp: Path) -> None:
