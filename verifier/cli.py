@@ -66,5 +66,31 @@ def kit_cmd(kit_path: Path, trust: tuple[Path, ...], at: str | None, channel: st
     sys.exit(exitcodes.OK)
 
 
+@cli.command("import-record")
+@click.argument("record_path", metavar="RECORD", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--appliance-key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The appliance's public key (key.pub.json, from `stella key export`).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verified record.")
+def import_record_cmd(record_path: Path, key_path: Path, as_json: bool) -> None:
+    """Verify an appliance import record: its signature and its shape.
+
+    An import record lists every check the appliance ran on a kit, the kit's identity
+    and sequence, the trust root used, the actor and the time (docs/appliance.md).
+    """
+    from kit.crypto import load_public_key_file
+    from kit.evidence.import_record import verify_import_record
+
+    with handle_errors(PROG):
+        key = load_public_key_file(key_path)
+        payload = verify_import_record(record_path.read_bytes(), key)
+        if as_json:
+            emit_json({"record": str(record_path), "verified": True, "signer": key.keyid, "payload": payload})
+        else:
+            kit = payload.get("kit", {}) if isinstance(payload.get("kit"), dict) else {}
+            click.echo(f"OK {record_path}: import of {kit.get('kitId', payload.get('kitId', '?'))} "
+                       f"signed by appliance key {key.keyid[:16]}…")
+    sys.exit(exitcodes.OK)
+
+
 def main() -> None:
     cli(prog_name=PROG)
