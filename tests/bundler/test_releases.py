@@ -214,3 +214,10 @@ def test_bad_releases_are_refused(tmp_path: Path, releases: str, message: str) -
     with pytest.raises(SpecError, match=message):
         load_spec(tmp_path / "kit.yaml")
     assert shutil  # (imported for fixtures that copy folders)
+
+
+def test_release_documents_match_their_schema(built) -> None:  # type: ignore[no-untyped-def]
+    from kit import schema
+    _, data, _ = built
+    for path in ("releases/shop/1.4.2.json", "releases/tools/0.9.json"):
+        schema.validate("release", json.loads(data[path]), path)
