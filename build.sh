@@ -52,21 +52,39 @@ services() {
     "$ROOT/scripts/test-services.sh" "$1" "$STELLA_SERVICES_DIR" "$STELLA_REGISTRY_PORT"
 }
 
-run_tests() {
-    setup
+start_services() {  # exports DOCKER_HOST, STELLA_TEST_REGISTRY when root can run dockerd
     local exports
     if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null; then
-        if exports=$(services start); then eval "$exports"; else
-            log "test services did not start"
-            [ "${CI:-}" = true ] && exit 1
-        fi
+        if exports=$(services start); then eval "$exports"; return 0; fi
+        log "test services did not start"
+        [ "${CI:-}" = true ] && exit 1
     fi
+    return 0
+}
+
+stop_services() {  # only what this run started (a developer's running services are left alone)
+    if [ "${STELLA_SERVICES_STARTED:-0}" = 1 ]; then services stop >/dev/null 2>&1 || true; fi
+}
+
+run_demo() {
+    setup
+    start_services
+    set +e
+    PATH="$VENV/bin:$PATH" bash "$ROOT/examples/demo.sh" "$@"
+    local rc=$?
+    set -e
+    stop_services
+    return $rc
+}
+
+run_tests() {
+    setup
+    start_services
     set +e
     "$VENV/bin/python" -m pytest "$@"
     local rc=$?
     set -e
-    # Stop only what this run started (a developer's running services are left alone).
-    if [ "${STELLA_SERVICES_STARTED:-0}" = 1 ]; then services stop >/dev/null 2>&1 || true; fi
+    stop_services
     return $rc
 }
 
@@ -74,7 +92,7 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
     setup) setup ;;
-    demo) setup; PATH="$VENV/bin:$PATH" bash "$ROOT/examples/demo.sh" "$@" ;;
+    demo) run_demo "$@" ;;
     test) run_tests "$@" ;;
     services) services "${1:?start or stop}" ;;
     bench) setup; name=${1:?bench name}; shift; "$VENV/bin/python" "$ROOT/bench/$name.py" "$@" ;;

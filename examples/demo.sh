@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# The end-to-end demo (the main job): keys, a trust root, a kit built from
-# examples/site/kit.yaml, inspected and verified. Grows with each capability.
+# The end-to-end demo (the main job), grown with each capability:
+#   connected side:  keys, a 2-of-2 trust root, a kit from examples/site/kit.yaml,
+#                    inspect, verify, byte-identical rebuild, a tampered kit refused;
+#                    with the test services: a real image pushed to a local registry,
+#                    a release kit pinning it by digest, with SBOMs and findings;
+#   isolated side:   appliance init, import (and a no-op re-import), kits, status, audit,
+#                    the signed import record checked by stella-verify, registry seeding
+#                    and docker pull by digest.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${STELLA_DEMO_DIR:-$ROOT/out/demo}
@@ -34,5 +40,70 @@ data[len(data) // 2] ^= 0x01
 open("tampered.stella-kit", "wb").write(bytes(data))
 PY
 if stella-verify kit tampered.stella-kit --trust trust.json; then echo "tampered kit accepted!"; exit 1; else echo "refused (exit $?)"; fi
+
+HAVE_SERVICES=0
+if [ -n "${STELLA_TEST_REGISTRY:-}" ] && [ -n "${DOCKER_HOST:-}" ] && command -v docker >/dev/null; then
+    HAVE_SERVICES=1
+fi
+
+if [ $HAVE_SERVICES = 1 ]; then
+    REG=$STELLA_TEST_REGISTRY
+    step "a real image: busybox + a dpkg database + a Python package, pushed to $REG"
+    mkdir -p rootfs/bin rootfs/etc rootfs/var/lib/dpkg rootfs/usr/lib/python3/dist-packages/exampleweb-2.3.0.dist-info
+    cp "$(command -v busybox)" rootfs/bin/busybox
+    for a in sh cat echo httpd wget; do ln -sf busybox "rootfs/bin/$a"; done
+    dpkg-query -s libc6 zlib1g 2>/dev/null | sed 's/^$//' >rootfs/var/lib/dpkg/status || true
+    printf 'Metadata-Version: 2.1\nName: exampleweb\nVersion: 2.3.0\nLicense: MIT\n' \
+        >rootfs/usr/lib/python3/dist-packages/exampleweb-2.3.0.dist-info/METADATA
+    echo ok >rootfs/etc/index.html
+    tar -C rootfs -c . | docker import - "$REG/demo/web:1.0" >/dev/null
+    docker push "$REG/demo/web:1.0" | tail -1
+
+    step "a release kit: the image pinned by digest, SBOMs, advisories, VEX, policy, provenance"
+    mkdir -p shop && cp "$ROOT/examples/shop/compose.yaml" shop/ && cp -r "$ROOT/examples/site" shop/site
+    sed "s|@REGISTRY@|$REG|g" "$ROOT/examples/shop/kit.yaml.in" >shop/kit.yaml
+    stella-bundler build shop/kit.yaml --key keys/a --key keys/b --out shop.stella-kit --cache-dir cache
+    stella-bundler inspect shop.stella-kit --releases --sboms --no-entries
+    stella-verify kit shop.stella-kit --trust trust.json
+
+    step "findings for the image (ad hoc): the advisory matches, the site's VEX suppresses it"
+    stella-bundler sbom "$REG/demo/web:1.0" --format cyclonedx --insecure --out web.cdx.json
+    stella findings --sbom web.cdx.json --advisories "$ROOT/examples/site/osv" \
+        --vex "$ROOT/examples/site/vex" --show-suppressed --fail-on never
+fi
+
+step "appliance: init (database, content store, signing key)"
+APP_REG=127.0.0.1:${STELLA_DEMO_REGISTRY_PORT:-5056}
+stella init --home appliance --trust trust.json --registry-addr "$APP_REG"
+export STELLA_HOME=$WORK/appliance
+
+step "import the site kit, then again (a no-op)"
+stella import site.stella-kit --no-seed
+stella import site.stella-kit --no-seed
+
+if [ $HAVE_SERVICES = 1 ]; then
+    step "the appliance's registry on $APP_REG; import the release kit and seed it"
+    stella registry serve >registry.log 2>&1 &
+    REG_PID=$!
+    trap 'kill $REG_PID 2>/dev/null || true' EXIT
+    for _ in $(seq 50); do curl -sf "http://$APP_REG/v2/" >/dev/null && break; sleep 0.2; done
+    stella import shop.stella-kit
+    PINNED=$(stella-bundler inspect shop.stella-kit --releases --json |
+             python3 -c "import json,sys; r=json.load(sys.stdin)['releases'][0]['components'][0]; print(r['digest'])")
+    step "a Docker host pulls the release image by digest from the appliance"
+    docker pull "$APP_REG/demo/web@$PINNED" | tail -1
+    docker image inspect "$APP_REG/demo/web@$PINNED" --format '{{json .RepoDigests}}'
+fi
+
+step "what the appliance knows"
+stella kits
+stella status
+stella audit verify
+
+step "an auditor checks the signed import record offline"
+stella key export --out appliance.pub.json
+RECORD=$(ls appliance/records/*.dsse.json | head -1)
+stella-verify import-record "$RECORD" --appliance-key appliance.pub.json
+
 echo
 echo "demo finished: $WORK"
