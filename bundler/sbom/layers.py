@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from bundler.sbom import tarscan
 from bundler.sbom.errors import HostileLayerError, LayerError, LayerLimitError
 
 WHITEOUT = ".wh."
@@ -102,45 +103,134 @@ def safe_path(name: str, where: str) -> str:
     return "/".join(parts)
 
 
+@dataclass(frozen=True)
+class _Link:
+    """A wanted hard link whose target was not (or empty) in its own layer so far.
+
+    Its data is the first non-empty of the lower layers' versions of *targets* (tried in
+    order), or the last lookup's result: exactly ``added.get(t) or lower[t].data`` as it
+    was evaluated while reading, but resolved when the layer is applied, so a layer's
+    changes do not depend on the layers below and can be reused by every image.
+    """
+
+    targets: tuple[str, ...]
+
+    def resolve(self, lower: dict[str, KeptFile]) -> bytes | None:
+        data = None
+        for target in self.targets:
+            data = lower[target].data if target in lower else None
+            if data:
+                return data
+        return data
+
+
 @dataclass
 class _LayerChanges:
-    added: dict[str, bytes] = field(default_factory=dict)
+    added: dict[str, bytes | _Link] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
 
 
-def _scan(tar: tarfile.TarFile, wants: Callable[[str], bool], limits: LayerLimits,
-          where: str, lower: dict[str, KeptFile]) -> _LayerChanges:
-    changes, count = _LayerChanges(), 0
-    for member in tar:
-        count += 1
-        if count > limits.max_entries:
+class _Changes:
+    """Builds a layer's changes from its members, in order."""
+
+    def __init__(self, wants: Callable[[str], bool], limits: LayerLimits, where: str) -> None:
+        self.wants, self.limits, self.where = wants, limits, where
+        self.changes, self.count = _LayerChanges(), 0
+
+    def member(self, name: str, kind: str, linkname: str, size: int,
+               read: Callable[[], bytes]) -> None:
+        """Record one member; *read* gives a wanted regular file's content."""
+        self.count += 1
+        limits, where, changes = self.limits, self.where, self.changes
+        if self.count > limits.max_entries:
             raise LayerLimitError(f"{where}: more than {limits.max_entries} entries", entry=where)
-        path = safe_path(member.name, where)
+        path = safe_path(name, where)
         parent, base = posixpath.split(path)
         if base == OPAQUE:
             changes.opaque.append(parent)
         elif base.startswith(WHITEOUT):
             changes.removed.append(posixpath.join(parent, base[len(WHITEOUT):]))
-        elif not member.isdir():
+        elif kind != "dir":
             changes.removed.append(path)
-            if member.isreg() and wants(path):
-                changes.added[path] = _read_member(tar, member, path, limits, where)
-            elif member.islnk() and wants(path):
-                target = safe_path(member.linkname, where)
-                data = changes.added.get(target) or (lower[target].data if target in lower else None)
-                if data is not None:
-                    changes.added[path] = data
-    return changes
+            if kind == "file" and self.wants(path):
+                if size > limits.max_file_bytes:
+                    raise LayerLimitError(f"{where}: {path} is {size} bytes, limit "
+                                          f"{limits.max_file_bytes}", entry=path)
+                changes.added[path] = read()
+            elif kind == "link" and self.wants(path):
+                target = safe_path(linkname, where)
+                here = changes.added.get(target)
+                if isinstance(here, _Link):
+                    changes.added[path] = _Link((*here.targets, target))
+                elif here:
+                    changes.added[path] = here
+                else:
+                    changes.added[path] = _Link((target,))
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str,
-                 limits: LayerLimits, where: str) -> bytes:
-    if member.size > limits.max_file_bytes:
-        raise LayerLimitError(f"{where}: {path} is {member.size} bytes, limit "
-                              f"{limits.max_file_bytes}", entry=path)
+def _scan_fast(path: Path, wants: Callable[[str], bool], limits: LayerLimits,
+               where: str) -> _LayerChanges:
+    builder = _Changes(wants, limits, where)
+    scanner = tarscan.TarScanner(tarscan.chunks(path, limits.max_layer_bytes, where),
+                                 limits.max_file_bytes, where)
+    for m in scanner:
+        builder.member(m.name, m.kind, m.linkname, m.size, lambda m=m: scanner.read_data(m))
+    return builder.changes
+
+
+def _scan_tarfile(path: Path, wants: Callable[[str], bool], limits: LayerLimits,
+                  where: str) -> _LayerChanges:
+    """The reference reader (``tarfile``), for what the fast reader leaves to it."""
+    builder = _Changes(wants, limits, where)
+    with _open_layer(path, limits, where) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        for m in tar:
+            kind = "dir" if m.isdir() else "file" if m.isreg() else "link" if m.islnk() else "other"
+            builder.member(m.name, kind, m.linkname, m.size,
+                           lambda m=m: _read_member(tar, m))
+    return builder.changes
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     fh = tar.extractfile(member)
     return fh.read() if fh is not None else b""
+
+
+def scan_layer(digest: str, path: Path, wants: Callable[[str], bool], limits: LayerLimits,
+               where: str) -> _LayerChanges:
+    """One layer's changes (independent of the layers below it).
+
+    Raises:
+        LayerError, HostileLayerError, LayerLimitError: as :func:`read_layers`.
+    """
+    try:
+        try:
+            return _scan_fast(path, wants, limits, where)
+        except tarscan.Unsupported:
+            return _scan_tarfile(path, wants, limits, where)
+    except (tarscan.TarReadError, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise LayerError(f"{where}: not a readable tar layer ({exc})", entry=digest) from exc
+    except Exception as exc:  # zstandard.ZstdError has no common base we can import lazily
+        if type(exc).__name__ != "ZstdError":
+            raise
+        raise LayerError(f"{where}: bad zstd data ({exc})", entry=digest) from exc
+
+
+class ScanCache:
+    """Layer scans reused across images (a base layer shared by many images is read once).
+
+    Keyed by layer digest, the *wants* function and the limits; holds only the kept
+    files' bytes. Thread-safe for readers of different layers.
+    """
+
+    def __init__(self) -> None:
+        self._scans: dict[tuple[str, object, LayerLimits], _LayerChanges] = {}
+
+    def get(self, key: tuple[str, object, LayerLimits]) -> _LayerChanges | None:
+        return self._scans.get(key)
+
+    def put(self, key: tuple[str, object, LayerLimits], changes: _LayerChanges) -> None:
+        self._scans[key] = changes
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -149,13 +239,18 @@ def _under(path: str, prefix: str) -> bool:
 
 def _apply(state: dict[str, KeptFile], changes: _LayerChanges, layer: str,
            history: Callable[[str], bool]) -> None:
+    added: dict[str, bytes] = {}
+    for path, value in changes.added.items():       # links see the layers below only
+        data = value.resolve(state) if isinstance(value, _Link) else value
+        if data is not None:
+            added[path] = data
     for gone in changes.removed:
-        for path in [p for p in state if _under(p, gone) or (p == gone and p not in changes.added)]:
+        for path in [p for p in state if _under(p, gone) or (p == gone and p not in added)]:
             del state[path]
     for directory in changes.opaque:
         for path in [p for p in state if _under(p, directory)]:
             del state[path]
-    for path, data in changes.added.items():
+    for path, data in added.items():
         prev = state.get(path)
         past = (*prev.history, (prev.layer, prev.data)) if prev and history(path) else ()
         state[path] = KeptFile(path, data, layer, past)
@@ -163,8 +258,12 @@ def _apply(state: dict[str, KeptFile], changes: _LayerChanges, layer: str,
 
 def read_layers(image: str, layers: Sequence[tuple[str, Path]], wants: Callable[[str], bool],
                 *, history: Callable[[str], bool] = lambda _p: False,
-                limits: LayerLimits | None = None) -> dict[str, KeptFile]:
+                limits: LayerLimits | None = None, scans: ScanCache | None = None,
+                wants_key: object = None) -> dict[str, KeptFile]:
     """Merge *layers* (digest, blob path; base first) into the wanted files of the image.
+
+    With *scans*, a layer already scanned with the same *wants_key* (default: the
+    *wants* function itself) and limits is not read again.
 
     Raises:
         LayerError: a layer is not (compressed) tar data.
@@ -175,16 +274,12 @@ def read_layers(image: str, layers: Sequence[tuple[str, Path]], wants: Callable[
     state: dict[str, KeptFile] = {}
     for digest, path in layers:
         where = f"image {image} layer {digest}"
-        try:
-            with _open_layer(path, limits, where) as stream, \
-                    tarfile.open(fileobj=stream, mode="r|") as tar:
-                changes = _scan(tar, wants, limits, where, state)
-        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-            raise LayerError(f"{where}: not a readable tar layer ({exc})", entry=digest) from exc
-        except Exception as exc:  # zstandard.ZstdError has no common base we can import lazily
-            if type(exc).__name__ != "ZstdError":
-                raise
-            raise LayerError(f"{where}: bad zstd data ({exc})", entry=digest) from exc
+        key = (digest, wants_key if wants_key is not None else wants, limits)
+        changes = scans.get(key) if scans is not None else None
+        if changes is None:
+            changes = scan_layer(digest, path, wants, limits, where)
+            if scans is not None:
+                scans.put(key, changes)
         _apply(state, changes, digest, history)
         kept = sum(len(d) for f in state.values() for _l, d in f.versions())
         if kept > limits.max_kept_bytes:
