@@ -47,3 +47,23 @@ def shared_data() -> Path:
     if not path.is_dir():
         _missing(f"the shared data folder {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def images(registry: str, docker_host: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Real images in the test registry (docker import + hand-made OCI), pushed once per session."""
+    from tests.images import publish
+    return publish(registry, docker_host, tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="session")
+def registries(registry: str):  # type: ignore[no-untyped-def]
+    """The test registry over plain HTTP (it is loopback)."""
+    from bundler.oci import Registries, RegistryConfig
+    return Registries({registry: RegistryConfig(registry, insecure=True)})
+
+
+@pytest.fixture()
+def layout_dir(tmp_path: Path) -> Path:
+    """A fresh OCI layout directory."""
+    return tmp_path / "layout"

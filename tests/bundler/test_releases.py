@@ -16,7 +16,7 @@ from bundler.errors import SpecError
 from bundler.spec import load_spec
 from kit.crypto import generate
 from kit.format import Entry, KitReader
-from tests.images import Published, publish
+from tests.images import Published
 from tests.kit.conftest import make_root
 from tests.kit.craft import AT
 
@@ -28,11 +28,6 @@ COMPOSE = """services:
     image: shop/base
     network_mode: none
 """
-
-
-@pytest.fixture(scope="module")
-def images(registry: str, docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Published:
-    return publish(registry, docker_host, tmp_path_factory.mktemp("images"))
 
 
 def write_spec(folder: Path, images: Published, extra: str = "") -> Path:
