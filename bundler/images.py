@@ -15,6 +15,7 @@ release document per release. Entry paths (docs/kit-format.md):
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ from bundler.oci import (OCILayout, PulledImage, Puller, RegistryClient, parse_p
                          registries_from_dict)
 from bundler.releases import ReleaseSpec
 from bundler.sbom import SBOMCache, catalog_pulled, to_cyclonedx, to_spdx
+from bundler.sbom.catalog import prescan
+from bundler.sbom.layers import ScanCache
 from kit import canonical
 from kit.format import EntrySource
 
@@ -76,10 +79,13 @@ def _sboms(images: dict[str, PulledImage], layout: OCILayout, cache: SBOMCache, 
            step: Step | None) -> tuple[list[EntrySource], dict[str, dict[str, str]]]:
     """SBOM entries, and for each manifest digest the paths of its SBOMs."""
     sources, paths = [], {}
+    scans = ScanCache()  # layers shared by several images are read once
+    prescan(layout.root, [image for _ref, image in sorted(images.items())], scans, cache=cache,
+            workers=min(4, os.cpu_count() or 1))
     for ref, image in sorted(images.items()):
         if step:
             step(f"sbom {ref}")
-        for catalog in catalog_pulled(layout.root, image, cache=cache):
+        for catalog in catalog_pulled(layout.root, image, cache=cache, scans=scans):
             digest = catalog.subject.digest
             if digest in paths:
                 continue

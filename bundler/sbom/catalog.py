@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bundler.oci.layout import OCILayout
@@ -12,10 +13,17 @@ from bundler.sbom.catalogers import DEFAULT_CATALOGERS, Cataloger
 from bundler.sbom.catalogers.apk import INSTALLED
 from bundler.sbom.catalogers.dpkg import STATUS
 from bundler.sbom.catalogers.osrelease import PATHS as OS_RELEASE, find_distro
-from bundler.sbom.layers import LayerLimits, ScanCache, read_layers
+from bundler.sbom.errors import SBOMError
+from bundler.sbom.layers import LayerLimits, ScanCache, read_layers, scan_layer
 from bundler.sbom.model import Catalog, ImageSubject
 
 _HISTORY = frozenset({STATUS, INSTALLED})  # databases whose packages are attributed per layer
+
+
+def _wants(catalogers: Sequence[Cataloger]) -> tuple[Callable[[str], bool], object]:
+    def wants(path: str) -> bool:
+        return path in OS_RELEASE or any(c.wants(path) for c in catalogers)
+    return wants, ("catalogers", tuple(catalogers))
 
 
 def catalog_layers(subject: ImageSubject, layers: Sequence[tuple[str, Path]], *,
@@ -28,11 +36,9 @@ def catalog_layers(subject: ImageSubject, layers: Sequence[tuple[str, Path]], *,
     Raises:
         LayerError, HostileLayerError, LayerLimitError: a layer is unreadable or hostile.
     """
-    def wants(path: str) -> bool:
-        return path in OS_RELEASE or any(c.wants(path) for c in catalogers)
-
+    wants, wants_key = _wants(catalogers)
     files = read_layers(str(subject), layers, wants, history=_HISTORY.__contains__,
-                        limits=limits, scans=scans, wants_key=("catalogers", tuple(catalogers)))
+                        limits=limits, scans=scans, wants_key=wants_key)
     distro = find_distro(files)
     components = [comp for c in catalogers for comp in c.catalog(files, distro, str(subject))]
     return Catalog(subject, tuple(sorted(components)), distro)
@@ -67,3 +73,38 @@ def catalog_pulled(layout_dir: Path, pulled: PulledImage, *, cache: SBOMCache | 
         out.append(catalog_image(layout_dir, image, subject, cache=cache, limits=limits,
                                  scans=scans))
     return out
+
+
+def prescan(layout_dir: Path, images: Sequence[PulledImage], scans: ScanCache, *,
+            cache: SBOMCache | None = None, limits: LayerLimits | None = None,
+            workers: int = 2) -> None:
+    """Scan the distinct layers of *images* into *scans*, *workers* layers at a time.
+
+    Decompression runs outside the GIL, so threads overlap it. Images already in *cache*
+    are skipped. A layer that fails is left out: cataloging then reads it again and
+    reports the error, naming the image, exactly as without the prescan.
+    """
+    limits = limits or LayerLimits()
+    wants, wants_key = _wants(DEFAULT_CATALOGERS)
+    layout = OCILayout(layout_dir)
+    todo: dict[str, Path] = {}
+    for pulled in images:
+        for image in pulled.manifests:
+            if cache is not None and cache.dir.joinpath(
+                    f"{image.digest.removeprefix('sha256:')}.json").is_file():
+                continue
+            for layer in image.layers:
+                todo.setdefault(layer.digest, layout.blob_path(layer.digest))
+
+    def scan(digest: str) -> None:
+        key = (digest, wants_key, limits)
+        if scans.get(key) is None:
+            try:
+                scans.put(key, scan_layer(digest, todo[digest], wants, limits, f"layer {digest}"))
+            except SBOMError:
+                pass
+
+    # biggest first, so the last layer to finish is a small one
+    order = sorted(todo, key=lambda d: (-todo[d].stat().st_size, d))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(scan, order))
