@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from kit.findings.advisory import Advisory, Affected
 from kit.findings.component import Component
@@ -61,13 +61,43 @@ def same_distribution(component: Component, entry: Affected) -> bool:
     return mine == theirs or mine.startswith(theirs + ".") or theirs.startswith(mine + ".")
 
 
+def memo_scheme(scheme: Scheme) -> Scheme:
+    """*scheme* with an unbounded parse memo, for the lifetime of one matcher.
+
+    The shared parse cache is bounded; a large run (20,000 components against 200,000
+    advisories) sees more distinct version strings than it holds and would re-parse.
+    """
+    memo: dict[str, Any] = {}
+
+    def parse(text: str) -> Any:
+        found = memo.get(text)
+        if found is None:
+            try:
+                found = scheme.parse(text)
+            except InvalidVersion as exc:
+                found = exc
+            memo[text] = found
+        if isinstance(found, InvalidVersion):
+            raise found
+        return found
+
+    return Scheme(scheme.name, parse)
+
+
 class Matcher:
-    """Matches components against an index; caches parsed version lists per entry."""
+    """Matches components against an index; caches compiled entries and parsed versions."""
 
     def __init__(self, index: AdvisoryIndex) -> None:
         self.index = index
+        self._schemes: dict[str, Scheme] = {}
         # id(entry) -> compiled entry; the compiled entry holds the entry, so ids stay valid.
         self._compiled: dict[int, CompiledEntry] = {}
+
+    def _scheme(self, purl_type: str) -> Scheme:
+        found = self._schemes.get(purl_type)
+        if found is None:
+            found = self._schemes[purl_type] = memo_scheme(scheme_for(purl_type))
+        return found
 
     def _compile(self, entry: Affected, scheme: Scheme) -> CompiledEntry:
         found = self._compiled.get(id(entry))
@@ -93,7 +123,7 @@ class Matcher:
 
     def match_component(self, comp: Component) -> tuple[list[Match], list[Problem]]:
         try:
-            scheme = scheme_for(comp.purl_type)
+            scheme = self._scheme(comp.purl_type)
         except FindingsError as exc:
             return [], [Problem(comp.purl, "", f"skipped: {exc.message}")]
         problems: list[Problem] = []
