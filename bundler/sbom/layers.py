@@ -173,7 +173,7 @@ def _scan_fast(path: Path, wants: Callable[[str], bool], limits: LayerLimits,
                where: str) -> _LayerChanges:
     builder = _Changes(wants, limits, where)
     scanner = tarscan.TarScanner(tarscan.chunks(path, limits.max_layer_bytes, where),
-                                 limits.max_file_bytes, where)
+                                 max(limits.max_file_bytes, 1 << 20), where)
     for m in scanner:
         builder.member(m.name, m.kind, m.linkname, m.size, lambda m=m: scanner.read_data(m))
     return builder.changes
