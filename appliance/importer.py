@@ -184,7 +184,7 @@ class _Import:
         testhooks.pause("staging")
         try:
             result = self.reader.verify(trust=root, at=self.at, sink=sink, progress=self.options.progress)
-            sink.finish()
+            sink.finish(durable=result.ok)
             if not result.ok:
                 shutil.rmtree(directory)
                 self._refuse(result)
@@ -198,9 +198,12 @@ class _Import:
                 result: ReadResult) -> ImportOutcome:
         m = result.manifest
         assert m is not None
+        # the staged files are durable (sink.finish); now their names, and staging/<import-id>
         fsync_dir(sink.blob_dir)
+        fsync_dir(directory.parent)
+        kit_id = m.kit_id                 # hashes the whole manifest: compute it once
         who, when = current_actor(), format_time(now())
-        derived = derive(m.kit_id, m.name, format_time(m.created), (*m.entries, *m.inherited), sink.locate)
+        derived = derive(kit_id, m.name, format_time(m.created), (*m.entries, *m.inherited), sink.locate)
         signer = keys.signer(self.home)
         doc = record.payload(import_id=import_id, time=when, actor=who, kit_path=self.kit, result=result,
                              appliance_checks=self.checks, forced=self.forced, reason=self.options.reason,
@@ -213,11 +216,11 @@ class _Import:
         row = committer.KitRow(m, result.envelope.to_bytes() if result.envelope else b"", import_id, when, who,
                                self.forced, self.options.reason if self.forced else None,
                                self.kit.stat().st_size)
-        details = {"kitId": m.kit_id, "name": m.name, "channel": m.channel, "sequence": m.sequence,
+        details = {"kitId": kit_id, "name": m.name, "channel": m.channel, "sequence": m.sequence,
                    "kind": m.kind, "importId": import_id, "record": digest, "newBlobs": len(sink.staged),
                    "forced": self.forced, "reason": self.options.reason if self.forced else None}
         committer.commit(self.db, row, sink.staged, derived,
-                         {"import_id": import_id, "kit_id": m.kit_id, "time": when, "digest": digest,
+                         {"import_id": import_id, "kit_id": kit_id, "time": when, "digest": digest,
                           "envelope": envelope}, details)
         committer.finish(self.home, directory)
         return _outcome("imported", m, import_id=import_id, new_blobs=len(sink.staged),

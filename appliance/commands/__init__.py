@@ -1,22 +1,40 @@
-"""The ``stella`` subcommands, one module per concept; each module exports its click command."""
+"""The ``stella`` subcommands, one module per concept; each module exports its click command.
+
+``LAZY`` maps each command name to ``(module, attribute)``; ``appliance.cli`` imports a
+module only when its command runs (or help lists it), so ``stella import`` does not pay
+for Docker, HTTP, Rego or the findings engine at start-up. ``COMMANDS`` (every command,
+loaded) stays for callers that want them all.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+LAZY: dict[str, tuple[str, str]] = {
+    "findings": ("appliance.commands.findings", "findings"),
+    "vex": ("appliance.commands.vex", "vex"),
+    "init": ("appliance.commands.init", "init"),
+    "key": ("appliance.commands.init", "key"),
+    "import": ("appliance.commands.importcmd", "import_"),
+    "kits": ("appliance.commands.kits", "kits"),
+    "trust": ("appliance.commands.trust", "trust"),
+    "registry": ("appliance.commands.registry", "registry"),
+    "audit": ("appliance.commands.audit", "audit"),
+    "status": ("appliance.commands.status", "status"),
+}
 
-from appliance.commands.findings import findings  # noqa: E402
-from appliance.commands.vex import vex  # noqa: E402
 
-COMMANDS.extend([findings, vex])
+def load(name: str) -> click.Command:
+    module, attribute = LAZY[name]
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command) and command.name == name, (name, command)
+    return command
 
-from appliance.commands.audit import audit  # noqa: E402
-from appliance.commands.importcmd import import_  # noqa: E402
-from appliance.commands.init import init, key  # noqa: E402
-from appliance.commands.kits import kits  # noqa: E402
-from appliance.commands.registry import registry  # noqa: E402
-from appliance.commands.status import status  # noqa: E402
-from appliance.commands.trust import trust  # noqa: E402
 
-COMMANDS.extend([init, key, import_, kits, trust, registry, audit, status])
+def __getattr__(attr: str) -> Any:
+    if attr == "COMMANDS":
+        return [load(name) for name in LAZY]
+    raise AttributeError(attr)

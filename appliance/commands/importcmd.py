@@ -10,7 +10,6 @@ from appliance.commands.common import home_option, json_option
 from appliance.home import Home, resolve_home
 from appliance.importer import ImportOptions, ImportOutcome, import_kit
 from appliance.registry import config as registry_config
-from appliance.registry.seed import seed_all
 from appliance.store.blobs import BlobStore
 from appliance.store.db import open_db
 from kit.cliutil import byte_progress, emit_json, handle_errors
@@ -51,6 +50,8 @@ def _autoseed(home: Home, outcome: ImportOutcome) -> dict[str, object] | None:
     settings = registry_config.load(home)
     if not settings.autoseed:
         return None
+    from appliance.registry.seed import seed_all   # httpx: loaded only when seeding
+
     db = open_db(home.db_path)
     try:
         if not db.execute("SELECT 1 FROM images WHERE kit_id = ?", [outcome.kit_id]).fetchone():

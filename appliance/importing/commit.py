@@ -64,12 +64,13 @@ def commit(db: sqlite_utils.Database, kit: KitRow, staged: dict[str, int], deriv
            record: dict[str, Any], audit_details: dict[str, Any]) -> audit.Event:
     """Record everything about one import in one transaction."""
     m = kit.manifest
+    kit_id = m.kit_id                 # a property that hashes the whole manifest: compute it once
     entries: list[tuple[Entry, int]] = [(e, 1) for e in m.entries] + [(e, 0) for e in m.inherited]
     with transaction(db):
         _insert(db, "kits", [_kit_values(kit)])
-        _insert(db, "blobs", [{"sha256": h, "size": size, "first_kit_id": m.kit_id, "added_at": kit.imported_at}
+        _insert(db, "blobs", [{"sha256": h, "size": size, "first_kit_id": kit_id, "added_at": kit.imported_at}
                               for h, size in sorted(staged.items())])
-        _insert(db, "kit_entries", [{"kit_id": m.kit_id, "path": e.path, "media_type": e.media_type,
+        _insert(db, "kit_entries", [{"kit_id": kit_id, "path": e.path, "media_type": e.media_type,
                                      "size": e.size, "sha256": e.sha256, "carried": c} for e, c in entries])
         for table, rows in derived.tables():
             if table == "components":      # per SBOM content: another kit may have listed them
