@@ -40,6 +40,7 @@ class Component:
     source_names: tuple[str, ...] = ()
     distro: str = ""
     locations: tuple[Location, ...] = ()
+    source_version: str = ""  # the source package's version, when the purl states it
 
     def lookup_names(self) -> tuple[str, ...]:
         """Normalized names to look up: its own, then source/origin names."""
@@ -47,9 +48,27 @@ class Component:
         others = sorted({normalize(self.purl_type, n) for n in self.source_names} - {own})
         return (own, *others)
 
+    def version_for(self, name: str) -> str:
+        """The version to compare for a lookup *name*: a binary rebuild (``1.0-1+b1``)
+        is matched by its source version (``upstream=pkg@1.0-1``) under the source name."""
+        if name != self.lookup_names()[0] and self.source_version:
+            return self.source_version
+        return self.version
+
     @property
     def sort_key(self) -> tuple[str, str, tuple[Location, ...]]:
         return (self.purl, self.version, self.locations)
+
+
+def _source_version(purl: PackageURL) -> str:
+    qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
+    if purl.type not in ("deb", "apk"):
+        return ""
+    for q in _SOURCE_QUALIFIERS:
+        name, at, version = str(qualifiers.get(q) or "").partition("@")
+        if at and version.strip():
+            return version.strip()
+    return ""
 
 
 def _source_names(purl: PackageURL) -> tuple[str, ...]:
@@ -89,4 +108,4 @@ def component_from_purl(text: str, version: str = "",
         purl=text.strip(), purl_type=purl.type, namespace=purl.namespace or "",
         name=purl_name(purl.type, purl.namespace, purl.name), version=found,
         source_names=_source_names(purl), distro=str(qualifiers.get("distro", "") or ""),
-        locations=tuple(sorted(set(locations))))
+        locations=tuple(sorted(set(locations))), source_version=_source_version(purl))

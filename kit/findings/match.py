@@ -106,7 +106,7 @@ class Matcher:
             self._compiled[id(entry)] = found
         return found
 
-    def _candidates(self, comp: Component) -> list[tuple[Advisory, Affected]]:
+    def _candidates(self, comp: Component) -> list[tuple[Advisory, Affected, str]]:
         seen: set[tuple[str, str, int]] = set()
         found = []
         for name in comp.lookup_names():
@@ -118,7 +118,7 @@ class Matcher:
                     if (entry.purl_type, entry.normalized_name) == (comp.purl_type, name) \
                             and key not in seen and same_distribution(comp, entry):
                         seen.add(key)
-                        found.append((advisory, entry))
+                        found.append((advisory, entry, name))
         return found
 
     def match_component(self, comp: Component) -> tuple[list[Match], list[Problem]]:
@@ -127,14 +127,17 @@ class Matcher:
         except FindingsError as exc:
             return [], [Problem(comp.purl, "", f"skipped: {exc.message}")]
         problems: list[Problem] = []
-        try:
-            parsed = scheme.parse(comp.version)
-        except InvalidVersion as exc:
-            parsed = None  # still matched against explicit versions lists
-            problems.append(Problem(comp.purl, "", f"ranges not evaluated: {exc.message}"))
+        parsed: dict[str, object] = {}
         matches = []
-        for advisory, entry in self._candidates(comp):
-            verdict = self._compile(entry, scheme).evaluate(comp.version, parsed)
+        for advisory, entry, name in self._candidates(comp):
+            version = comp.version_for(name)
+            if version not in parsed:
+                try:
+                    parsed[version] = scheme.parse(version)
+                except InvalidVersion as exc:
+                    parsed[version] = None  # still matched against explicit versions lists
+                    problems.append(Problem(comp.purl, "", f"ranges not evaluated: {exc.message}"))
+            verdict = self._compile(entry, scheme).evaluate(version, parsed[version])
             problems.extend(Problem(advisory.source, advisory.id, msg) for msg in verdict.invalid)
             if verdict.matched:
                 matches.append(Match(comp, advisory, entry, verdict.matched))

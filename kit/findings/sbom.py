@@ -11,6 +11,7 @@ in several places becomes one component with all its locations.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -80,8 +81,7 @@ def merge_components(components: Iterable[Component]) -> tuple[Component, ...]:
         if key in merged:
             old = merged[key]
             locations = tuple(sorted(set(old.locations) | set(comp.locations)))
-            comp = Component(old.purl, old.purl_type, old.namespace, old.name, old.version,
-                             old.source_names, old.distro, locations)
+            comp = replace(old, locations=locations)
         merged[key] = comp
     return tuple(merged[k] for k in sorted(merged))
 

@@ -129,3 +129,12 @@ def test_maven_go_gem_names() -> None:
     gem = advisory("R-1", "rack", ecosystem="RubyGems",
                    events=[{"introduced": "0"}, {"fixed": "2.2.8.1"}])
     assert affected(gem, "pkg:gem/rack@2.2.8") and not affected(gem, "pkg:gem/rack@3.0.0")
+
+
+def test_source_version_from_upstream_qualifier() -> None:
+    """A binNMU (1.0-2+b1) built from source 1.0-1 is vulnerable when 1.0-2 fixes the source."""
+    adv = advisory("DSA-2", "foo", ecosystem="Debian:12", events=[{"introduced": "0"}, {"fixed": "1.0-2"}])
+    assert affected(adv, "pkg:deb/debian/libfoo@1.0-2%2Bb1?upstream=foo%401.0-1")
+    assert not affected(adv, "pkg:deb/debian/libfoo@1.0-2%2Bb1?upstream=foo%401.0-2")
+    own = advisory("DSA-3", "libfoo", ecosystem="Debian:12", events=[{"introduced": "0"}, {"fixed": "1.0-2"}])
+    assert not affected(own, "pkg:deb/debian/libfoo@1.0-2%2Bb1?upstream=foo%401.0-1")
