@@ -67,7 +67,6 @@ def to_sarif(outcome: Outcome, show_suppressed: bool = False) -> bytes:
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "stella-findings", "version": __version__,
-                                "informationUri": "https://example.invalid/stella/docs/findings",
                                 "rules": [rules[k] for k in sorted(rules)]}},
             "results": [_result(f) for f in shown],
             "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": [

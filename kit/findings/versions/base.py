@@ -24,27 +24,24 @@ class CmpVersion:
     def _cmp(self, other: Any) -> int:
         raise NotImplementedError
 
-    def _check(self, other: Any) -> Any:
-        if type(other) is not type(self):
-            return NotImplemented
-        return other
-
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
         return self._cmp(other) == 0
 
+    # Values of different ecosystems never compare: NotImplemented makes Python raise
+    # TypeError instead of giving an order that means nothing.
     def __lt__(self, other: Any) -> bool:
-        return self._cmp(self._check(other)) < 0
+        return self._cmp(other) < 0 if type(other) is type(self) else NotImplemented
 
     def __le__(self, other: Any) -> bool:
-        return self._cmp(self._check(other)) <= 0
+        return self._cmp(other) <= 0 if type(other) is type(self) else NotImplemented
 
     def __gt__(self, other: Any) -> bool:
-        return self._cmp(self._check(other)) > 0
+        return self._cmp(other) > 0 if type(other) is type(self) else NotImplemented
 
     def __ge__(self, other: Any) -> bool:
-        return self._cmp(self._check(other)) >= 0
+        return self._cmp(other) >= 0 if type(other) is type(self) else NotImplemented
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.text!r})"
