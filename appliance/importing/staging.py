@@ -52,12 +52,21 @@ def _writeback_starter() -> Callable[[int, int, int], object] | None:
 
 
 class _Blob:
-    """One staged file being written: descriptor, path and how much the writer has written."""
+    """One staged file: its path and, once the writer thread created it, descriptor and size so far."""
 
     __slots__ = ("fd", "path", "offset")
 
-    def __init__(self, fd: int, path: Path):
-        self.fd, self.path, self.offset = fd, path, 0
+    def __init__(self, path: Path):
+        self.fd, self.path, self.offset = -1, path, 0
+
+    def create(self) -> int:
+        """Create the file (on the writer thread: a file system create can wait for a journal commit)."""
+        if self.fd < 0:
+            self.fd = os.open(self.path, _CREATE, 0o644)
+        return self.fd
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
 
 _Job = tuple[str, _Blob, object]   # ("write", blob, memoryview) | ("close", blob, keep); None stops
@@ -76,6 +85,7 @@ class _Writer:
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=depth)
         self._to_sync: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._error: OSError | None = None
+        self._durable = True                # False: the import failed, stop syncing
         self._writeback = _writeback_starter()
         self._thread = threading.Thread(target=self._run, name="stella-stage-writer", daemon=True)
         self._syncer = threading.Thread(target=self._sync, name="stella-stage-syncer", daemon=True)
@@ -90,7 +100,7 @@ class _Writer:
                     if self._error is None:
                         self._write(blob, arg)      # type: ignore[arg-type]
                 else:
-                    os.close(blob.fd)
+                    os.close(blob.create())
                     if arg is True:
                         self._to_sync.put(blob.path)
                     else:
@@ -100,13 +110,13 @@ class _Writer:
         self._to_sync.put(None)
 
     def _write(self, blob: _Blob, chunk: memoryview) -> None:
-        start, view = blob.offset, chunk
+        fd, start, view = blob.create(), blob.offset, chunk
         while view:
-            n = os.write(blob.fd, view)
+            n = os.write(fd, view)
             view = view[n:]
         blob.offset = start + len(chunk)
         if self._writeback is not None:
-            self._writeback(blob.fd, start, len(chunk))
+            self._writeback(fd, start, len(chunk))
 
     def _sync(self) -> None:
         while (path := self._to_sync.get()) is not None:
@@ -120,8 +130,6 @@ class _Writer:
                     os.close(fd)
             except OSError as exc:
                 self._error = self._error or exc
-
-    _durable = True
 
     def write(self, blob: _Blob, chunk: memoryview) -> None:
         self._queue.put(("write", blob, chunk))
@@ -175,9 +183,7 @@ class StagingSink:
             return None
         self._pending.add(hexdigest)
         self._sizes[hexdigest] = entry.size
-        path = self.blob_dir / hexdigest
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
-        return _StagedBlob(self, hexdigest, _Blob(fd, path))
+        return _StagedBlob(self, hexdigest, _Blob(self.blob_dir / hexdigest))
 
     def closed(self, hexdigest: str, blob: _Blob, verified: bool) -> None:
         self._pending.discard(hexdigest)

@@ -43,7 +43,9 @@ def migrations(upto: int | None = None) -> list[Migration]:
 def connect(path: Path) -> sqlite_utils.Database:
     """Open without migrating: WAL, FULL sync (a commit survives power loss), FKs on."""
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-    db = sqlite_utils.Database(conn)
+    # no third-party sqlite-utils plugins on the appliance's database (and no entry-point scan
+    # of every installed distribution at each start: ~15 ms)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
