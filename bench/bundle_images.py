@@ -165,7 +165,8 @@ def run(registry: str, count: int, reps: int, work: Path) -> None:
         out = subprocess.run([bundler, "build", str(spec), "--key", str(work / "key"), "--out",
                               str(work / "k2.stella-kit"), "--cache-dir", str(work / f"sbom{rep}"), "--json",
                               "--no-progress"], check=True, capture_output=True, text=True)
-        shares.append(json.loads(out.stdout)["sbomSeconds"])
+        doc = json.loads(out.stdout)
+        shares.append((doc["sbomSeconds"], doc["sbomWorkSeconds"]))
         dest = work / f"skopeo{rep}"
         copies = " && ".join(f"skopeo copy -q --src-tls-verify=false docker://{ref} oci:{dest}:app{i}"
                              for i, ref in enumerate(refs))
@@ -175,11 +176,12 @@ def run(registry: str, count: int, reps: int, work: Path) -> None:
         shutil.rmtree(dest, ignore_errors=True)
     o, b = best(ours), best(base)
     size = (work / "k.stella-kit").stat().st_size
-    sbom = min(shares)
+    sbom, sbom_work = min(shares)
     print(f"images: {count} ({', '.join(refs)}); kit file {size / (1 << 20):.0f} MiB; best of {reps}")
     print(f"ours  {o.seconds:6.2f} s (pull + SBOM + pack + sign)   baseline skopeo copy + tar|zstd|openssl "
           f"{b.seconds:6.2f} s   ratio {o.seconds / b.seconds:.2f} (goal <= 1.2)")
-    print(f"SBOM generation {sbom:.2f} s = {100 * sbom / o.seconds:.0f} % of the build (goal < 25 %); "
+    print(f"SBOM generation: the build waits {sbom:.2f} s for it = {100 * sbom / o.seconds:.0f} % of its wall time "
+          f"(goal < 25 %); the SBOM work itself takes {sbom_work:.2f} s, partly overlapped with the pulls; "
           f"peak RSS {o.max_rss_mib:.0f} MiB")
 
 

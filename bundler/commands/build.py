@@ -52,6 +52,7 @@ def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: 
                                  "components": {c["service"]: f"{c['image']}@{c['digest']}" for c in r["components"]}}
                                 for r in plan.images.releases],
                    "sbomSeconds": round(plan.images.sbom_seconds, 3),
+                   "sbomWorkSeconds": round(plan.images.sbom_work_seconds, 3),
                    "advisories": plan.advisories.to_dict() if plan.advisories else None}
         if as_json:
             emit_json(summary)

@@ -17,7 +17,6 @@ import gzip
 import io
 import posixpath
 import tarfile
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -208,7 +207,7 @@ def scan_layer(digest: str, path: Path, wants: Callable[[str], bool], limits: La
             return _scan_fast(path, wants, limits, where)
         except tarscan.Unsupported:
             return _scan_tarfile(path, wants, limits, where)
-    except (tarscan.TarReadError, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+    except (tarscan.TarReadError, tarfile.TarError, EOFError, OSError, *tarscan.INFLATE_ERRORS) as exc:
         raise LayerError(f"{where}: not a readable tar layer ({exc})", entry=digest) from exc
     except Exception as exc:  # zstandard.ZstdError has no common base we can import lazily
         if type(exc).__name__ != "ZstdError":
