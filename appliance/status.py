@@ -48,8 +48,16 @@ def summary(home: Home, db: sqlite_utils.Database, at: dt.datetime) -> dict[str,
                  + _du_wal(home), "quarantine": _du(home.quarantine), "registry": _du(home.registry),
                  "staging": _du(home.staging)},
         "quarantined": sum(1 for p in home.quarantine.iterdir() if p.is_dir()) if home.quarantine.is_dir() else 0,
+        "failingDeployed": _failing_deployed(db),
     }
 
 
 def _du_wal(home: Home) -> int:
     return sum(p.stat().st_size for p in home.root.glob("stella.db-*") if p.is_file())
+
+
+def _failing_deployed(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Deployed releases that fail the policy gate now (after stella reevaluate)."""
+    from appliance.promotions.reevaluate import flagged
+
+    return flagged(db)

@@ -92,5 +92,65 @@ def import_record_cmd(record_path: Path, key_path: Path, as_json: bool) -> None:
     sys.exit(exitcodes.OK)
 
 
+@cli.command("evidence")
+@click.argument("packet_path", metavar="PACKET", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--appliance-key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The appliance's public key (key.pub.json, from `stella key export`).")
+@click.option("--json", "as_json", is_flag=True, help="Print every check and the decision summary.")
+def evidence_cmd(packet_path: Path, key_path: Path, as_json: bool) -> None:
+    """Verify an evidence packet: the appliance's signature and the digest of every document.
+
+    Exit 0 verified, 1 bad signature or a digest mismatch (naming the document), 3 not a
+    packet (docs/evidence.md).
+    """
+    from verifier.evidence import summary, verify_packet
+
+    with handle_errors(PROG):
+        packet, checks = verify_packet(packet_path, key_path)
+        if as_json:
+            emit_json({"packet": str(packet_path), "verified": True, "checks": checks, **summary(packet)})
+        else:
+            doc = summary(packet)
+            subject = doc["subject"] or {}
+            click.echo(f"OK {packet_path}: {doc['packetType']} {subject.get('promotion')} "
+                       f"{(subject.get('release') or {}).get('name')}@{(subject.get('release') or {}).get('version')} "
+                       f"→ {subject.get('environment')}: verdict {doc['verdict']}; signature and "
+                       f"{len(checks) - 1} digests verified")
+    sys.exit(exitcodes.OK)
+
+
+@cli.command("replay")
+@click.argument("packet_path", metavar="PACKET", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--appliance-key", "key_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also verify the packet's signature and digests first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the replay result.")
+def replay_cmd(packet_path: Path, key_path: Path | None, as_json: bool) -> None:
+    """Recompute the decision from the packet's own inputs (the same kit.gates code).
+
+    Exit 0 when the replayed decision record is byte-identical to the packet's; 1 with
+    each difference named (which input, which gate) otherwise.
+    """
+    from verifier.replay import replay_file
+
+    with handle_errors(PROG):
+        if key_path is not None:
+            from verifier.evidence import verify_packet
+            verify_packet(packet_path, key_path)
+        result = replay_file(packet_path)
+    if as_json:
+        emit_json({"packet": str(packet_path), "identical": result.identical, "recorded": result.recorded,
+                   "replayed": result.replayed, "verdict": result.packet.record.get("verdict"),
+                   "differences": list(result.differences)})
+    elif result.identical:
+        click.echo(f"OK {packet_path}: replayed decision is byte-identical ({result.recorded}); "
+                   f"verdict {result.packet.record.get('verdict')}")
+    else:
+        click.echo(f"{PROG}: DIFFERENT {packet_path}: replay gives {result.replayed}, the packet records "
+                   f"{result.recorded}", err=True)
+        for line in result.differences:
+            click.echo(f"  - {line}", err=True)
+    sys.exit(exitcodes.OK if result.identical else exitcodes.REFUSED)
+
+
 def main() -> None:
     cli(prog_name=PROG)

@@ -24,6 +24,16 @@ LAZY: dict[str, tuple[str, str]] = {
     "registry": ("appliance.commands.registry", "registry"),
     "audit": ("appliance.commands.audit", "audit"),
     "status": ("appliance.commands.status", "status"),
+    # release orchestration (docs/promotions.md)
+    "user": ("appliance.commands.users", "user"),
+    "env": ("appliance.commands.env", "env"),
+    "release": ("appliance.commands.releases", "release"),
+    "promote": ("appliance.commands.promote", "promote"),
+    "approve": ("appliance.commands.promote", "approve"),
+    "reject": ("appliance.commands.promote", "reject"),
+    "promotion": ("appliance.commands.promote", "promotion"),
+    "evidence": ("appliance.commands.evidence", "evidence"),
+    "reevaluate": ("appliance.commands.reevaluate", "reevaluate"),
 }
 
 

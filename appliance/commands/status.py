@@ -37,3 +37,6 @@ def status(home: str | None, as_json: bool) -> None:
                    f"({doc['contentStore']['blobs']} blobs), database {human_size(d['database'])}, "
                    f"registry {human_size(d['registry'])}, quarantine {human_size(d['quarantine'])} "
                    f"({doc['quarantined']} kits)")
+        for bad in doc["failingDeployed"]:
+            click.echo(f"ATTENTION {bad['release']} deployed in {bad['environment']} ({bad['promotion']}) now fails "
+                       f"the policy gate: {bad['reason']}")

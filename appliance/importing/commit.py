@@ -22,6 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from appliance import audit, testhooks
+from appliance.importing import advisories
 from appliance.home import Home, fsync_dir
 from appliance.importing.derive import Derived
 from appliance.importing.staging import RECORD_FILE
@@ -77,6 +78,7 @@ def commit(db: sqlite_utils.Database, kit: KitRow, staged: dict[str, int], deriv
                 known = {r[0] for r in db.execute("SELECT DISTINCT sbom_sha256 FROM components")}
                 rows = [r for r in rows if r["sbom_sha256"] not in known]
             _insert(db, table, rows)
+        advisories.store(db, derived.advisory_index)
         _insert(db, "import_records", [record])
         event = audit.append(db, kit.actor, "kit.import", audit_details, kit.imported_at)
         testhooks.pause("in-transaction")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from appliance.importing.advisories import derive_advisories
 from appliance.registry.names import repository_of
 from kit import canonical
 from kit.format.manifest import Entry
@@ -39,9 +40,12 @@ class Derived:
     vex_statements: list[dict[str, Any]] = field(default_factory=list)
     policy_packs: list[dict[str, Any]] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
+    advisory_snapshots: list[dict[str, Any]] = field(default_factory=list)
+    advisory_index: list[Any] = field(default_factory=list)      # upserted by importing.advisories.store
 
     def tables(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        for name in ("releases", "sboms", "components", "advisories", "vex_statements", "policy_packs", "images"):
+        for name in ("releases", "sboms", "components", "advisories", "vex_statements", "policy_packs", "images",
+                     "advisory_snapshots"):
             yield name, getattr(self, name)
 
 
@@ -130,6 +134,7 @@ def derive(kit_id: str, kit_name: str, published: str, entries: Iterable[Entry],
             _sbom(kit_id, e, _json(e, locate), out, seen_sboms)
         elif top == "advisories":
             out.advisories.append(_advisory(kit_id, e, published))
+            derive_advisories(kit_id, e, locate, out)
         elif top == "vex":
             out.vex_statements.extend(_vex(kit_id, e, _json(e, locate)))
         elif top == "policy":

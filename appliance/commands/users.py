@@ -1,0 +1,44 @@
+"""``stella user``: identities and roles (docs/promotions.md "Users")."""
+
+from __future__ import annotations
+
+import click
+
+from appliance import users
+from appliance.commands.common import home_option, json_option, opened
+from appliance.commands.orchestration_common import as_option
+from kit.cliutil import emit_json, handle_errors
+
+PROG = "stella user"
+
+
+@click.group("user")
+def user() -> None:
+    """Users and their roles (requester, approver, deployer, admin, auditor)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(users.ROLES),
+              help="Role to grant (repeatable).")
+@as_option
+@home_option
+def add(name: str, roles: tuple[str, ...], as_user: str | None, home: str | None) -> None:
+    """Add NAME (or grant it more roles). The first user needs no --as (bootstrap)."""
+    with handle_errors(PROG), opened(home) as (_h, db):
+        u = users.add(db, name, roles, as_user)
+        click.echo(f"user {u.name}: {', '.join(u.roles)}")
+
+
+@user.command("list")
+@home_option
+@json_option
+def list_(home: str | None, as_json: bool) -> None:
+    """Every user and their roles."""
+    with handle_errors(PROG), opened(home) as (_h, db):
+        found = users.listing(db)
+        if as_json:
+            emit_json([{"name": u.name, "roles": list(u.roles)} for u in found])
+            return
+        for u in found:
+            click.echo(f"{u.name:<20} {', '.join(u.roles)}")

@@ -1,0 +1,151 @@
+"""Environments (ordered), their freeze windows, and site-wide stop-the-line.
+
+An environment's configuration — order, approvals policy, soak time, advisory staleness
+budget, policy time limit, active freeze windows, and the site's stop-the-line state —
+is what the gates read; :func:`config` builds that input document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from appliance import audit
+from appliance.promotions.errors import NotFound, OrchestrationRefused, StateConflict
+from appliance.store.db import transaction
+from kit import canonical
+from kit.errors import KitFormatError
+from kit.gates.freeze import check_window, zone
+from kit.timeutil import format_time, now
+
+STOP_KEY = "stop_the_line"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    name: str
+    order: int
+    required_approvals: int = 0
+    approver_role: str = "approver"
+    separation_of_duties: bool = False
+    soak_seconds: int = 0
+    staleness_hours: int = 168
+    policy_timeout: int = 30
+
+
+_COLS = ("name", "ord", "required_approvals", "approver_role", "separation_of_duties", "soak_seconds",
+         "staleness_hours", "policy_timeout")
+
+
+def create(db: sqlite_utils.Database, spec: EnvSpec, actor: str) -> None:
+    if not spec.name or not spec.name.replace("-", "").isalnum():
+        raise KitFormatError(f"bad environment name {spec.name!r}", kind="bad-name")
+    if db.execute("SELECT 1 FROM environments WHERE name = ?", [spec.name]).fetchone():
+        raise StateConflict(f"environment {spec.name} already exists", kind="exists")
+    taken = db.execute("SELECT name FROM environments WHERE ord = ?", [spec.order]).fetchone()
+    if taken:
+        raise StateConflict(f"order {spec.order} is taken by {taken[0]}", kind="exists")
+    with transaction(db):
+        when = format_time(now())
+        db.execute(f"INSERT INTO environments ({', '.join(_COLS)}, created_at, created_by) VALUES "
+                   f"({', '.join('?' * (len(_COLS) + 2))})",
+                   [spec.name, spec.order, spec.required_approvals, spec.approver_role,
+                    int(spec.separation_of_duties), spec.soak_seconds, spec.staleness_hours, spec.policy_timeout,
+                    when, actor])
+        audit.append(db, actor, "env.create", _spec_dict(spec), when)
+
+
+def _spec_dict(spec: EnvSpec) -> dict[str, Any]:
+    return {"name": spec.name, "order": spec.order, "requiredApprovals": spec.required_approvals,
+            "approverRole": spec.approver_role, "separationOfDuties": spec.separation_of_duties,
+            "soakSeconds": spec.soak_seconds, "stalenessBudgetHours": spec.staleness_hours,
+            "policyTimeoutSeconds": spec.policy_timeout}
+
+
+def get(db: sqlite_utils.Database, name: str) -> EnvSpec:
+    row = db.execute(f"SELECT {', '.join(_COLS)} FROM environments WHERE name = ?", [name]).fetchone()
+    if row is None:
+        raise NotFound(f"unknown environment {name!r} (stella env list)", kind="unknown-environment")
+    return EnvSpec(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7])
+
+
+def ordered(db: sqlite_utils.Database) -> list[EnvSpec]:
+    return [get(db, r[0]) for r in db.execute("SELECT name FROM environments ORDER BY ord")]
+
+
+def previous(db: sqlite_utils.Database, spec: EnvSpec) -> EnvSpec | None:
+    row = db.execute("SELECT name FROM environments WHERE ord < ? ORDER BY ord DESC LIMIT 1", [spec.order]).fetchone()
+    return get(db, row[0]) if row else None
+
+
+def windows(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
+    rows = db.execute("SELECT id, rrule, dtstart, duration, tz, reason, created_by FROM freeze_windows "
+                      "WHERE environment = ? AND removed_at IS NULL ORDER BY id", [name])
+    return [{"id": i, "rrule": r, "dtstart": s, "duration": d, "tz": tz, "reason": why, "createdBy": by}
+            for i, r, s, d, tz, why, by in rows]
+
+
+def stop_state(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    row = db.execute("SELECT value FROM site_state WHERE key = ?", [STOP_KEY]).fetchone()
+    return canonical.loads(row[0]) if row else None
+
+
+def config(db: sqlite_utils.Database, spec: EnvSpec) -> dict[str, Any]:
+    """The environment input document of a decision."""
+    return {**_spec_dict(spec), "freezeWindows": windows(db, spec.name), "stopTheLine": stop_state(db)}
+
+
+def freeze(db: sqlite_utils.Database, name: str, *, rrule: str | None, start: str | None, duration: int,
+           tz: str, reason: str, actor: str) -> str:
+    """Add a freeze window; returns its id (F-0001…)."""
+    get(db, name)
+    if not reason.strip():
+        raise OrchestrationRefused("a freeze window needs a --reason", kind="no-reason")
+    # Default anchor: local midnight far enough back that an occurrence which began before
+    # this command (and is still running) exists; --start anchors INTERVAL>1 rules.
+    local_now = now().astimezone(zone(tz)).replace(tzinfo=None, hour=0, minute=0, second=0)
+    dtstart = start or (local_now - dt.timedelta(days=duration // 86400 + 1)).isoformat()
+    window = {"rrule": rrule, "dtstart": dtstart, "duration": duration, "tz": tz, "reason": reason}
+    check_window(window)
+    with transaction(db):
+        count = db.execute("SELECT count(*) FROM freeze_windows").fetchone()[0]
+        ident = f"F-{count + 1:04d}"
+        when = format_time(now())
+        db.execute("INSERT INTO freeze_windows (id, environment, rrule, dtstart, duration, tz, reason, created_at, "
+                   "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [ident, name, rrule, dtstart, duration, tz, reason, when, actor])
+        audit.append(db, actor, "env.freeze", {"environment": name, "id": ident, **window}, when)
+    return ident
+
+
+def unfreeze(db: sqlite_utils.Database, ident: str, actor: str) -> None:
+    row = db.execute("SELECT environment FROM freeze_windows WHERE id = ? AND removed_at IS NULL", [ident]).fetchone()
+    if row is None:
+        raise NotFound(f"no active freeze window {ident}", kind="unknown-window")
+    with transaction(db):
+        when = format_time(now())
+        db.execute("UPDATE freeze_windows SET removed_at = ?, removed_by = ? WHERE id = ?", [when, actor, ident])
+        audit.append(db, actor, "env.unfreeze", {"environment": row[0], "id": ident}, when)
+
+
+def stop_the_line(db: sqlite_utils.Database, reason: str, actor: str, at: dt.datetime | None = None) -> None:
+    if not reason.strip():
+        raise OrchestrationRefused("stop-the-line needs a --reason", kind="no-reason")
+    if stop_state(db):
+        raise StateConflict("the line is already stopped (stella env resume)", kind="already-stopped")
+    value = {"by": actor, "reason": reason, "at": format_time(at or now())}
+    with transaction(db):
+        db.execute("INSERT INTO site_state VALUES (?, ?)", [STOP_KEY, canonical.dumps(value).decode()])
+        audit.append(db, actor, "site.stop-the-line", value, value["at"])
+
+
+def resume(db: sqlite_utils.Database, actor: str, reason: str | None) -> None:
+    state = stop_state(db)
+    if not state:
+        raise StateConflict("the line is not stopped", kind="not-stopped")
+    with transaction(db):
+        db.execute("DELETE FROM site_state WHERE key = ?", [STOP_KEY])
+        audit.append(db, actor, "site.resume", {"stopped": state, "reason": reason}, format_time(now()))

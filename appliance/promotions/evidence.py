@@ -1,0 +1,62 @@
+"""Evidence packets from stored decisions (kit.evidence.packet; docs/evidence.md).
+
+``release_decision``: the promotion's latest decision record (or a named one) and its
+inputs. ``deployment`` / ``rollback``: the decision that authorised the deployment plus an
+``event`` document (the deployment's facts), for deploy (issue 7) to call. The same
+stored record always yields the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from appliance import keys
+from appliance.home import Home
+from appliance.promotions import store
+from appliance.promotions.errors import NotFound
+from kit.evidence import packet
+
+
+def _record(db: sqlite_utils.Database, promotion_id: str, digest: str | None, purpose: str | None) -> dict[str, Any]:
+    store.get(db, promotion_id)
+    if digest:
+        return store.decision(db, digest)
+    sql = "SELECT record FROM decision_records WHERE promotion_id = ?"
+    args: list[Any] = [promotion_id]
+    if purpose:
+        sql += " AND purpose = ?"
+        args.append(purpose)
+    row = db.execute(sql + " ORDER BY created_at DESC, rowid DESC LIMIT 1", args).fetchone()
+    if row is None:
+        raise NotFound(f"{promotion_id} has no {purpose or ''} decision record".replace("  ", " "),
+                       kind="no-decision")
+    from kit import canonical
+    return canonical.loads(row[0])
+
+
+def deployment_event(db: sqlite_utils.Database, deployment_id: str) -> dict[str, Any]:
+    row = db.execute("SELECT id, promotion_id, environment, release, state, deployer, started_at, finished_at, "
+                     "health, detail FROM deployments WHERE id = ?", [deployment_id]).fetchone()
+    if row is None:
+        raise NotFound(f"unknown deployment {deployment_id}", kind="unknown-deployment")
+    import json
+    keys_ = ("id", "promotion", "environment", "release", "state", "deployer", "startedAt", "finishedAt", "health")
+    return {"at": row[7] or row[6], "deployment": {**dict(zip(keys_, row[:9])), "detail": json.loads(row[9])}}
+
+
+def export(home: Home, db: sqlite_utils.Database, promotion_id: str, *, packet_type: str = "release_decision",
+           decision: str | None = None, event: dict[str, Any] | None = None) -> bytes:
+    """The packet's bytes. For deployment/rollback without *event*, the promotion's latest
+    deployment is the event and its ``deploy`` decision the record."""
+    if packet_type != "release_decision" and event is None:
+        row = db.execute("SELECT id FROM deployments WHERE promotion_id = ? ORDER BY id DESC LIMIT 1",
+                         [promotion_id]).fetchone()
+        if row is None:
+            raise NotFound(f"{promotion_id} has no deployment", kind="no-deployment")
+        event = deployment_event(db, row[0])
+    purpose = "deploy" if packet_type != "release_decision" and decision is None else None
+    record = _record(db, promotion_id, decision, purpose)
+    inputs = store.input_documents(db, record)
+    return packet.build(packet_type, record, inputs, keys.signer(home), event)

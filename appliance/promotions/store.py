@@ -1,0 +1,134 @@
+"""Promotion rows, their history, approvals and decision records in SQLite.
+
+Decision records are inserted, never updated: every evaluation is a new row keyed by the
+record's digest; its input documents are stored once each by digest
+(``decision_inputs``), so an evidence packet can be rebuilt from the DB at any time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from appliance import audit
+from appliance.promotions import states
+from appliance.promotions.errors import NotFound
+from kit import canonical
+from kit.gates import Decision
+
+
+@dataclass(frozen=True)
+class Promotion:
+    id: str
+    release_name: str
+    release_version: str
+    release_sha256: str
+    kit_id: str
+    release_path: str
+    environment: str
+    requester: str
+    reason: str
+    state: str
+    created_at: str
+    updated_at: str
+
+    @property
+    def release(self) -> str:
+        return f"{self.release_name}@{self.release_version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "release": self.release, "releaseSha256": self.release_sha256, "kitId": self.kit_id,
+                "environment": self.environment, "requester": self.requester, "reason": self.reason,
+                "state": self.state, "createdAt": self.created_at, "updatedAt": self.updated_at}
+
+
+_COLS = ("id, release_name, release_version, release_sha256, kit_id, release_path, environment, requester, reason, "
+         "state, created_at, updated_at")
+
+
+def get(db: sqlite_utils.Database, promotion_id: str) -> Promotion:
+    row = db.execute(f"SELECT {_COLS} FROM promotions WHERE id = ?", [promotion_id]).fetchone()
+    if row is None:
+        raise NotFound(f"unknown promotion {promotion_id!r} (stella promotion list)", kind="unknown-promotion")
+    return Promotion(*row)
+
+
+def listing(db: sqlite_utils.Database, where: str = "", args: list[Any] | None = None) -> list[Promotion]:
+    sql = f"SELECT {_COLS} FROM promotions {where} ORDER BY id"
+    return [Promotion(*r) for r in db.execute(sql, args or [])]
+
+
+def next_id(db: sqlite_utils.Database, table: str, prefix: str) -> str:
+    count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return f"{prefix}-{count + 1:04d}"
+
+
+def insert(db: sqlite_utils.Database, p: Promotion) -> None:
+    db.execute(f"INSERT INTO promotions ({_COLS}) VALUES ({', '.join('?' * 12)})",
+               [p.id, p.release_name, p.release_version, p.release_sha256, p.kit_id, p.release_path, p.environment,
+                p.requester, p.reason, p.state, p.created_at, p.updated_at])
+
+
+def transition(db: sqlite_utils.Database, promotion_id: str, current: str | None, target: str, *, actor: str,
+               at: str, note: str, doing: str, details: dict[str, Any] | None = None) -> None:
+    """Check, record in history, update the row and append the audit event (in the caller's transaction)."""
+    states.check(promotion_id, current, target, doing)
+    seq = db.execute("SELECT count(*) FROM promotion_history WHERE promotion_id = ?", [promotion_id]).fetchone()[0]
+    db.execute("INSERT INTO promotion_history VALUES (?, ?, ?, ?, ?, ?, ?)",
+               [promotion_id, seq + 1, at, actor, current, target, note])
+    db.execute("UPDATE promotions SET state = ?, updated_at = ? WHERE id = ?", [target, at, promotion_id])
+    audit.append(db, actor, f"promotion.{target}", {"promotion": promotion_id, "from": current, "to": target,
+                                                    "note": note, **(details or {})}, at)
+
+
+def history(db: sqlite_utils.Database, promotion_id: str) -> list[dict[str, Any]]:
+    rows = db.execute("SELECT seq, at, actor, from_state, to_state, note FROM promotion_history "
+                      "WHERE promotion_id = ? ORDER BY seq", [promotion_id])
+    return [{"seq": s, "at": a, "actor": who, "from": f, "to": t, "note": n} for s, a, who, f, t, n in rows]
+
+
+def approvals(db: sqlite_utils.Database, promotion_id: str) -> list[dict[str, Any]]:
+    rows = db.execute("SELECT user, decision, roles, comment, at FROM approvals WHERE promotion_id = ? "
+                      "ORDER BY at, user", [promotion_id])
+    return [{"user": u, "decision": d, "roles": json.loads(r), "comment": c, "at": a} for u, d, r, c, a in rows]
+
+
+def save_decision(db: sqlite_utils.Database, decision: Decision, inputs: dict[str, Any], *, promotion_id: str | None,
+                  purpose: str, actor: str, at: str) -> str:
+    """Store the record and its inputs (content-addressed); returns the record digest."""
+    for name, digest in decision.input_digests.items():
+        db.execute("INSERT OR IGNORE INTO decision_inputs VALUES (?, ?)",
+                   [digest, canonical.dumps(inputs[name]).decode("utf-8")])
+    digest = decision.digest()
+    subject = decision.subject
+    release = f"{subject['release']['name']}@{subject['release']['version']}"
+    db.execute("INSERT OR IGNORE INTO decision_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               [digest, promotion_id, release, subject["environment"], purpose, decision.verdict,
+                decision.gate("policy").verdict, at, actor, decision.record_bytes().decode("utf-8")])
+    return digest
+
+
+def latest_decision(db: sqlite_utils.Database, promotion_id: str) -> tuple[str, dict[str, Any]] | None:
+    row = db.execute("SELECT digest, record FROM decision_records WHERE promotion_id = ? "
+                     "ORDER BY created_at DESC, rowid DESC LIMIT 1", [promotion_id]).fetchone()
+    return (row[0], canonical.loads(row[1])) if row else None
+
+
+def decision(db: sqlite_utils.Database, digest: str) -> dict[str, Any]:
+    row = db.execute("SELECT record FROM decision_records WHERE digest = ?", [digest]).fetchone()
+    if row is None:
+        raise NotFound(f"unknown decision record {digest}", kind="unknown-decision")
+    return canonical.loads(row[0])
+
+
+def input_documents(db: sqlite_utils.Database, record: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, digest in record["inputs"].items():
+        row = db.execute("SELECT document FROM decision_inputs WHERE digest = ?", [digest]).fetchone()
+        if row is None:
+            raise NotFound(f"input {name} ({digest}) of a decision record is missing", kind="missing-input")
+        out[name] = canonical.loads(row[0])
+    return out

@@ -1,0 +1,79 @@
+"""Users and roles, and who the CLI acts as (docs/promotions.md "Users").
+
+Roles: requester, approver, deployer, admin, auditor; a user may hold several. The CLI
+acts as ``--as USER``, else ``STELLA_USER``. The first user is bootstrapped by whoever can
+write the home (the OS-level owner): while the table is empty, ``stella user add`` needs
+no acting user; afterwards only an admin adds users or roles.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from appliance import audit
+from appliance.promotions.errors import NotFound, OrchestrationRefused
+from appliance.store.db import transaction
+from kit.errors import KitFormatError
+from kit.timeutil import format_time, now
+
+ROLES = ("requester", "approver", "deployer", "admin", "auditor")
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    roles: tuple[str, ...]
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+def acting_name(as_user: str | None) -> str:
+    """``--as`` wins, then ``STELLA_USER``.
+
+    Raises:
+        OrchestrationRefused: neither is set.
+    """
+    name = as_user or os.environ.get("STELLA_USER")
+    if not name:
+        raise OrchestrationRefused("who is acting? give --as USER or set STELLA_USER", kind="no-user")
+    return name
+
+
+def get(db: sqlite_utils.Database, name: str) -> User:
+    if not db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
+        raise NotFound(f"unknown user {name!r} (stella user add {name} --role ROLE)", kind="unknown-user")
+    roles = tuple(r[0] for r in db.execute("SELECT role FROM user_roles WHERE name = ? ORDER BY role", [name]))
+    return User(name, roles)
+
+
+def acting(db: sqlite_utils.Database, as_user: str | None, role: str | None = None) -> User:
+    """The acting user, required to hold *role* (admin does not imply other roles)."""
+    user = get(db, acting_name(as_user))
+    if role is not None and not user.has(role):
+        raise OrchestrationRefused(f"{user.name} lacks the {role} role", kind="missing-role")
+    return user
+
+
+def listing(db: sqlite_utils.Database) -> list[User]:
+    return [get(db, r[0]) for r in db.execute("SELECT name FROM users ORDER BY name")]
+
+
+def add(db: sqlite_utils.Database, name: str, roles: tuple[str, ...], as_user: str | None) -> User:
+    """Create *name* or grant it more roles; audited."""
+    bad = [r for r in roles if r not in ROLES]
+    if bad or not roles:
+        raise KitFormatError(f"role must be one of {', '.join(ROLES)}", kind="bad-role")
+    empty = db.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+    # bootstrap: the first user is created by whoever can write the home (named as given)
+    actor = (as_user or os.environ.get("STELLA_USER") or name) if empty else acting(db, as_user, "admin").name
+    with transaction(db):
+        when = format_time(now())
+        db.execute("INSERT OR IGNORE INTO users VALUES (?, ?, ?)", [name, when, actor])
+        for role in roles:
+            db.execute("INSERT OR IGNORE INTO user_roles VALUES (?, ?)", [name, role])
+        audit.append(db, actor, "user.add", {"user": name, "roles": sorted(roles), "bootstrap": empty}, when)
+    return get(db, name)

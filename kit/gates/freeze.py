@@ -1,0 +1,124 @@
+"""Gate 2, freeze windows: RFC 5545 recurrence rules in a time zone, and stop-the-line.
+
+A window is ``{id, rrule, dtstart, duration, tz, reason}``: occurrences start at the
+local (wall-clock) times the rule yields from ``dtstart`` (local, no offset) in ``tz``
+(IANA name), and last ``duration`` seconds of **wall-clock** time, so a weekend freeze
+"Friday 16:00 for 64 h" ends Monday 08:00 local even across a DST change (63 or 65 h
+elapsed). A start that falls in a DST gap takes the offset before the gap (zoneinfo
+``fold=0``). Without ``rrule`` a window is one occurrence at ``dtstart``. Site-wide
+stop-the-line blocks every promotion while it is set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrule, rrulestr
+
+from kit.errors import KitFormatError
+from kit.gates.model import FAIL, PASS, GateResult
+from kit.timeutil import format_time, parse_time
+
+NAME = "freeze"
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_MARGIN = dt.timedelta(hours=3)          # covers any DST shift between wall and UTC
+
+
+def parse_duration(text: str) -> int:
+    """``64h``, ``2d``, ``1h30m``, ``90s`` → seconds (KitFormatError otherwise)."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or not match or not any(match.groups()):
+        raise KitFormatError(f"not a duration: {text!r} (use e.g. 64h, 2d, 1h30m)", kind="bad-duration")
+    d, h, m, s = (int(g or 0) for g in match.groups())
+    return ((d * 24 + h) * 60 + m) * 60 + s
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise KitFormatError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)",
+                             kind="bad-timezone") from None
+
+
+def _local(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise KitFormatError(f"not a local date-time: {text!r}", kind="bad-window") from None
+    return moment.replace(tzinfo=None, microsecond=0)
+
+
+def rule_of(window: Mapping[str, Any]) -> rrule | None:
+    """The parsed recurrence (None for a one-off window); KitFormatError when invalid."""
+    text = window.get("rrule")
+    if not text:
+        return None
+    body = str(text).removeprefix("RRULE:")
+    try:
+        return rrulestr(body, dtstart=_local(window["dtstart"]))   # type: ignore[return-value]
+    except (ValueError, TypeError) as exc:
+        raise KitFormatError(f"not an RFC 5545 rule: {text!r} ({exc})", kind="bad-rrule") from None
+
+
+def check_window(window: Mapping[str, Any]) -> None:
+    """Validate a window's fields (used when it is created and before evaluation)."""
+    zone(str(window.get("tz", "")))
+    _local(str(window.get("dtstart", "")))
+    if not isinstance(window.get("duration"), int) or window["duration"] <= 0:
+        raise KitFormatError("a freeze window needs a positive duration", kind="bad-window")
+    rule_of(window)
+
+
+def _span(start_local: dt.datetime, window: Mapping[str, Any], tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    end_local = start_local + dt.timedelta(seconds=window["duration"])
+    return start_local.replace(tzinfo=tz), end_local.replace(tzinfo=tz)
+
+
+def active_occurrence(window: Mapping[str, Any], at: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
+    """(start, end) of the occurrence of *window* covering *at*, if any."""
+    tz = zone(window["tz"])
+    rule = rule_of(window)
+    here = at.astimezone(tz).replace(tzinfo=None)
+    lo = here - dt.timedelta(seconds=window["duration"]) - _MARGIN
+    starts = rule.between(lo, here + _MARGIN, inc=True) if rule else [_local(window["dtstart"])]
+    for start in starts:
+        begin, end = _span(start, window, tz)
+        if begin <= at < end:
+            return begin, end
+    return None
+
+
+def next_start(window: Mapping[str, Any], at: dt.datetime) -> str | None:
+    tz = zone(window["tz"])
+    rule = rule_of(window)
+    here = at.astimezone(tz).replace(tzinfo=None)
+    start = rule.after(here) if rule else _local(window["dtstart"])
+    if start is None or start.replace(tzinfo=tz) <= at:
+        return None
+    return format_time(start.replace(tzinfo=tz))
+
+
+def evaluate(inputs: Mapping[str, Any]) -> GateResult:
+    env = inputs["environment"]
+    at = parse_time(inputs["time"]["evaluatedAt"])
+    stop = env.get("stopTheLine")
+    if stop:
+        return GateResult(NAME, FAIL, f"stop-the-line since {stop.get('at')} by {stop.get('by')}: {stop.get('reason')}",
+                          {"stopTheLine": stop})
+    windows = sorted(env["freezeWindows"], key=lambda w: str(w.get("id")))
+    upcoming = []
+    for window in windows:
+        check_window(window)
+        span = active_occurrence(window, at)
+        if span is not None:
+            return GateResult(NAME, FAIL, f"environment {env['name']} is frozen by {window.get('id')} "
+                                          f"({window.get('reason')}) until {format_time(span[1])}",
+                              {"window": dict(window), "start": format_time(span[0]), "end": format_time(span[1])})
+        upcoming.append({"id": window.get("id"), "nextStart": next_start(window, at)})
+    reason = f"no freeze window of {env['name']} is active" if windows else f"{env['name']} has no freeze windows"
+    return GateResult(NAME, PASS, reason, {"windows": upcoming})

@@ -1,0 +1,72 @@
+"""The inputs of a decision: named canonical JSON documents (docs/gates.md "Inputs").
+
+Every input is a JSON document whose sha256 (over its canonical bytes) goes into the
+decision record. Files (release manifest, SBOMs, VEX, policy modules) are carried as
+their exact text with their sha256, so an input's file digest equals the kit entry's.
+:func:`check_inputs` validates the shape before any gate runs: a malformed input is a
+``KitFormatError``, never a silently skipped gate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from kit import canonical
+from kit.errors import KitFormatError
+
+NAMES = ("promotion", "release", "sboms", "advisories", "vex", "policy", "environment",
+         "approvals", "previous", "time")
+_SHAPES: dict[str, dict[str, type]] = {
+    "promotion": {"id": str, "release": dict, "environment": str, "requester": str},
+    "release": {"path": str, "sha256": str, "content": str},
+    "sboms": {"documents": list},
+    "advisories": {"records": list, "sources": list},
+    "vex": {"documents": list},
+    "policy": {"name": str, "files": list},
+    "environment": {"name": str, "order": int, "requiredApprovals": int, "freezeWindows": list},
+    "approvals": {"approvals": list},
+    "previous": {"environment": (str, type(None))},   # type: ignore[dict-item]
+    "time": {"evaluatedAt": str},
+}
+
+
+def _check_file(item: Any, where: str) -> None:
+    if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("path", "sha256", "content")):
+        raise KitFormatError(f"{where}: needs path, sha256 and content strings", kind="bad-input", entry=where)
+    actual = hashlib.sha256(item["content"].encode("utf-8")).hexdigest()
+    if actual != item["sha256"]:
+        raise KitFormatError(f"{where}: content does not match its sha256 {item['sha256'][:16]}…",
+                             kind="input-digest-mismatch", entry=where)
+
+
+def check_inputs(inputs: Mapping[str, Any]) -> None:
+    """Raise KitFormatError unless every input is present and has its documented shape."""
+    missing = [n for n in NAMES if n not in inputs]
+    if missing:
+        raise KitFormatError(f"decision inputs lack {', '.join(missing)}", kind="bad-input", entry=missing[0])
+    for name, shape in _SHAPES.items():
+        doc = inputs[name]
+        if not isinstance(doc, dict):
+            raise KitFormatError(f"input {name} must be a JSON object", kind="bad-input", entry=name)
+        for field, kind in shape.items():
+            if not isinstance(doc.get(field), kind):
+                raise KitFormatError(f"input {name}: field {field!r} is missing or has the wrong type",
+                                     kind="bad-input", entry=name)
+    _check_file(inputs["release"], "release")
+    for key in ("sboms", "vex"):
+        for i, item in enumerate(inputs[key]["documents"]):
+            _check_file(item, f"{key}.documents[{i}]")
+    for i, item in enumerate(inputs["policy"]["files"]):
+        _check_file(item, f"policy.files[{i}]")
+
+
+def digests(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """``sha256:<hex>`` of each input's canonical JSON, by name."""
+    return {name: canonical.digest(inputs[name]) for name in NAMES}
+
+
+def file_entry(path: str, content: str) -> dict[str, str]:
+    """A file as an input carries it: path, exact text, sha256 of the UTF-8 bytes."""
+    return {"path": path, "sha256": hashlib.sha256(content.encode("utf-8")).hexdigest(), "content": content}

@@ -1,0 +1,112 @@
+"""Gate 1, policy: the site's Rego pack over the documented input document.
+
+The input document (docs/gates.md "Rego input") is built here from the decision's
+inputs: the release and its components pinned by digest, SBOM summaries, findings with
+their effective VEX status, advisory snapshot times, the environment, the approvals so
+far, provenance facts and the evaluation time. The pack must define
+``data.stella.gate.deny`` as an array of strings; the gate passes when it is empty.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from kit.canonical import CanonicalJSONError, loads
+from kit.findings import Outcome
+from kit.gates import rego
+from kit.gates.findings import compute, finding_fact
+from kit.gates.model import FAIL, PASS, GateResult
+from kit.timeutil import TimeFormatError, epoch_seconds, parse_time
+
+NAME = "policy"
+DEFAULT_LIMIT = 30
+
+
+def _release(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        doc = loads(inputs["release"]["content"], allow_floats=True)
+    except CanonicalJSONError:
+        doc = {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _sboms(inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for item in inputs["sboms"]["documents"]:
+        try:
+            doc = loads(item["content"], allow_floats=True)
+        except CanonicalJSONError:
+            doc = {}
+        comps = doc.get("components") if isinstance(doc, dict) else None
+        out.append({"path": item["path"], "sha256": item["sha256"],
+                    "format": "cyclonedx" if isinstance(doc, dict) and doc.get("bomFormat") == "CycloneDX" else "unknown",
+                    "components": len(comps) if isinstance(comps, list) else 0})
+    return out
+
+
+def _time_ns(text: str) -> int:
+    try:
+        return epoch_seconds(parse_time(text)) * 1_000_000_000
+    except TimeFormatError:
+        return 0
+
+
+def input_document(inputs: Mapping[str, Any], outcome: Outcome) -> dict[str, Any]:
+    """The documented Rego input document."""
+    release = _release(inputs)
+    now = inputs["time"]["evaluatedAt"]
+    return {
+        "release": {"name": release.get("name"), "version": release.get("version"),
+                    "created": release.get("created"), "components": release.get("components") or []},
+        "sboms": _sboms(inputs),
+        "findings": [finding_fact(f) for f in outcome.findings],
+        "advisories": {"records": len(inputs["advisories"]["records"]),
+                       "sources": [{**s, "snapshotNs": _time_ns(str(s.get("snapshot", "")))}
+                                   for s in inputs["advisories"]["sources"]]},
+        "environment": inputs["environment"],
+        "approvals": inputs["approvals"]["approvals"],
+        "provenance": inputs["promotion"].get("kit") or {},
+        "promotion": {k: v for k, v in inputs["promotion"].items() if k != "kit"},
+        "time": {"evaluatedAt": now, "evaluatedAtNs": _time_ns(now)},
+    }
+
+
+def _summary(outcome: Outcome) -> dict[str, Any]:
+    ratings = Counter(f.rating for f in outcome.active)
+    return {"total": len(outcome.findings), "active": len(outcome.active), "suppressed": len(outcome.suppressed),
+            "components": outcome.components, "bySeverity": dict(sorted(ratings.items())),
+            "skipped": [p.one_line() for p in outcome.problems[:20]], "skippedCount": len(outcome.problems)}
+
+
+def split_pack(inputs: Mapping[str, Any]) -> tuple[list[rego.Module], str | None]:
+    modules, data = [], None
+    for item in sorted(inputs["policy"]["files"], key=lambda i: i["path"]):
+        if item["path"].endswith(".rego"):
+            modules.append(rego.Module(item["path"], item["content"]))
+        elif item["path"].rsplit("/", 1)[-1] == "data.json":
+            data = item["content"]
+    return modules, data
+
+
+def evaluate(inputs: Mapping[str, Any], outcome: Outcome | None = None) -> GateResult:
+    """Run the pack; any error or timeout is FAIL with the reason."""
+    outcome = outcome if outcome is not None else compute(inputs)
+    modules, data = split_pack(inputs)
+    pack = inputs["policy"]["name"]
+    trace: dict[str, Any] = {"pack": pack, "modules": [m.path for m in modules], "findings": _summary(outcome)}
+    if not modules:
+        return GateResult(NAME, FAIL, f"policy pack {pack} has no Rego module", {**trace, "error": "no-modules"})
+    limit = inputs["environment"].get("policyTimeoutSeconds") or DEFAULT_LIMIT
+    doc = json.dumps(input_document(inputs, outcome), sort_keys=True, separators=(",", ":"))
+    result = rego.evaluate(modules, data, doc, float(limit))
+    if not result.ok:
+        return GateResult(NAME, FAIL, f"policy {pack} could not be evaluated ({result.kind}): {result.error}",
+                          {**trace, "error": result.kind, "detail": result.error})
+    trace["deny"] = list(result.deny)
+    if result.deny:
+        more = f" (+{len(result.deny) - 1} more)" if len(result.deny) > 1 else ""
+        return GateResult(NAME, FAIL, f"policy {pack} denies: {result.deny[0]}{more}", trace)
+    return GateResult(NAME, PASS, f"policy {pack}: nothing denied ({len(outcome.active)} active findings)", trace)
