@@ -32,12 +32,18 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class EntrySource:
-    """One entry to write: its path and media type, and its bytes from a file or memory."""
+    """One entry to write: its path and media type, and its bytes from a file or memory.
+
+    ``sha256`` may be given for a content-addressed file whose digest the caller verified
+    in this process (an OCI blob named by its digest): the hashing pass then only stats it.
+    A wrong value cannot produce a kit that verifies: every reader checks every digest.
+    """
 
     path: str
     media_type: str
     file: Path | None = None
     data: bytes | None = None
+    sha256: str | None = None
 
     def open(self) -> BinaryIO:
         if self.data is not None:
@@ -119,6 +125,10 @@ class _Planned:
 
 def _hash_one(source: EntrySource, progress: Progress | None) -> _Planned:
     before = _fingerprint(source)
+    if source.sha256 is not None and before is not None:
+        if progress:
+            progress(before[0])
+        return _Planned(source, Entry(source.path, source.media_type, before[0], source.sha256), before)
     sha, size = hash_source(source, bytearray(zstdio.WRITE_CHUNK), progress)
     if _fingerprint(source) != before:
         raise _changed(source)
