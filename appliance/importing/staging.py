@@ -106,7 +106,7 @@ class _Writer:
                     else:
                         os.unlink(blob.path)
             except OSError as exc:
-                self._error = self._error or exc
+                self._failed(exc, blob.path)
         self._to_sync.put(None)
 
     def _write(self, blob: _Blob, chunk: memoryview) -> None:
@@ -129,7 +129,13 @@ class _Writer:
                 finally:
                     os.close(fd)
             except OSError as exc:
-                self._error = self._error or exc
+                self._failed(exc, path)
+
+    def _failed(self, exc: OSError, path: Path) -> None:
+        """Keep the first error, naming the staged file (the message the operator sees)."""
+        if exc.filename is None:
+            exc.filename = str(path)
+        self._error = self._error or exc
 
     def write(self, blob: _Blob, chunk: memoryview) -> None:
         self._queue.put(("write", blob, chunk))

@@ -1,0 +1,90 @@
+"""How the import writes: every staged blob is durable before the commit, and a disk error
+fails the import before it (nothing changed); ``stella import`` starts small."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.importing import commit as committer
+from kit.crypto import Signer
+from tests.appliance.helpers import ROOT, files_v1, kit, snapshot, stella
+
+
+def _fd_path(fd: int) -> str:
+    return os.readlink(f"/proc/self/fd/{fd}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name descriptors")
+def test_every_staged_blob_is_synced_before_the_commit(tmp_path: Path, home: Path, signer: Signer,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    k = kit(tmp_path / "v1.stella-kit", files_v1(), [signer])
+    synced: list[str] = []
+    at_commit: list[set[str]] = []
+    real_sync, real_commit = os.fdatasync, committer.commit
+
+    def fdatasync(fd: int) -> None:
+        real_sync(fd)
+        synced.append(Path(_fd_path(fd)).name)
+
+    def commit(*args: Any, **kw: Any) -> Any:
+        at_commit.append(set(synced))
+        return real_commit(*args, **kw)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(committer, "commit", commit)
+    result = stella("import", str(k.path), home=home)
+    assert result.exit_code == 0, result.output
+    distinct = {e.sha256 for e in k.manifest.entries}
+    assert at_commit == [distinct]                     # all of them, before the transaction
+    assert sorted(synced) == sorted(distinct)          # each once; nothing else
+
+
+@pytest.mark.parametrize("failing", ["write", "fdatasync"])
+def test_a_disk_error_fails_the_import_and_changes_nothing(tmp_path: Path, home: Path, signer: Signer,
+                                                          monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    k = kit(tmp_path / "v1.stella-kit", files_v1(), [signer])
+    before = snapshot(home)
+    real = getattr(os, failing)
+    calls = []
+
+    def broken(fd: int, *args: Any) -> Any:
+        if _fd_path(fd).startswith(str(home / "staging")):
+            calls.append(fd)
+            if len(calls) == 2:
+                code = errno.ENOSPC if failing == "write" else errno.EIO
+                raise OSError(code, os.strerror(code))
+        return real(fd, *args)
+
+    monkeypatch.setattr(os, failing, broken)
+    result = stella("import", str(k.path), home=home)
+    assert result.exit_code == 4, result.output                     # I/O error
+    assert str(home / "staging") in result.output
+    monkeypatch.setattr(os, failing, real)
+    assert snapshot(home) == before
+    assert not any((home / "staging").iterdir())
+    assert stella("import", str(k.path), home=home).exit_code == 0     # and the next import works
+
+
+def test_import_command_does_not_load_unrelated_modules() -> None:
+    code = ("import sys; from appliance.cli import cli; cli.get_command(None, 'import'); "
+            "print(sorted(m for m in ('httpx', 'docker', 'regopy', 'kit.findings') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_help_lists_every_command() -> None:
+    from appliance.commands import COMMANDS, LAZY
+
+    result = stella("--help")
+    assert result.exit_code == 0
+    for name in LAZY:
+        assert f"  {name} " in result.output
+    assert sorted(c.name for c in COMMANDS) == sorted(LAZY)     # type: ignore[type-var]
