@@ -43,8 +43,7 @@ def _check_usage(release: str | None, sbom: tuple[Path, ...], advisories: tuple[
     if release and sbom:
         raise click.UsageError("give either RELEASE or --sbom, not both")
     if release:
-        click.echo(f"{PROG}: error: {STORE_MISSING}", err=True)
-        sys.exit(exitcodes.USAGE)
+        return                          # the store form (appliance.release_findings)
     if not sbom or not advisories:
         raise click.UsageError("the ad-hoc form needs --sbom and --advisories")
 
@@ -61,6 +60,21 @@ def run(sbom: tuple[Path, ...], advisories: tuple[Path, ...], vex: tuple[Path, .
     return evaluate(components, MemoryIndex(loaded.records), statements,
                     load_tiers(tiers) if tiers else None,
                     sbom_problems + loaded.problems + vex_problems)
+
+
+def _from_store(release: str, env: str | None, home: str | None) -> Outcome:
+    """RELEASE[@VERSION] [--env ENV]: SBOMs, advisory index and VEX from the appliance."""
+    from appliance.commands.common import opened
+    from appliance.release_findings import release_findings
+
+    from appliance.errors import NotInitialisedError
+
+    try:
+        with opened(home) as (h, db):
+            return release_findings(h, db, release, env)
+    except NotInitialisedError as exc:
+        raise NotInitialisedError(f"{exc.message}; the RELEASE form reads the appliance store "
+                                  "(or use --sbom/--advisories/--vex for an ad-hoc run)") from None
 
 
 @click.command("findings")
@@ -80,14 +94,16 @@ def run(sbom: tuple[Path, ...], advisories: tuple[Path, ...], vex: tuple[Path, .
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="any", show_default=True,
               help="Lowest severity of an unsuppressed finding that makes the exit code 1.")
 @click.option("--strict", is_flag=True, help="Exit 3 when any input record was skipped.")
+@click.option("--home", "home", type=click.Path(file_okay=False), default=None,
+              help="Appliance home for the RELEASE form (default: $STELLA_HOME, else /var/lib/stella).")
 def findings(release: str | None, env: str | None, sbom: tuple[Path, ...],
              advisories: tuple[Path, ...], vex: tuple[Path, ...], trust_tiers: Path | None,
              as_json: bool, sarif: bool, show_suppressed: bool, fail_on: str,
-             strict: bool) -> None:
+             strict: bool, home: str | None = None) -> None:
     """Match SBOM components against advisories and apply VEX (docs/findings.md)."""
     _check_usage(release, sbom, advisories, as_json, sarif)
     with handle_errors(PROG):
-        outcome = run(sbom, advisories, vex, trust_tiers)
+        outcome = _from_store(release, env, home) if release else run(sbom, advisories, vex, trust_tiers)
     if as_json or sarif:
         data = (to_sarif if sarif else to_json)(outcome, show_suppressed)
         click.echo(data.decode("utf-8"))
