@@ -109,3 +109,17 @@ def test_not_a_packet(tmp_path: Path, exported: tuple[Path, Path, Path]) -> None
     junk.write_bytes(b"{}")
     assert vrun("evidence", str(junk), "--appliance-key", str(pub))[0] == 3
     assert vrun("replay", str(junk))[0] == 3
+
+
+def test_payload_matches_the_documented_schemas(exported: tuple[Path, Path, Path]) -> None:
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schemas = ROOT / "docs" / "schemas"
+    record = json.loads((schemas / "decision-record.schema.json").read_text())
+    packet_schema = json.loads((schemas / "evidence-packet.schema.json").read_text())
+    registry = Registry().with_resource("https://stella-ops.invalid/schemas/decision-record.schema.json",
+                                        Resource.from_contents(record))
+    body = payload(exported[1])
+    jsonschema.Draft202012Validator(record).validate(body["decisionRecord"])
+    jsonschema.Draft202012Validator(packet_schema, registry=registry).validate(body)
