@@ -88,3 +88,37 @@ def test_help_lists_every_command() -> None:
     for name in LAZY:
         assert f"  {name} " in result.output
     assert sorted(c.name for c in COMMANDS) == sorted(LAZY)     # type: ignore[type-var]
+
+
+def test_a_kit_swapped_during_the_import_is_refused(tmp_path: Path, home: Path, signer: Signer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Freshness is checked on the manifest read first; the streamed one must be the same."""
+    import appliance.importer as importer
+
+    assert stella("import", str(kit(tmp_path / "v2.stella-kit", files_v1(), [signer], sequence=2).path),
+                  home=home).exit_code == 0
+    before = snapshot(home)
+    fresh = kit(tmp_path / "v3.stella-kit", files_v1(), [signer], sequence=3)
+    stale = kit(tmp_path / "v1.stella-kit", {**files_v1(), "attachments/x.txt": b"x"}, [signer], sequence=1)
+    real = importer.inspect_kit
+
+    def inspect_then_swap(path: Path, *args: Any) -> Any:
+        seen = real(path, *args)
+        path.write_bytes(stale.path.read_bytes())    # validly signed, but older than active
+        return seen
+
+    monkeypatch.setattr(importer, "inspect_kit", inspect_then_swap)
+    result = stella("import", str(fresh.path), home=home)
+    assert result.exit_code == 1 and "changed while it was being imported" in result.output, result.output
+    assert snapshot(home) == before
+
+
+def test_a_stale_kit_with_a_bad_signature_is_quarantined_for_its_signature(tmp_path: Path, home: Path,
+                                                                          signer: Signer) -> None:
+    from kit.crypto import generate
+
+    assert stella("import", str(kit(tmp_path / "v2.stella-kit", files_v1(), [signer], sequence=2).path),
+                  home=home).exit_code == 0
+    forged = kit(tmp_path / "v1.stella-kit", files_v1(), [generate("default")], sequence=1)
+    result = stella("import", str(forged.path), home=home)
+    assert result.exit_code == 1 and "quarantined" in result.output, result.output
