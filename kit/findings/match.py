@@ -12,9 +12,11 @@ collected, never raised, so one bad input hides nothing else.
 
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from kit.findings.advisory import Advisory, Affected
 from kit.findings.component import Component
@@ -59,6 +61,24 @@ def same_distribution(component: Component, entry: Affected) -> bool:
     if not mine or not theirs:
         return True
     return mine == theirs or mine.startswith(theirs + ".") or theirs.startswith(mine + ".")
+
+
+@contextmanager
+def paused_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one matching run, then restore it.
+
+    Matching decodes and builds hundreds of thousands of small acyclic objects (records
+    read from the index, parsed versions); each allocation burst would trigger full
+    collections that re-traverse everything alive, which measured 3x slower with the
+    SQLite index. Reference counting still frees everything; nothing here makes cycles.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def memo_scheme(scheme: Scheme) -> Scheme:
@@ -144,6 +164,10 @@ class Matcher:
         return matches, problems
 
     def match(self, components: Iterable[Component]) -> MatchResult:
+        with paused_cyclic_gc():
+            return self._match(components)
+
+    def _match(self, components: Iterable[Component]) -> MatchResult:
         matches: list[Match] = []
         problems: set[Problem] = set()
         for comp in sorted(components, key=lambda c: c.sort_key):
