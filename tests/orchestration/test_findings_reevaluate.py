@@ -49,3 +49,18 @@ def test_reevaluate_after_newer_advisories(site: Path, tmp_path: Path, signer: S
     # and the next promotion of that release is refused by the policy gate
     r = run(site, "promote", "web@1.0.0", "--to", "stage", "--reason", "x", user="alice")
     assert r.exit_code == 1 and "PYSEC-2026-9" in r.output
+
+
+def test_a_policy_that_fails_to_evaluate_is_a_refusal(site: Path, tmp_path: Path, signer: Signer) -> None:
+    from tests.appliance.helpers import snapshot
+
+    for n, (text, kind) in enumerate((("package stella.gate\ndeny := [\n", "syntax"),
+                                      ("package stella.gate\nallow := true\n", "undefined")), start=2):
+        kit = tmp_path / f"site-{n}.stella-kit"
+        site_kit(kit, [signer], sequence=n, advisories=ADVISORIES, snapshot=SNAPSHOT, vex=VEX,
+                 policy={"gate.rego": text.encode()})
+        assert stella("import", str(kit), "--no-seed", home=site).exit_code == 0
+        before = snapshot(site)
+        r = run(site, "promote", "web@1.0.0", "--to", "dev", "--reason", "x", user="alice")
+        assert r.exit_code == 1 and f"could not be evaluated ({kind})" in r.output, r.output
+        assert snapshot(site) == before
