@@ -138,7 +138,17 @@ class _Writer:
         self._error = self._error or exc
 
     def write(self, blob: _Blob, chunk: memoryview) -> None:
+        self.check()
         self._queue.put(("write", blob, chunk))
+
+    def check(self) -> None:
+        """Raise the first write or sync error now: no point streaming the rest of the kit.
+
+        (The reader reports it as a read error; :meth:`finish`, which the importer calls
+        first, raises it again with the staged file's name.)
+        """
+        if self._error is not None:
+            raise self._error
 
     def close(self, blob: _Blob, keep: bool) -> None:
         """Close (keep, then fdatasync), or close and delete (a blob that failed its digest)."""
@@ -184,6 +194,7 @@ class StagingSink:
         self._sizes: dict[str, int] = {}
 
     def open(self, entry: Entry) -> _StagedBlob | None:
+        self.writer.check()
         hexdigest = entry.sha256
         if hexdigest in self.staged or hexdigest in self._pending or self.store.has(hexdigest):
             return None
