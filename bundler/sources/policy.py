@@ -157,6 +157,21 @@ def _evaluate(rego: regopy.Interpreter) -> None:
         if detail in ("<error>", ""):
             detail = "the modules and data.json cannot be evaluated together (conflicting rules?)"
         raise SpecError(f"policy: evaluating the pack failed: {detail}", entry="policy")
+    _check_contract(rego)
+
+
+def _check_contract(rego: regopy.Interpreter) -> None:
+    """The appliance's policy gate reads ``data.stella.gate.deny``: an array of strings
+    (docs/gates.md). A pack without it would fail every promotion after the air gap."""
+    with _captured_output():
+        try:
+            output = rego.query("x := data.stella.gate.deny")
+            deny = output[0]["x"] if output.ok() and len(output) else None
+        except (ValueError, IndexError, KeyError, TypeError):
+            deny = None
+    if not isinstance(deny, list):
+        raise SpecError("policy: the pack must define data.stella.gate.deny as an array of messages "
+                        "(package stella.gate; see docs/gates.md)", entry="policy")
 
 
 def _raw_query_text(rego: regopy.Interpreter) -> str:

@@ -9,19 +9,19 @@ import pytest
 from bundler.errors import SpecError
 from bundler.sources.policy import POLICY_DATA_TYPE, REGO_TYPE, policy_entries
 
-GATE = """package gate
+GATE = """package stella.gate
 import rego.v1
 
 sev_rank := {"low": 1, "medium": 2, "high": 3, "critical": 4}
 
-deny_list := [msg |
+deny := [msg |
     some f in input.findings
     sev_rank[f.severity] >= sev_rank[data.config.min_severity]
     msg := sprintf("%s %s", [f.severity, f.id])
 ]
 
 default allow := false
-allow if count(deny_list) == 0
+allow if count(deny) == 0
 """
 
 
@@ -91,3 +91,13 @@ def test_pack_that_fails_to_evaluate(tmp_path: Path, files: dict[str, str], mess
 def test_unexpected_files(tmp_path: Path, files: dict[str, str], message: str) -> None:
     with pytest.raises(SpecError, match=message):
         policy_entries(pack(tmp_path, files))
+
+
+@pytest.mark.parametrize("text", [
+    "package stella.gate\nimport rego.v1\nblocking := []\n",            # no deny at all
+    "package stella.gate\nimport rego.v1\ndeny := \"nothing\"\n",        # not an array
+    "package gate\nimport rego.v1\ndeny := []\n",                     # wrong package
+])
+def test_pack_without_the_deny_contract_is_refused(tmp_path: Path, text: str) -> None:
+    with pytest.raises(SpecError, match="must define data.stella.gate.deny as an array"):
+        policy_entries(pack(tmp_path, {"gate.rego": text}))
