@@ -1,0 +1,1 @@
+"""Deploying releases to Docker / Compose targets: lock files, rollout, rollback, stickers, drift."""

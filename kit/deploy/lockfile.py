@@ -1,0 +1,162 @@
+"""``compose.stella.lock.yml``: a release's compose template with every image pinned by digest.
+
+Rendering is a pure function of (template, pinned images, identities), so the same
+inputs give the same bytes, and the appliance, drift checks and auditors agree on what
+was deployed. The file's self-digest rule (docs/deploy.md):
+
+    x-stella.lockDigest = sha256 of the canonical JSON of the parsed lock file
+                          with the top-level ``x-stella`` key removed
+
+so comments and YAML formatting never change it, and any change to a service does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from kit import canonical
+from kit.errors import KitFormatError
+
+LOCK_NAME = "compose.stella.lock.yml"
+LABELS = ("stella.release.id", "stella.component.id", "stella.digest", "stella.environment",
+          "stella.deployment.id")
+
+
+class LockError(KitFormatError):
+    kind = "bad-compose-template"
+
+
+@dataclass(frozen=True)
+class PinnedImage:
+    """What a service runs: ``registry/repo@sha256:…``, and the tag it came from (a comment)."""
+
+    reference: str
+    digest: str
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class LockIdentity:
+    release: str          # NAME@VERSION
+    environment: str
+    deployment: str
+    target: str
+    project: str
+
+
+def _labels(value: Any, service: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        out = {}
+        for item in value:
+            key, _, val = str(item).partition("=")
+            out[key] = val
+        return out
+    raise LockError(f"service {service}: labels must be a mapping or a list")
+
+
+def parse_template(text: bytes | str, where: str = "compose template") -> dict[str, Any]:
+    """The template as data, checked to have a services mapping.
+
+    Raises:
+        LockError: not YAML, or no services.
+    """
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise LockError(f"{where} is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict) or not doc["services"]:
+        raise LockError(f"{where} has no services mapping")
+    return doc
+
+
+def _plain(value: Any) -> Any:
+    """YAML data as canonical-JSON-able data: floats and dates become their text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def lock_digest(doc: Mapping[str, Any]) -> str:
+    """The self-digest: sha256 of canonical JSON of *doc* without its ``x-stella`` key
+    (floats and YAML dates written as text)."""
+    body = {k: v for k, v in doc.items() if k != "x-stella"}
+    return "sha256:" + hashlib.sha256(canonical.dumps(_plain(body))).hexdigest()
+
+
+def render_lock(template: bytes | str, images: Mapping[str, PinnedImage], who: LockIdentity) -> bytes:
+    """Render the lock file for one (release, environment, target).
+
+    Every template service must have a pinned image (a compose service is a release
+    component of the same name); ``image:`` is replaced by the digest reference, the
+    stella labels are set, and an ``x-stella`` block names release, environment,
+    deployment, target and the self-digest. ``${VAR}`` references are kept as written:
+    values come from the target's env file at deploy time, never from the lock file.
+
+    Raises:
+        LockError: a service with no image in the release, or a malformed template.
+    """
+    doc = parse_template(template)
+    services: dict[str, Any] = {}
+    for name, body in sorted(doc["services"].items()):
+        if not isinstance(body, dict):
+            raise LockError(f"service {name}: must be a mapping")
+        pinned = images.get(name)
+        if pinned is None:
+            raise LockError(f"compose service {name!r} references an image that is not in release {who.release} "
+                            f"(components: {', '.join(sorted(images)) or 'none'})")
+        labels = _labels(body.get("labels"), name)
+        labels.update({"stella.release.id": who.release, "stella.component.id": f"{who.release}/{name}",
+                       "stella.digest": pinned.digest, "stella.environment": who.environment,
+                       "stella.deployment.id": who.deployment})
+        services[name] = {**body, "image": pinned.reference, "labels": dict(sorted(labels.items()))}
+    out = {k: v for k, v in doc.items() if k not in ("services", "x-stella", "version")}
+    out.update({"name": who.project, "services": services})
+    out["x-stella"] = {"release": who.release, "environment": who.environment, "deployment": who.deployment,
+                       "target": who.target, "lockDigest": lock_digest(out)}
+    return _dump(out, images)
+
+
+def _dump(doc: dict[str, Any], images: Mapping[str, PinnedImage]) -> bytes:
+    text = yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 16)
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("    image: "):               # a service's image (services are at depth 1)
+            ref = line.strip()[len("image: "):]
+            tag = next((p.tag for p in images.values() if p.reference == ref and p.tag), None)
+            if tag:
+                line += f"  # tag {tag}"
+        lines.append(line)
+    header = "# compose.stella.lock.yml: rendered by the Stella appliance; do not edit (drift is detected).\n"
+    return (header + "\n".join(lines) + "\n").encode("utf-8")
+
+
+def check_lock(data: bytes) -> dict[str, Any]:
+    """Parse a lock file and check its self-digest.
+
+    Raises:
+        LockError: not a lock file, or its content no longer matches ``x-stella.lockDigest``.
+    """
+    doc = parse_template(data, LOCK_NAME)
+    meta = doc.get("x-stella")
+    if not isinstance(meta, dict) or not isinstance(meta.get("lockDigest"), str):
+        raise LockError(f"{LOCK_NAME} has no x-stella.lockDigest")
+    actual = lock_digest(doc)
+    if actual != meta["lockDigest"]:
+        raise LockError(f"{LOCK_NAME} was changed after it was rendered (digest {actual[:19]}…, "
+                        f"recorded {meta['lockDigest'][:19]}…)", kind="lock-changed")
+    return doc
