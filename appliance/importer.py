@@ -214,7 +214,7 @@ class _Import:
         import_id = f"{now().strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
         directory = self.home.staging / import_id
         kit_id = manifest.kit_id
-        sink = staging.create(directory, BlobStore(self.home.blobs))
+        sink = staging.create(directory, BlobStore(self.home.blobs), (e.sha256 for e in manifest.entries))
         testhooks.pause("staging")
         try:
             result = self.reader.verify(trust=root, at=self.at, sink=sink, progress=self.options.progress)

@@ -22,7 +22,7 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from appliance import testhooks
@@ -182,7 +182,7 @@ class _StagedBlob:
 class StagingSink:
     """An EntrySink writing new content under *directory* (``staging/<import-id>``)."""
 
-    def __init__(self, directory: Path, store: BlobStore):
+    def __init__(self, directory: Path, store: BlobStore, expected: Iterable[str] = ()):
         self.directory = directory
         self.blob_dir = directory / "blobs"
         self.store = store
@@ -192,11 +192,17 @@ class StagingSink:
         self.writer = _Writer()
         self._count = 0
         self._sizes: dict[str, int] = {}
+        # which of the expected digests the store already holds, looked up now, before the
+        # reader's threads start (a stat per entry during streaming waits for the GIL)
+        self._expected = set(expected)
+        self._present = {h for h in self._expected if store.has(h)}
 
     def open(self, entry: Entry) -> _StagedBlob | None:
         self.writer.check()
         hexdigest = entry.sha256
-        if hexdigest in self.staged or hexdigest in self._pending or self.store.has(hexdigest):
+        if hexdigest in self.staged or hexdigest in self._pending or hexdigest in self._present:
+            return None
+        if hexdigest not in self._expected and self.store.has(hexdigest):
             return None
         self._pending.add(hexdigest)
         self._sizes[hexdigest] = entry.size
@@ -225,6 +231,7 @@ class StagingSink:
         return self.blob_dir / hexdigest if hexdigest in self.staged else self.store.path(hexdigest)
 
 
-def create(directory: Path, store: BlobStore) -> StagingSink:
+def create(directory: Path, store: BlobStore, expected: Iterable[str] = ()) -> StagingSink:
+    """A sink staging under *directory*; *expected*: the digests the kit will carry (a hint)."""
     (directory / "blobs").mkdir(parents=True)
-    return StagingSink(directory, store)
+    return StagingSink(directory, store, expected)
