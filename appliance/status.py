@@ -25,10 +25,22 @@ def _du(path: Path) -> int:
 
 
 def advisory_sources(db: sqlite_utils.Database, at: dt.datetime) -> list[dict[str, Any]]:
-    rows = db.execute("SELECT source, max(published), count(DISTINCT sha256) FROM advisories GROUP BY source "
-                      "ORDER BY source").fetchall()
-    return [{"source": source, "newest": newest, "documents": count,
-             "ageDays": (at - parse_time(newest)).days} for source, newest, count in rows]
+    """Per advisory source, the newest snapshot imported and how old it is.
+
+    Kits built by the bundler name each source and its snapshot time in
+    ``advisories/sources.json`` (table advisory_snapshots); advisory files carried
+    without it are grouped by folder and dated by the kit that carried them.
+    """
+    rows = db.execute("SELECT s.source, s.snapshot, max(s.records) FROM advisory_snapshots s WHERE s.snapshot = "
+                      "(SELECT max(snapshot) FROM advisory_snapshots WHERE source = s.source) "
+                      "GROUP BY s.source").fetchall()
+    named = {source for source, _, _ in rows}
+    legacy = [r for r in db.execute("SELECT source, max(published), count(DISTINCT sha256) FROM advisories "
+                                    "WHERE path NOT IN ('advisories/records.ndjson', 'advisories/sources.json') "
+                                    "GROUP BY source").fetchall() if r[0] not in named]
+    out = [{"source": source, "newest": newest, "documents": count, "ageDays": (at - parse_time(newest)).days}
+           for source, newest, count in [*rows, *legacy]]
+    return sorted(out, key=lambda a: a["source"])
 
 
 def summary(home: Home, db: sqlite_utils.Database, at: dt.datetime) -> dict[str, Any]:

@@ -95,13 +95,46 @@ if [ $HAVE_SERVICES = 1 ]; then
     docker image inspect "$APP_REG/demo/web@$PINNED" --format '{{json .RepoDigests}}'
 fi
 
+if [ $HAVE_SERVICES = 1 ]; then
+    step "users, roles and environments (the CLI acts as \$STELLA_USER or --as)"
+    stella user add alice --role admin --role requester --role approver
+    export STELLA_USER=alice
+    stella user add bob --role approver
+    stella user add carol --role approver
+    stella user add dave --role deployer
+    stella env create dev --order 1 --staleness-budget 8760h
+    stella env create prod --order 2 --requires-approvals 2 --approver-role approver --separation-of-duties \
+        --staleness-budget 8760h
+    stella release show shop@1.0
+
+    step "promote to prod before dev: refused, and every gate says why"
+    if stella promote shop@1.0 --to prod --reason "skip dev"; then echo "skipping dev was allowed!"; exit 1; fi
+
+    step "dev: promote (policy gate: the critical CVE is not_affected by VEX), then deploy"
+    DEV=$(stella promote shop@1.0 --to dev --reason "first rollout" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['promotion']['id'])")
+    stella promotion mark-deployed "$DEV" --as dave --note "deployed by hand (stella deploy arrives with the deploy issue)"
+
+    step "prod: two approvals, separation of duties"
+    PROD=$(stella promote shop@1.0 --to prod --reason "go live" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['promotion']['id'])")
+    if stella approve "$PROD" --as alice; then echo "the requester approved her own promotion!"; exit 1; fi
+    stella approve "$PROD" --as bob --comment "SBOM and findings reviewed"
+    stella approve "$PROD" --as carol
+    stella promotion show "$PROD"
+
+    step "the decision, sealed: evidence packet verified and replayed offline"
+    stella evidence export "$PROD" --out prod.stella-evidence
+    stella key export --out appliance.pub.json
+    stella-verify evidence prod.stella-evidence --appliance-key appliance.pub.json
+    stella-verify replay prod.stella-evidence
+fi
+
 step "what the appliance knows"
 stella kits
 stella status
 stella audit verify
 
 step "an auditor checks the signed import record offline"
-stella key export --out appliance.pub.json
+[ -f appliance.pub.json ] || stella key export --out appliance.pub.json
 RECORD=$(ls appliance/records/*.dsse.json | head -1)
 stella-verify import-record "$RECORD" --appliance-key appliance.pub.json
 

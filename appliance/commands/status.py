@@ -28,7 +28,7 @@ def status(home: str | None, as_json: bool) -> None:
             click.echo(f"channel {c['channel']}: active sequence {c['activeSequence']} ({c['kits']} kits)")
         for a in doc["advisories"] or [{"source": "(none)", "newest": "-", "ageDays": "-", "documents": 0}]:
             click.echo(f"advisories {a['source']}: newest {a['newest']} ({a['ageDays']} days old, "
-                       f"{a['documents']} documents)")
+                       f"{a['documents']} records or files)")
         root = doc["trustRoot"]
         if root:
             click.echo(f"trust root: version {root['version']}, expires {root['expires']}")
