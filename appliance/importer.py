@@ -111,16 +111,20 @@ class _Import:
 
     def run(self) -> ImportOutcome:
         ident = inspect_kit(self.kit, self.options.limits)
-        if ident.manifest is not None and already_imported(self.db, ident.kit_id):
-            return _outcome("already-imported", ident.manifest)
+        kit_id = ident.kit_id             # hashes the whole manifest: computed once, passed on
+        if ident.manifest is not None and already_imported(self.db, kit_id):
+            return _outcome("already-imported", ident.manifest, kit_id)
         root = trust.current(self.db)
         self.checks.append(Check("trust-root", True, f"appliance trust root version {root.version} {root.digest}"))
-        manifest = self._checked_manifest(ident.manifest, root)
+        checked = self._checked_manifest(ident, root)
+        if checked is not ident:
+            kit_id = checked.kit_id
+        assert checked.manifest is not None and checked.envelope is not None and kit_id is not None
         if self.options.dry_run:
-            return self._dry_run(root, manifest.kit_id)
-        return self._import(root, manifest)
+            return self._dry_run(root, checked.envelope.payload, kit_id)
+        return self._import(root, checked.manifest, checked.envelope.payload, kit_id)
 
-    def _checked_manifest(self, unverified: Manifest | None, root: Any) -> Manifest:
+    def _checked_manifest(self, ident: ReadResult, root: Any) -> ReadResult:
         """Freshness and delta base, with the outcome of checking signatures and expiry first.
 
         Reading and validating a manifest costs ~70 µs per entry, so the manifest read for
@@ -131,32 +135,30 @@ class _Import:
         on its own first, so a kit that is both badly signed and stale is still quarantined
         for its signatures, exactly as when the checks ran in the documented order.
         """
-        if unverified is not None:
+        if ident.manifest is not None:
             checks, forced = list(self.checks), self.forced
             try:
-                self._check_fresh(unverified)
-                self._check_base(unverified)
-                return unverified
+                self._check_fresh(ident.manifest)
+                self._check_base(ident.manifest)
+                return ident
             except (ConflictError, RefusedError):
                 self.checks, self.forced = checks, forced
         head = self.reader.verify(trust=root, at=self.at, manifest_only=True)
         if not head.ok:
             self._refuse(head)
-        manifest = head.manifest
-        assert manifest is not None
-        self._check_fresh(manifest)
-        self._check_base(manifest)
-        return manifest
+        assert head.manifest is not None
+        self._check_fresh(head.manifest)
+        self._check_base(head.manifest)
+        return head
 
-    def _same_kit(self, result: ReadResult, kit_id: str, directory: Path | None = None) -> None:
-        """The streamed (verified) manifest must be the one the checks ran on."""
-        assert result.manifest is not None
-        if result.manifest.kit_id != kit_id:
+    def _same_kit(self, result: ReadResult, payload: bytes, kit_id: str, directory: Path | None = None) -> None:
+        """The streamed (verified) manifest must be the one the checks ran on: same payload bytes."""
+        assert result.envelope is not None
+        if result.envelope.payload != payload:
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
             raise RefusedError(f"the kit file {self.kit.name} changed while it was being imported "
-                               f"(manifest {kit_id} became {result.manifest.kit_id}); nothing imported",
-                               kind="kit-changed")
+                               f"(its manifest is no longer {kit_id}); nothing imported", kind="kit-changed")
 
     def _refuse(self, result: ReadResult) -> None:
         error = result.error
@@ -202,18 +204,17 @@ class _Import:
         self.checks.append(Check("delta-base", True, f"base {base_id} present; {len(m.inherited)} inherited "
                                                      "entries in the content store"))
 
-    def _dry_run(self, root: Any, kit_id: str) -> ImportOutcome:
+    def _dry_run(self, root: Any, payload: bytes, kit_id: str) -> ImportOutcome:
         result = self.reader.verify(trust=root, at=self.at, progress=self.options.progress)
         if not result.ok:
             self._refuse(result)
-        self._same_kit(result, kit_id)
+        self._same_kit(result, payload, kit_id)
         assert result.manifest is not None
-        return _outcome("dry-run", result.manifest, checks=result.checks + self.checks)
+        return _outcome("dry-run", result.manifest, kit_id, checks=result.checks + self.checks)
 
-    def _import(self, root: Any, manifest: Manifest) -> ImportOutcome:
+    def _import(self, root: Any, manifest: Manifest, payload: bytes, kit_id: str) -> ImportOutcome:
         import_id = f"{now().strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
         directory = self.home.staging / import_id
-        kit_id = manifest.kit_id
         sink = staging.create(directory, BlobStore(self.home.blobs), (e.sha256 for e in manifest.entries))
         testhooks.pause("staging")
         try:
@@ -222,7 +223,7 @@ class _Import:
             if not result.ok:
                 shutil.rmtree(directory)
                 self._refuse(result)
-            self._same_kit(result, kit_id, directory)
+            self._same_kit(result, payload, kit_id, directory)
             return self._commit(import_id, directory, sink, result, kit_id)
         except BaseException:
             if directory.exists() and not already_imported(self.db, kit_id):
@@ -242,14 +243,14 @@ class _Import:
         doc = record.payload(import_id=import_id, time=when, actor=who, kit_path=self.kit, result=result,
                              appliance_checks=self.checks, forced=self.forced, reason=self.options.reason,
                              new_blobs=len(sink.staged), bytes_written=sink.bytes_written,
-                             audit_head=audit.head(self.db), signer=signer)
+                             audit_head=audit.head(self.db), signer=signer, kit_id=kit_id)
         envelope, digest = record.sign(doc, signer)
         _write_synced(directory / staging.RECORD_FILE, envelope)
         fsync_dir(directory)
         testhooks.pause("record-written")
         row = committer.KitRow(m, result.envelope.to_bytes() if result.envelope else b"", import_id, when, who,
                                self.forced, self.options.reason if self.forced else None,
-                               self.kit.stat().st_size)
+                               self.kit.stat().st_size, kit_id)
         details = {"kitId": kit_id, "name": m.name, "channel": m.channel, "sequence": m.sequence,
                    "kind": m.kind, "importId": import_id, "record": digest, "newBlobs": len(sink.staged),
                    "forced": self.forced, "reason": self.options.reason if self.forced else None}
@@ -257,7 +258,7 @@ class _Import:
                          {"import_id": import_id, "kit_id": kit_id, "time": when, "digest": digest,
                           "envelope": envelope}, details)
         committer.finish(self.home, directory)
-        return _outcome("imported", m, import_id=import_id, new_blobs=len(sink.staged),
+        return _outcome("imported", m, kit_id, import_id=import_id, new_blobs=len(sink.staged),
                         bytes_written=sink.bytes_written, forced=self.forced,
                         record=str(self.home.records / f"{import_id}.dsse.json"),
                         checks=[c.to_dict() for c in (*result.checks, *self.checks)])
@@ -270,6 +271,6 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _outcome(status: str, m: Manifest, checks: list[Any] | None = None, **kw: Any) -> ImportOutcome:
+def _outcome(status: str, m: Manifest, kit_id: str, checks: list[Any] | None = None, **kw: Any) -> ImportOutcome:
     rows = [c.to_dict() if isinstance(c, Check) else c for c in checks or []]
-    return ImportOutcome(status, m.kit_id, m.name, m.channel, m.sequence, m.kind, checks=rows, **kw)
+    return ImportOutcome(status, kit_id, m.name, m.channel, m.sequence, m.kind, checks=rows, **kw)

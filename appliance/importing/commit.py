@@ -41,11 +41,16 @@ class KitRow:
     forced: bool
     reason: str | None
     file_size: int
+    kit_id: str = ""              # the manifest's kit id when the caller has it (it hashes the manifest)
+
+    @property
+    def id(self) -> str:
+        return self.kit_id or self.manifest.kit_id
 
 
 def _kit_values(k: KitRow) -> dict[str, Any]:
     m = k.manifest
-    return {"kit_id": m.kit_id, "name": m.name, "channel": m.channel, "sequence": m.sequence, "kind": m.kind,
+    return {"kit_id": k.id, "name": m.name, "channel": m.channel, "sequence": m.sequence, "kind": m.kind,
             "base_kit_id": m.base["kitId"] if m.base else None, "created": format_time(m.created),
             "expires": format_time(m.expires), "imported_at": k.imported_at, "actor": k.actor,
             "import_id": k.import_id, "forced": int(k.forced), "reason": k.reason, "file_size": k.file_size,
@@ -65,7 +70,7 @@ def commit(db: sqlite_utils.Database, kit: KitRow, staged: dict[str, int], deriv
            record: dict[str, Any], audit_details: dict[str, Any]) -> audit.Event:
     """Record everything about one import in one transaction."""
     m = kit.manifest
-    kit_id = m.kit_id                 # a property that hashes the whole manifest: compute it once
+    kit_id = kit.id                   # Manifest.kit_id hashes the whole manifest: once, not per row
     entries: list[tuple[Entry, int]] = [(e, 1) for e in m.entries] + [(e, 0) for e in m.inherited]
     with transaction(db):
         _insert(db, "kits", [_kit_values(kit)])

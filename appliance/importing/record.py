@@ -14,14 +14,15 @@ from kit.timeutil import format_time
 
 def payload(*, import_id: str, time: str, actor: str, kit_path: Path, result: ReadResult,
             appliance_checks: list[Check], forced: bool, reason: str | None, new_blobs: int,
-            bytes_written: int, audit_head: tuple[int, str], signer: Signer) -> dict[str, Any]:
+            bytes_written: int, audit_head: tuple[int, str], signer: Signer,
+            kit_id: str | None = None) -> dict[str, Any]:
     m = result.manifest
     assert m is not None and result.trust_root is not None
     sigs = result.signatures
     return {
         "_type": RECORD_TYPE, "formatVersion": FORMAT_VERSION, "importId": import_id, "time": time,
         "actor": actor, "result": "imported", "forced": forced, "reason": reason,
-        "kit": {"kitId": m.kit_id, "name": m.name, "channel": m.channel, "sequence": m.sequence,
+        "kit": {"kitId": kit_id or m.kit_id, "name": m.name, "channel": m.channel, "sequence": m.sequence,
                 "kind": m.kind, "base": m.base, "created": format_time(m.created),
                 "expires": format_time(m.expires), "file": kit_path.name, "fileSize": kit_path.stat().st_size,
                 "entries": len(m.entries), "inherited": len(m.inherited), "bytes": m.total_size},
