@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bundler.images import ImageSet, Step, collect_images
 from bundler.inputs import collect
 from bundler.sources import (AdvisoryReport, BuildInfo, advisory_entries, file_uri, oci_uri,
                              provenance_entry)
@@ -17,6 +17,9 @@ from kit import __version__
 from kit.crypto import Signer
 from kit.format import Entry, EntrySource, write_kit
 from kit.format.writer import WriteResult
+
+if TYPE_CHECKING:
+    from bundler.images import ImageSet, Step
 
 GENERATOR = {"name": "stella-bundler", "version": __version__}
 Warn = Callable[[str], None]
@@ -35,7 +38,7 @@ class BuildPlan:
     """Every entry the kit will carry, with what the releases and advisories resolved to."""
 
     sources: list[EntrySource]
-    images: ImageSet = field(default_factory=ImageSet)
+    images: ImageSet | None = None           # None: the kit carries no release
     advisories: AdvisoryReport | None = None
 
     @property
@@ -43,7 +46,7 @@ class BuildPlan:
         return sum(s.file.stat().st_size if s.file is not None else len(s.data or b"") for s in self.sources)
 
 
-def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: Step | None = None,
+def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: "Step | None" = None,
                warn: Warn | None = None) -> BuildPlan:
     """Check and collect every input; pull and catalog images (network, connected side).
 
@@ -53,9 +56,13 @@ def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: Step | None =
     """
     files = collect(spec, warn)
     advisories, report = advisory_entries(spec.advisories)
-    images = collect_images(spec.releases, registries=spec.registries, platforms=spec.platforms,
-                            cache_dir=cache_dir or default_cache_dir(), created=spec.created, step=step)
-    return BuildPlan(files + advisories + images.sources, images, report if spec.advisories else None)
+    images = None
+    if spec.releases:
+        from bundler.images import collect_images   # registry and SBOM libraries only when needed
+        images = collect_images(spec.releases, registries=spec.registries, platforms=spec.platforms,
+                                cache_dir=cache_dir or default_cache_dir(), created=spec.created, step=step)
+    return BuildPlan(files + advisories + (images.sources if images else []), images,
+                     report if spec.advisories else None)
 
 
 def _origins(spec: KitSpec) -> dict[str, Path]:
@@ -82,8 +89,9 @@ def _inputs(spec: KitSpec, plan: BuildPlan, entries: Sequence[Entry]) -> list[tu
             inputs.append((file_uri(os.path.relpath(origin, spec.base_dir)), by_path[src.path]))
     if plan.advisories is not None:
         inputs += [(file_uri(f.path), f.sha256) for src in plan.advisories.sources for f in src.files]
+    pulled = plan.images.pulled if plan.images else {}
     inputs += [(oci_uri(ref, image.digest), image.digest.removeprefix("sha256:"))
-               for ref, image in sorted(plan.images.pulled.items())]
+               for ref, image in sorted(pulled.items())]
     return sorted(set(inputs))
 
 

@@ -18,6 +18,30 @@ from kit import exitcodes
 from kit.errors import KitError, KitFormatError, KitIOError, KitVerificationError
 
 
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use.
+
+    *lazy* maps a command name to ``(module, attribute)``: ``stella import`` then pays
+    neither for Docker, HTTP, Rego nor the SBOM libraries at start-up.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.lazy, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            import importlib
+            module, attribute = self.lazy[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command) and command.name == cmd_name, (cmd_name, command)
+            self.add_command(command)
+        return self.commands.get(cmd_name)
+
+
 def exit_code_for(error: KitError) -> int:
     conflict = getattr(error, "exit_code", None)
     if isinstance(conflict, int):

@@ -1,11 +1,11 @@
-"""The ``stella-bundler`` subcommands, one module per concept; each exports its click command."""
+"""The ``stella-bundler`` subcommands, one module per concept, imported on first use."""
 
 from __future__ import annotations
 
-import click
-
-COMMANDS: list[click.Command] = []
-
-from bundler.commands.sbom import sbom  # noqa: E402  (import after COMMANDS exists)
-
-COMMANDS.append(sbom)
+LAZY: dict[str, tuple[str, str]] = {
+    "keygen": ("bundler.commands.keys", "keygen"),
+    "trust": ("bundler.commands.trust", "trust"),
+    "build": ("bundler.commands.build", "build"),
+    "inspect": ("bundler.commands.inspect", "inspect"),
+    "sbom": ("bundler.commands.sbom", "sbom"),
+}

@@ -50,9 +50,9 @@ def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: 
                    "fileSha256": result.file_sha256, "signedBy": sorted(s.keyid for s in result.envelope.signatures),
                    "releases": [{"name": r["name"], "version": r["version"],
                                  "components": {c["service"]: f"{c['image']}@{c['digest']}" for c in r["components"]}}
-                                for r in plan.images.releases],
-                   "sbomSeconds": round(plan.images.sbom_seconds, 3),
-                   "sbomWorkSeconds": round(plan.images.sbom_work_seconds, 3),
+                                for r in (plan.images.releases if plan.images else [])],
+                   "sbomSeconds": round(plan.images.sbom_seconds, 3) if plan.images else 0.0,
+                   "sbomWorkSeconds": round(plan.images.sbom_work_seconds, 3) if plan.images else 0.0,
                    "advisories": plan.advisories.to_dict() if plan.advisories else None}
         if as_json:
             emit_json(summary)
