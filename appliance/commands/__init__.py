@@ -34,6 +34,12 @@ LAZY: dict[str, tuple[str, str]] = {
     "promotion": ("appliance.commands.promote", "promotion"),
     "evidence": ("appliance.commands.evidence", "evidence"),
     "reevaluate": ("appliance.commands.reevaluate", "reevaluate"),
+    # deploy (docs/deploy.md)
+    "target": ("appliance.commands.targets", "target"),
+    "deploy": ("appliance.commands.deploy", "deploy"),
+    "rollback": ("appliance.commands.rollback", "rollback"),
+    "whereis": ("appliance.commands.whereis", "whereis"),
+    "drift": ("appliance.commands.drift", "drift"),
 }
 
 

@@ -1,0 +1,94 @@
+"""``stella target add | list | remove | settings``: where releases are deployed (docs/deploy.md)."""
+
+from __future__ import annotations
+
+import click
+
+from appliance import users
+from appliance.commands.common import home_option, json_option, opened
+from appliance.commands.orchestration_common import as_option
+from appliance.deploy import targets as store
+from kit.cliutil import emit_json, handle_errors
+
+
+@click.group("target")
+def target() -> None:
+    """Deploy targets: a Docker engine and a Compose project in one environment."""
+
+
+@target.command("add")
+@click.argument("name")
+@click.option("--env", "env_name", required=True, help="The environment it belongs to.")
+@click.option("--docker", "docker_url", required=True, help="The engine: unix:///var/run/docker.sock, tcp://…")
+@click.option("--project", default=None, help="Compose project name (default: the target name).")
+@click.option("--env-file", default=None, type=click.Path(dir_okay=False),
+              help="File on the appliance with the values of ${VAR} references (compose --env-file).")
+@click.option("--registry", default=None, metavar="HOST:PORT",
+              help="The appliance registry as this host reaches it (default: the configured address).")
+@as_option
+@home_option
+@json_option
+def add(name: str, env_name: str, docker_url: str, project: str | None, env_file: str | None,
+        registry: str | None, as_user: str | None, home: str | None, as_json: bool) -> None:
+    """Register a target (admin role)."""
+    with handle_errors("stella target add"), opened(home) as (_h, db):
+        actor = users.acting(db, as_user, "admin")
+        from pathlib import Path
+        path = str(Path(env_file).absolute()) if env_file else None
+        t = store.add(db, store.Target(name, env_name, docker_url, project or name.replace(".", "-"), path,
+                                       registry), actor.name)
+        if as_json:
+            emit_json(t.to_dict())
+        else:
+            click.echo(f"target {t.name} ({t.environment}): {t.docker}, project {t.project}")
+
+
+@target.command("list")
+@click.option("--env", "env_name", default=None)
+@home_option
+@json_option
+def list_(env_name: str | None, home: str | None, as_json: bool) -> None:
+    """Every target (optionally of one environment)."""
+    with handle_errors("stella target list"), opened(home) as (_h, db):
+        found = store.listing(db, env_name)
+        if as_json:
+            emit_json([t.to_dict() for t in found])
+            return
+        for t in found:
+            click.echo(f"{t.name:<20} {t.environment:<8} {t.docker}  project {t.project}"
+                       f"{'  env-file ' + t.env_file if t.env_file else ''}")
+
+
+@target.command("remove")
+@click.argument("name")
+@as_option
+@home_option
+def remove(name: str, as_user: str | None, home: str | None) -> None:
+    """Forget a target (admin); what runs there is left alone."""
+    with handle_errors("stella target remove"), opened(home) as (_h, db):
+        store.remove(db, name, users.acting(db, as_user, "admin").name)
+        click.echo(f"target {name} removed")
+
+
+@target.command("settings")
+@click.argument("env_name", metavar="ENV")
+@click.option("--health-timeout", type=int, default=None, help="Seconds every service has to become healthy.")
+@click.option("--auto-deploy/--no-auto-deploy", default=None, help="Deploy when a promotion is approved.")
+@as_option
+@home_option
+@json_option
+def settings(env_name: str, health_timeout: int | None, auto_deploy: bool | None, as_user: str | None,
+             home: str | None, as_json: bool) -> None:
+    """Show or change an environment's deploy settings (changing needs admin)."""
+    with handle_errors("stella target settings"), opened(home) as (_h, db):
+        now_ = store.settings(db, env_name)
+        if health_timeout is not None or auto_deploy is not None:
+            actor = users.acting(db, as_user, "admin")
+            now_ = store.save_settings(db, store.DeploySettings(
+                env_name, now_.health_timeout if health_timeout is None else health_timeout,
+                now_.auto_deploy if auto_deploy is None else auto_deploy), actor.name)
+        if as_json:
+            emit_json(now_.to_dict())
+        else:
+            click.echo(f"{env_name}: health timeout {now_.health_timeout}s, auto-deploy "
+                       f"{'on' if now_.auto_deploy else 'off'}")

@@ -1,0 +1,62 @@
+"""Finishing a deployment whose process died (kill -9, power loss).
+
+A deployment row still ``deploying`` while nobody holds ``deploy.lock`` has no owner.
+The next deploy-family command (``deploy``, ``deploy --resume``, ``rollback``, ``drift``,
+``whereis``, ``target``) takes the lock and decides: when every target of the
+environment already runs the deployment's lock file, running and healthy (waiting up to
+the environment's health timeout for services still starting), the deployment is
+finished as deployed — stickers written, ``deployment`` packet. Otherwise every target
+it touched goes back to its previous lock file (or is removed on a first deploy) and it
+ends failed with a ``rollback`` packet. Either way the state is consistent again.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from appliance.deploy import engine, plan, records, rollout, run, targets
+from appliance.deploy.errors import DeployError
+from appliance.home import Home
+from kit.errors import KitError
+
+NOTE = "resumed: the process running this deployment died before it finished"
+
+
+def recover(home: Home, db: sqlite_utils.Database, actor: str) -> list[run.Report]:
+    """Finish or roll back every orphaned deployment (the caller holds the deploy lock)."""
+    return [_resume(home, db, dep_id, actor) for dep_id in records.orphans(db)]
+
+
+def _settled(home: Home, job: rollout.Job) -> rollout.Result:
+    res = rollout.Result(touched=True)
+    try:
+        with engine.client(job.target.docker, f"target {job.target.name}") as c:
+            seen, diffs = rollout.wait_settled(c, job.target, job.lock, job.lock_hex, job.timeout)
+            res.services = rollout.service_results(job.lock, seen, diffs)
+            res.config_hashes = {o.service: o.labels.get("com.docker.compose.config-hash", "") for o in seen}
+            res.ok = not diffs
+            if diffs:
+                res.error = f"target {job.target.name}: " + "; ".join(f"{d.service} {d.kind} ({d.detail})"
+                                                                      for d in diffs)
+    except (DeployError, KitError) as exc:
+        res.error = exc.message
+    return res
+
+
+def _resume(home: Home, db: sqlite_utils.Database, dep_id: str, actor: str) -> run.Report:
+    promotion_id, env, release = db.execute("SELECT promotion_id, environment, release FROM deployments "
+                                            "WHERE id = ?", [dep_id]).fetchone()
+    report = run.Report(dep_id, promotion_id, release, env)
+    timeout = targets.settings(db, env).health_timeout
+    by_name = {t.name: t for t in targets.listing(db, env)}
+    jobs, results = [], {}
+    for r in records.of_deployment(db, dep_id):
+        t = by_name.get(r.target) or targets.Target(r.target, env, "", "", None)
+        job = rollout.Job(t, r.lock_text.encode("utf-8"), r.lock_sha256, timeout)
+        jobs.append(job)
+        results[t.name] = _settled(home, job)
+    complete = set(results) == set(by_name) and all(res.ok for res in results.values())
+    if complete:
+        info = plan.load_release(home, db, release)
+        return run.succeed(home, db, info, report, jobs, results, actor, NOTE)
+    return run.fail(home, db, report, jobs, results, actor, NOTE)

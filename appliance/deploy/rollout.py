@@ -1,0 +1,169 @@
+"""One target, one lock file: pull by digest, ``compose up --wait``, verify, and going back.
+
+:func:`apply` never leaves a half state behind on its own: its caller decides to roll
+back with :func:`restore` (the previous lock file re-applied and waited for, or — on a
+first deploy — the stack stopped and removed).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from appliance.deploy import engine
+from appliance.deploy.compose import Compose
+from appliance.deploy.errors import DeployError
+from appliance.deploy.records import Rollout
+from appliance.deploy.targets import Target
+from appliance.home import Home
+from kit.deploy.drift import Difference, Observed, StickerState, compare
+from kit.deploy.lockfile import LOCK_NAME, check_lock
+from kit.errors import KitError
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one deployment does on one target."""
+
+    target: Target
+    lock: bytes
+    lock_hex: str
+    timeout: int
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        doc = check_lock(self.lock)
+        return tuple(sorted({str(s["image"]) for s in doc["services"].values()}))
+
+
+@dataclass
+class Result:
+    ok: bool = False
+    error: str | None = None
+    services: list[dict[str, Any]] = field(default_factory=list)
+    timings_ms: dict[str, int] = field(default_factory=dict)
+    config_hashes: dict[str, str] = field(default_factory=dict)
+    pulled: list[str] = field(default_factory=list)
+    touched: bool = False              # compose ran: the target may have changed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "error": self.error, "services": self.services, "timingsMs": self.timings_ms,
+                "configHashes": self.config_hashes, "pulled": self.pulled}
+
+
+def working_lock(home: Home, target: str) -> Path:
+    """The appliance's working copy of the target's lock file (Compose's project directory)."""
+    return home.root / "deploy" / "targets" / target / LOCK_NAME
+
+
+def _write_working(home: Home, target: str, lock: bytes) -> Path:
+    path = working_lock(home, target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(lock)
+    tmp.replace(path)
+    return path
+
+
+def compose_for(t: Target, timeout: int) -> Compose:
+    return Compose(t.docker, t.project, Path(t.env_file) if t.env_file else None, timeout=timeout + 120)
+
+
+def check_services(c: docker.DockerClient, t: Target, lock: bytes, lock_hex: str) -> tuple[list[Observed],
+                                                                                        list[Difference]]:
+    """What runs in the project compared with the lock file, sticker aside."""
+    seen = engine.observe(c, t.project)
+    diffs = compare(check_lock(lock), lock_hex, seen, StickerState(payload={"lockSha256": lock_hex}))
+    return seen, diffs
+
+
+def service_results(lock: bytes, seen: list[Observed], diffs: list[Difference]) -> list[dict[str, Any]]:
+    out = []
+    for name in sorted(check_lock(lock)["services"]):
+        mine = [c for c in seen if c.service == name]
+        problems = [f"{d.kind}: {d.detail}" for d in diffs if d.service == name]
+        out.append({"service": name, "containers": [c.name for c in mine],
+                    "state": mine[0].state if mine else "missing", "health": mine[0].health if mine else None,
+                    "digests": list(mine[0].digests) if mine else [], "ok": not problems, "problems": problems})
+    out += [{"service": d.service, "ok": False, "problems": [f"{d.kind}: {d.detail}"]} for d in diffs
+            if d.kind == "extra"]
+    return out
+
+
+def wait_settled(c: docker.DockerClient, t: Target, lock: bytes, lock_hex: str,
+                 timeout: int) -> tuple[list[Observed], list[Difference]]:
+    """Poll until every service is running and healthy, or something is plainly wrong
+    (exited, unhealthy), or *timeout* seconds pass; used when resuming a deploy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen, diffs = check_services(c, t, lock, lock_hex)
+        starting = any(o.health == "starting" for o in seen)
+        if not diffs or (not starting and any(d.kind != "unhealthy" for d in diffs)) or time.monotonic() > deadline:
+            return seen, diffs
+        time.sleep(0.5)
+
+
+def apply(home: Home, job: Job) -> Result:
+    """Pull, ``up --wait`` within the environment's health timeout, verify, read back digests."""
+    t, res = job.target, Result()
+    started = time.monotonic()
+    try:
+        with engine.client(t.docker, f"target {t.name}") as c:
+            res.pulled = engine.ensure_images(c, job.refs, f"target {t.name}")
+            res.timings_ms["pull"] = int((time.monotonic() - started) * 1000)
+            path = _write_working(home, t.name, job.lock)
+            res.touched = True
+            mark = time.monotonic()
+            run = compose_for(t, job.timeout).up(path, job.timeout)
+            res.timings_ms["up"] = int((time.monotonic() - mark) * 1000)
+            mark = time.monotonic()
+            seen, diffs = check_services(c, t, job.lock, job.lock_hex)
+            res.timings_ms["verify"] = int((time.monotonic() - mark) * 1000)
+            res.services = service_results(job.lock, seen, diffs)
+            res.config_hashes = {o.service: o.labels.get("com.docker.compose.config-hash", "") for o in seen}
+            if not run.ok:
+                res.error = f"docker compose up failed on target {t.name}: {run.last_error()}"
+            elif diffs:
+                res.error = f"target {t.name}: " + "; ".join(f"{d.service} {d.kind} ({d.detail})" for d in diffs)
+            res.ok = res.error is None
+    except (DeployError, KitError) as exc:
+        res.error = exc.message
+    res.timings_ms["total"] = int((time.monotonic() - started) * 1000)
+    return res
+
+
+def restore(home: Home, t: Target, previous: Rollout | None, timeout: int) -> dict[str, Any]:
+    """Put the target back: the previous lock file (and its sticker), or nothing at all."""
+    started = time.monotonic()
+    facts: dict[str, Any] = {"target": t.name}
+    try:
+        with engine.client(t.docker, f"target {t.name}") as c:
+            if previous is None:
+                run = compose_for(t, timeout).down()
+                engine.remove_sticker(c, t.project)
+                left = engine.observe(c, t.project)
+                facts.update(action="removed", ok=run.ok and not left,
+                             note="first deploy to this target: nothing to roll back to; the failed stack was "
+                                  "stopped and removed")
+                if not run.ok:
+                    facts["error"] = run.last_error()
+            else:
+                lock = previous.lock_text.encode("utf-8")
+                run = compose_for(t, timeout).up(_write_working(home, t.name, lock), timeout)
+                seen, diffs = check_services(c, t, lock, previous.lock_sha256)
+                if previous.sticker:
+                    engine.write_sticker(c, t.project, previous.sticker.encode(), [o for o in
+                                         (s["image"] for s in check_lock(lock)["services"].values())])
+                facts.update(action="reapplied", release=previous.release, deployment=previous.deployment_id,
+                             lockSha256=previous.lock_sha256, ok=run.ok and not diffs,
+                             services=service_results(lock, seen, diffs))
+                if not run.ok or diffs:
+                    facts["error"] = run.last_error() if not run.ok else "; ".join(d.detail for d in diffs)
+    except (DeployError, KitError) as exc:
+        facts.update(action="failed", ok=False, error=exc.message)
+    facts["ms"] = int((time.monotonic() - started) * 1000)
+    return facts

@@ -1,0 +1,127 @@
+"""Deploy targets (a Docker engine + a Compose project in one environment) and the
+per-environment deploy settings (health timeout, auto-deploy on approval)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from appliance import audit, environments
+from appliance.deploy.errors import UnknownTarget
+from appliance.promotions.errors import StateConflict
+from appliance.store.db import transaction
+from kit.errors import KitFormatError
+from kit.timeutil import format_time, now
+
+DEFAULT_HEALTH_TIMEOUT = 120
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")     # what Compose accepts as a project name
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    environment: str
+    docker: str
+    project: str
+    env_file: str | None = None
+    registry: str | None = None        # the appliance registry as this host reaches it (None: as configured)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "environment": self.environment, "docker": self.docker,
+                "project": self.project, "envFile": self.env_file, "registry": self.registry}
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    environment: str
+    health_timeout: int = DEFAULT_HEALTH_TIMEOUT
+    auto_deploy: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"environment": self.environment, "healthTimeout": self.health_timeout,
+                "autoDeploy": self.auto_deploy}
+
+
+_COLS = "name, environment, docker, project, env_file, registry"
+
+
+def _check(name: str, docker: str, project: str) -> None:
+    if not _NAME.match(name):
+        raise KitFormatError(f"bad target name {name!r} (lowercase letters, digits, . _ -)", kind="bad-name")
+    if not _PROJECT.match(project):
+        raise KitFormatError(f"bad compose project {project!r} (lowercase letters, digits, _ -)", kind="bad-name")
+    if not docker.startswith(("unix://", "tcp://", "ssh://")):
+        raise KitFormatError(f"bad docker URL {docker!r} (unix:///path, tcp://host:port or ssh://…)",
+                             kind="bad-docker-url")
+
+
+def add(db: sqlite_utils.Database, target: Target, actor: str) -> Target:
+    """Register a target; audited. Raises StateConflict for a taken name or engine+project."""
+    _check(target.name, target.docker, target.project)
+    environments.get(db, target.environment)
+    if db.execute("SELECT 1 FROM deploy_targets WHERE name = ? AND removed_at IS NULL", [target.name]).fetchone():
+        raise StateConflict(f"target {target.name} already exists", kind="exists")
+    clash = db.execute("SELECT name FROM deploy_targets WHERE docker = ? AND project = ? AND removed_at IS NULL",
+                       [target.docker, target.project]).fetchone()
+    if clash:
+        raise StateConflict(f"target {clash[0]} already deploys project {target.project} on {target.docker}",
+                            kind="exists")
+    when = format_time(now())
+    with transaction(db):
+        # a removed target's row stays (its rollouts reference it); adding the name again revives it
+        db.execute("DELETE FROM deploy_targets WHERE name = ? AND removed_at IS NOT NULL "
+                   "AND NOT EXISTS (SELECT 1 FROM target_rollouts WHERE target = ?)", [target.name, target.name])
+        values = [target.environment, target.docker, target.project, target.env_file, target.registry, when, actor,
+                  target.name]
+        if not db.execute("UPDATE deploy_targets SET environment = ?, docker = ?, project = ?, env_file = ?, "
+                          "registry = ?, created_at = ?, created_by = ?, removed_at = NULL WHERE name = ?",
+                          values).rowcount:
+            db.execute(f"INSERT INTO deploy_targets ({_COLS}, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       [target.name, *values[:-1]])
+        audit.append(db, actor, "target.add", target.to_dict(), when)
+    return target
+
+
+def remove(db: sqlite_utils.Database, name: str, actor: str) -> None:
+    get(db, name)
+    when = format_time(now())
+    with transaction(db):
+        db.execute("UPDATE deploy_targets SET removed_at = ? WHERE name = ?", [when, name])
+        audit.append(db, actor, "target.remove", {"name": name}, when)
+
+
+def get(db: sqlite_utils.Database, name: str) -> Target:
+    row = db.execute(f"SELECT {_COLS} FROM deploy_targets WHERE name = ? AND removed_at IS NULL", [name]).fetchone()
+    if row is None:
+        raise UnknownTarget(f"unknown target {name!r} (stella target list)")
+    return Target(*row)
+
+
+def listing(db: sqlite_utils.Database, environment: str | None = None) -> list[Target]:
+    sql = f"SELECT {_COLS} FROM deploy_targets WHERE removed_at IS NULL"
+    args: list[Any] = []
+    if environment:
+        sql += " AND environment = ?"
+        args.append(environment)
+    return [Target(*r) for r in db.execute(sql + " ORDER BY name", args)]
+
+
+def settings(db: sqlite_utils.Database, environment: str) -> DeploySettings:
+    row = db.execute("SELECT health_timeout, auto_deploy FROM deploy_settings WHERE environment = ?",
+                     [environment]).fetchone()
+    return DeploySettings(environment, row[0], bool(row[1])) if row else DeploySettings(environment)
+
+
+def save_settings(db: sqlite_utils.Database, new: DeploySettings, actor: str) -> DeploySettings:
+    environments.get(db, new.environment)
+    if new.health_timeout < 1:
+        raise KitFormatError("the health timeout must be at least 1 second", kind="bad-timeout")
+    with transaction(db):
+        db.execute("INSERT OR REPLACE INTO deploy_settings VALUES (?, ?, ?)",
+                   [new.environment, new.health_timeout, int(new.auto_deploy)])
+        audit.append(db, actor, "env.deploy-settings", new.to_dict())
+    return new
