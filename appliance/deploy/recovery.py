@@ -60,3 +60,13 @@ def _resume(home: Home, db: sqlite_utils.Database, dep_id: str, actor: str) -> r
         info = plan.load_release(home, db, release)
         return run.succeed(home, db, info, report, jobs, results, actor, NOTE)
     return run.fail(home, db, report, jobs, results, actor, NOTE)
+
+
+def recover_if_idle(home: Home, db: sqlite_utils.Database, actor: str) -> list[run.Report]:
+    """Recover when no deploy is running (a running deploy owns its rows: leave them)."""
+    from appliance.deploy.errors import DeployConflict
+    try:
+        with run.deploy_lock(home):
+            return recover(home, db, actor)
+    except DeployConflict:
+        return []

@@ -40,7 +40,7 @@ def web(port: int, health_port: int | None = None, *, image: str | None = None, 
     """A compose service: busybox httpd on 127.0.0.1:PORT, healthcheck on *health_port*."""
     cmd = "exit 3" if crash else f"exec /bin/busybox httpd -f -p 127.0.0.1:{port} -h /www"
     svc: dict[str, object] = {"network_mode": "host", "command": ["/bin/busybox", "sh", "-c", cmd],
-                              "restart": "no"}
+                              "restart": "no", "stop_signal": "SIGKILL"}  # busybox as PID 1 ignores TERM
     if image:
         svc["image"] = image
     if health:

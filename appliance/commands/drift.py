@@ -1,0 +1,34 @@
+"""``stella drift [ENV|TARGET] [--json]``: exit 0 when targets run what was deployed, 1 if not."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from appliance.commands.common import home_option, json_option, opened
+from appliance.deploy import inspect, recovery
+from appliance.home import actor
+from kit import exitcodes
+from kit.cliutil import emit_json, handle_errors
+
+
+@click.command("drift")
+@click.argument("what", required=False, metavar="[ENV|TARGET]")
+@home_option
+@json_option
+def drift(what: str | None, home: str | None, as_json: bool) -> None:
+    """Compare running containers and the signed sticker with the deployed lock file."""
+    with handle_errors("stella drift"), opened(home) as (h, db):
+        recovery.recover_if_idle(h, db, actor())
+        results = [inspect.drift(h, db, t) for t in inspect.select(db, what)]
+    if as_json:
+        emit_json({"match": all(not r.differences for r in results), "targets": [r.to_dict() for r in results]})
+    else:
+        for r in results:
+            click.echo(f"{r.target.name} ({r.target.environment}) {r.release or 'nothing deployed'}: "
+                       f"{'matches' if not r.differences else str(len(r.differences)) + ' difference(s)'}")
+            for d in r.differences:
+                click.echo(f"    {d.service:<16} {d.kind:<16} {d.detail}")
+    if any(r.differences for r in results):
+        sys.exit(exitcodes.REFUSED)

@@ -1,0 +1,31 @@
+"""``stella whereis [NAME] [--json]``: every environment and target, the release and digests there."""
+
+from __future__ import annotations
+
+import click
+
+from appliance.commands.common import home_option, json_option, opened
+from appliance.deploy import inspect, recovery
+from kit.cliutil import emit_json, handle_errors
+from appliance.home import actor
+
+
+@click.command("whereis")
+@click.argument("name", required=False, metavar="[NAME]")
+@home_option
+@json_option
+def whereis(name: str | None, home: str | None, as_json: bool) -> None:
+    """Where releases run (as deployed by the appliance; `stella drift` checks it is still so)."""
+    with handle_errors("stella whereis"), opened(home) as (h, db):
+        recovery.recover_if_idle(h, db, actor())
+        found = inspect.whereis(db, name)
+        if as_json:
+            emit_json(found)
+            return
+        if not found:
+            click.echo(f"{name or 'nothing'} is not deployed anywhere" if name else "nothing is deployed")
+        for d in found:
+            click.echo(f"{d['environment']:<8} {d['target']:<16} {d['release']:<24} {d['deployment']} "
+                       f"({d['promotion']}) at {d['deployedAt']}")
+            for svc, s in d["services"].items():
+                click.echo(f"    {svc:<16} {s['image']}")
