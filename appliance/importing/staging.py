@@ -6,9 +6,12 @@ hashes them. A file that failed its digest is deleted.
 
 Speed (bench/import.py, docs/appliance.md "Import performance"): the reader thread only
 queues chunks — read-only views of the decompressor's immutable ``bytes``, never
-copied — and one writer thread hands them to ``os.write``. After each write the writer
-asks the kernel to start writing that range back to disk (``sync_file_range`` with
-``SYNC_FILE_RANGE_WRITE``, Linux; it does not wait), so the disk works while the kit is
+copied — and one writer thread writes them. On Linux it gathers them in one aligned
+4 MiB buffer and writes that with ``O_DIRECT`` (straight to the device, no page-cache
+copy and writeback; the last partial 4 KiB block of a file goes through the page
+cache). Where the file system refuses ``O_DIRECT`` it writes through the page cache and
+asks the kernel to start writeback right away (``sync_file_range`` with
+``SYNC_FILE_RANGE_WRITE``; it does not wait). Either way the disk works while the kit is
 still being decompressed and hashed instead of all at the end. Durability is still
 established the only reliable way, per file: a third thread ``fdatasync``s each staged
 file as soon as it is closed (its pages are mostly on their way already), and
@@ -18,6 +21,9 @@ importer then fsyncs the directories and only then commits.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import mmap
 import os
 import queue
 import sys
@@ -54,19 +60,16 @@ def _writeback_starter() -> Callable[[int, int, int], object] | None:
 class _Blob:
     """One staged file: its path and, once the writer thread created it, descriptor and size so far."""
 
-    __slots__ = ("fd", "path", "offset")
+    __slots__ = ("fd", "path", "offset", "direct")
 
     def __init__(self, path: Path):
-        self.fd, self.path, self.offset = -1, path, 0
-
-    def create(self) -> int:
-        """Create the file (on the writer thread: a file system create can wait for a journal commit)."""
-        if self.fd < 0:
-            self.fd = os.open(self.path, _CREATE, 0o644)
-        return self.fd
+        self.fd, self.path, self.offset, self.direct = -1, path, 0, False
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+_O_DIRECT = getattr(os, "O_DIRECT", 0)
+_ALIGN = 4096                 # O_DIRECT offsets, lengths and buffer addresses: multiples of this
+_BOUNCE = 4 << 20             # the aligned buffer chunks are gathered in (page-aligned: mmap)
 
 
 _Job = tuple[str, _Blob, object]   # ("write", blob, memoryview) | ("close", blob, keep); None stops
@@ -81,12 +84,20 @@ class _Writer:
     streaming of the next ones; :meth:`finish` waits for both threads.
     """
 
-    def __init__(self, depth: int = 32) -> None:
+    def __init__(self, depth: int = 32, direct: bool = True) -> None:
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=depth)
         self._to_sync: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._error: OSError | None = None
         self._durable = True                # False: the import failed, stop syncing
         self._writeback = _writeback_starter()
+        # O_DIRECT (Linux): the data goes from one aligned buffer straight to the device,
+        # without being copied into the page cache and written back from there — a third
+        # of the CPU the buffered path costs. Falls back to buffered writes (with early
+        # writeback) when the file system refuses O_DIRECT.
+        self._direct = bool(_O_DIRECT) and direct
+        self._bounce = memoryview(mmap.mmap(-1, _BOUNCE)) if self._direct else memoryview(b"")
+        self._owner: _Blob | None = None      # whose bytes the bounce buffer holds
+        self._filled = 0
         self._thread = threading.Thread(target=self._run, name="stella-stage-writer", daemon=True)
         self._syncer = threading.Thread(target=self._sync, name="stella-stage-syncer", daemon=True)
         self._thread.start()
@@ -100,23 +111,93 @@ class _Writer:
                     if self._error is None:
                         self._write(blob, arg)      # type: ignore[arg-type]
                 else:
-                    os.close(blob.create())
-                    if arg is True:
-                        self._to_sync.put(blob.path)
-                    else:
-                        os.unlink(blob.path)
+                    self._close(blob, keep=arg is True)
             except OSError as exc:
                 self._failed(exc, blob.path)
         self._to_sync.put(None)
 
+    def _create(self, blob: _Blob) -> int:
+        """Create the file (here, not on the hashing thread: a create can wait for a journal commit)."""
+        if blob.fd < 0:
+            if self._direct:
+                try:
+                    blob.fd = os.open(blob.path, _CREATE | _O_DIRECT, 0o644)
+                    blob.direct = True
+                    return blob.fd
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    self._direct = False        # this file system does not do O_DIRECT
+            blob.fd = os.open(blob.path, _CREATE, 0o644)
+        return blob.fd
+
     def _write(self, blob: _Blob, chunk: memoryview) -> None:
-        fd, start, view = blob.create(), blob.offset, chunk
+        self._create(blob)
+        if not blob.direct:
+            self._plain_write(blob, chunk)
+            return
+        if self._owner is not blob:
+            self._drain()
+            self._owner = blob
+        view, bounce = chunk, self._bounce
         while view:
-            n = os.write(fd, view)
+            n = min(_BOUNCE - self._filled, len(view))
+            bounce[self._filled:self._filled + n] = view[:n]
+            self._filled += n
+            view = view[n:]
+            if self._filled == _BOUNCE:
+                self._filled = 0
+                self._direct_write(blob, bounce)
+
+    def _direct_write(self, blob: _Blob, view: memoryview) -> None:
+        """One aligned write that bypasses the page cache; a short write finishes buffered."""
+        n = os.write(blob.fd, view)
+        blob.offset += n
+        if n < len(view):
+            self._to_buffered(blob)
+            self._plain_write(blob, view[n:])
+
+    def _drain(self) -> None:
+        """Write what the bounce buffer holds for its file: the aligned part directly, the
+        tail (under 4 KiB, only at the end of a file) through the page cache."""
+        blob, filled = self._owner, self._filled
+        self._owner, self._filled = None, 0
+        if blob is None or not filled:
+            return
+        aligned = filled - filled % _ALIGN
+        if aligned:
+            self._direct_write(blob, self._bounce[:aligned])
+        if aligned < filled:
+            self._to_buffered(blob)
+            self._plain_write(blob, self._bounce[aligned:filled])
+
+    @staticmethod
+    def _to_buffered(blob: _Blob) -> None:
+        if blob.direct:
+            fcntl.fcntl(blob.fd, fcntl.F_SETFL, fcntl.fcntl(blob.fd, fcntl.F_GETFL) & ~_O_DIRECT)
+            blob.direct = False
+
+    def _plain_write(self, blob: _Blob, chunk: memoryview) -> None:
+        start, view = blob.offset, chunk
+        while view:
+            n = os.write(blob.fd, view)
             view = view[n:]
         blob.offset = start + len(chunk)
         if self._writeback is not None:
-            self._writeback(fd, start, len(chunk))
+            self._writeback(blob.fd, start, len(chunk))
+
+    def _close(self, blob: _Blob, keep: bool) -> None:
+        try:
+            if self._owner is blob:
+                if keep and self._error is None:
+                    self._drain()
+                self._owner, self._filled = None, 0
+        finally:
+            os.close(self._create(blob))
+        if keep:
+            self._to_sync.put(blob.path)
+        else:
+            os.unlink(blob.path)
 
     def _sync(self) -> None:
         while (path := self._to_sync.get()) is not None:

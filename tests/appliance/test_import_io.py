@@ -122,3 +122,38 @@ def test_a_stale_kit_with_a_bad_signature_is_quarantined_for_its_signature(tmp_p
     forged = kit(tmp_path / "v1.stella-kit", files_v1(), [generate("default")], sequence=1)
     result = stella("import", str(forged.path), home=home)
     assert result.exit_code == 1 and "quarantined" in result.output, result.output
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_staged_files_hold_exactly_the_bytes_at_every_size(tmp_path: Path, direct: bool) -> None:
+    """Aligned direct writes, the bounce buffer's edges and the buffered tail, chunked oddly."""
+    import hashlib
+    import random
+
+    from appliance.importing import staging
+    from appliance.store.blobs import BlobStore
+    from kit.format.manifest import Entry
+
+    rng = random.Random(7)
+    sizes = [0, 1, 4095, 4096, 4097, (4 << 20) - 1, 4 << 20, (4 << 20) + 1, (9 << 20) + 123]
+    (tmp_path / "store").mkdir()
+    sink = staging.create(tmp_path / "stage", BlobStore(tmp_path / "store"))
+    if not direct:
+        sink.writer._direct = False
+    expected = {}
+    for size in sizes:
+        data = rng.randbytes(size)
+        digest = hashlib.sha256(data).hexdigest()
+        writer = sink.open(Entry(path=f"a/{size}", sha256=digest, size=size, media_type="application/octet-stream"))
+        assert writer is not None
+        view, pos = memoryview(data), 0
+        while pos < size:
+            step = rng.choice([1, 511, 4096, 65536, 1 << 20, 3 << 20])
+            writer.write(view[pos:pos + step])
+            pos += step
+        writer.close(True)
+        expected[digest] = data
+    sink.finish()
+    assert sink.staged == {h: len(d) for h, d in expected.items()}
+    for digest, data in expected.items():
+        assert (tmp_path / "stage" / "blobs" / digest).read_bytes() == data
