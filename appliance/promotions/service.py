@@ -60,11 +60,11 @@ def _evaluate(home: Home, db: sqlite_utils.Database, p: Promotion, at: dt.dateti
 
 
 def promote(home: Home, db: sqlite_utils.Database, ref: str, env_name: str, reason: str, actor: users.User,
-            at: dt.datetime | None = None) -> Outcome:
+            at: dt.datetime | None = None, role: str = "requester") -> Outcome:
     """Create a promotion and evaluate its gates; refused (nothing stored) when a gate
-    other than approvals blocks."""
-    if not actor.has("requester"):
-        raise OrchestrationRefused(f"{actor.name} lacks the requester role", kind="missing-role")
+    other than approvals blocks. ``stella rollback`` requests with ``role="deployer"``."""
+    if not actor.has(role):
+        raise OrchestrationRefused(f"{actor.name} lacks the {role} role", kind="missing-role")
     if not reason.strip():
         raise OrchestrationRefused("a promotion needs a --reason", kind="no-reason")
     rel = releases.resolve(db, ref)

@@ -49,3 +49,25 @@ def test_failed_health_rolls_back_to_v1(site: Site, tmp_path: Path) -> None:
     from verifier.cli import cli as verify
     res = CliRunner().invoke(verify, ["evidence", str(packet), "--appliance-key", str(pub)])
     assert res.exit_code == 0, res.output
+
+
+def test_rollback_command_redeploys_previous(site: Site) -> None:
+    port = free_port()
+    site.import_([Rel("shop", "1.0.0", {"web": web(port)}, {"web": "shop web 1"}),
+                  Rel("shop", "2.0.0", {"web": web(port)}, {"web": "shop web 2"})])
+    project = site.target("dev-1")
+    r = site.run("rollback", "dev", user="dave")
+    assert r.exit_code == 2 and "nothing to roll back to" in r.output, r.output
+    assert site.run("deploy", site.promote("shop@1.0.0"), user="dave").exit_code == 0
+    v1 = _running_digests(site, project)
+    assert site.run("deploy", site.promote("shop@2.0.0"), user="dave").exit_code == 0
+    assert _running_digests(site, project) != v1
+    r = site.run("rollback", "dev", "--json", user="dave")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["promotion"]["release"] == "shop@1.0.0" and doc["promotion"]["state"] == "deployed"
+    assert doc["promotion"]["reason"].startswith("rollback: rollback of shop@2.0.0 to shop@1.0.0")
+    assert _running_digests(site, project) == v1
+    where = json.loads(site.run("whereis", "--json").output)
+    assert where[0]["release"] == "shop@1.0.0"
+    assert site.run("drift", "dev-1").exit_code == 0
