@@ -150,8 +150,13 @@ class _Writer:
                 self._direct_write(blob, bounce)
 
     def _direct_write(self, blob: _Blob, view: memoryview) -> None:
-        """One aligned write that bypasses the page cache; a short write finishes buffered."""
-        n = os.write(blob.fd, view)
+        """One aligned write that bypasses the page cache; a short or refused one finishes buffered."""
+        try:
+            n = os.write(blob.fd, view)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            self._direct, n = False, 0          # opened, but this file system will not do it
         blob.offset += n
         if n < len(view):
             self._to_buffered(blob)

@@ -157,3 +157,36 @@ def test_staged_files_hold_exactly_the_bytes_at_every_size(tmp_path: Path, direc
     assert sink.staged == {h: len(d) for h, d in expected.items()}
     for digest, data in expected.items():
         assert (tmp_path / "stage" / "blobs" / digest).read_bytes() == data
+
+
+def test_a_file_system_that_refuses_direct_writes_gets_buffered_ones(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+    import hashlib
+
+    from appliance.importing import staging
+    from appliance.store.blobs import BlobStore
+    from kit.format.manifest import Entry
+
+    real_write = os.write
+
+    def write(fd: int, data: Any) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    (tmp_path / "store").mkdir()
+    sink = staging.create(tmp_path / "stage", BlobStore(tmp_path / "store"))
+    blobs = {}
+    for size in (5 << 20, 9000):
+        data = os.urandom(size)
+        digest = hashlib.sha256(data).hexdigest()
+        writer = sink.open(Entry(path=f"a/{size}", sha256=digest, size=size, media_type="x"))
+        assert writer is not None
+        writer.write(memoryview(data))
+        writer.close(True)
+        blobs[digest] = data
+    sink.finish()
+    for digest, data in blobs.items():
+        assert (tmp_path / "stage" / "blobs" / digest).read_bytes() == data
