@@ -50,6 +50,12 @@ def export(home: Home, db: sqlite_utils.Database, promotion_id: str, *, packet_t
            decision: str | None = None, event: dict[str, Any] | None = None) -> bytes:
     """The packet's bytes. For deployment/rollback without *event*, the promotion's latest
     deployment is the event and its ``deploy`` decision the record."""
+    if packet_type != "release_decision" and event is None and decision is None:
+        from appliance.deploy.evidence import stored_packet     # the packet stella deploy sealed
+        from appliance.store.blobs import BlobStore
+        stored = stored_packet(db, promotion_id, packet_type)
+        if stored is not None:
+            return BlobStore(home.blobs).path(stored).read_bytes()
     if packet_type != "release_decision" and event is None:
         row = db.execute("SELECT id FROM deployments WHERE promotion_id = ? ORDER BY id DESC LIMIT 1",
                          [promotion_id]).fetchone()
