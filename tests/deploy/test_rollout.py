@@ -49,6 +49,11 @@ def test_failed_health_rolls_back_to_v1(site: Site, tmp_path: Path) -> None:
     from verifier.cli import cli as verify
     res = CliRunner().invoke(verify, ["evidence", str(packet), "--appliance-key", str(pub)])
     assert res.exit_code == 0, res.output
+    exported = tmp_path / "exported.stella-evidence"
+    assert site.run("evidence", "export", p2, "--type", "rollback", "--out", str(exported), user="erin").exit_code == 0
+    assert exported.read_bytes() == packet.read_bytes()
+    event = json.loads(__import__("base64").b64decode(json.loads(packet.read_bytes())["payload"]))["event"]
+    assert event["targets"][0]["rollback"]["action"] == "reapplied" and "x-stella" in event["targets"][0]["lockFile"]
 
 
 def test_rollback_command_redeploys_previous(site: Site) -> None:
