@@ -116,6 +116,14 @@ def main() -> None:
                                     {**env, "DOCKER_HOST": docker_host}))
         finally:
             compose.down()
+            import docker
+            client = docker.DockerClient(base_url=docker_host)
+            try:
+                client.volumes.get(f"stella-sticker-{project}").remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            finally:
+                client.close()
             registry.terminate()
             registry.wait(10)
     a, b, c = min(ours), min(direct), min(inproc)
