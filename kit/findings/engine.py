@@ -53,13 +53,13 @@ def evaluate(components: Iterable[Component], index: AdvisoryIndex,
     """
     comps = tuple(components)
     result = Matcher(index).match(comps)
-    by_comp = {c.purl: c for c in comps}
+    by_comp = {(c.purl, c.version): c for c in comps}
     by_vuln = _by_vulnerability(statements)
     tiers = tiers or TrustTiers.default()
     findings = []
     for finding in build_findings(result.matches):
         candidates = {s.ref: s for i in finding.ids for s in by_vuln.get(i, ())}
-        decision = apply_vex(finding.ids, by_comp[finding.purl],
+        decision = apply_vex(finding.ids, by_comp[(finding.purl, finding.version)],
                              [candidates[k] for k in sorted(candidates)], tiers)
         findings.append(finding.with_vex(decision))
     return Outcome(tuple(findings), tuple(sorted(set(result.problems) | set(problems))),

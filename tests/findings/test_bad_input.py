@@ -13,6 +13,7 @@ from kit.findings.engine import evaluate
 from kit.findings.errors import FindingsFormatError, FindingsIOError
 from kit.findings.index import MemoryIndex
 from kit.findings.loader import load_advisories
+from kit.findings.osv import parse_osv
 from kit.findings.sbom import load_sboms
 
 from .conftest import cyclonedx, osv, write
@@ -59,7 +60,7 @@ def test_zip_and_ndjson(tmp_path: Path) -> None:
 
 def test_invalid_range_version_skips_that_range_only() -> None:
     adv = osv("A-1", "demo", events=[{"introduced": "0"}, {"fixed": "not-a-version!"}], versions=["1.0"])
-    loaded_index = MemoryIndex([__import__("kit.findings.osv", fromlist=["parse_osv"]).parse_osv(adv, "t")])
+    loaded_index = MemoryIndex([parse_osv(adv, "t")])
     out = evaluate([component_from_purl("pkg:pypi/demo@1.0")], loaded_index)
     assert [f.id for f in out.active] == ["A-1"]  # via the versions list
     assert [p.one_line() for p in out.problems] == [
@@ -86,3 +87,15 @@ def test_unreadable_inputs(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("{}", encoding="utf-8")
     with pytest.raises(FindingsFormatError, match="not a CycloneDX JSON document"):
         load_sboms([tmp_path / "x.json"])
+
+
+def test_purl_without_version_takes_the_sbom_version(tmp_path: Path) -> None:
+    bom = cyclonedx([])
+    bom["components"] = [{"type": "library", "name": "demo", "purl": "pkg:pypi/demo",
+                          "version": v, "bom-ref": f"r{v}"} for v in ("1.0", "3.0")]
+    write(tmp_path / "a.cdx.json", bom)
+    comps, problems = load_sboms([tmp_path / "a.cdx.json"])
+    assert problems == () and [c.version for c in comps] == ["1.0", "3.0"]
+    adv = parse_osv(GOOD, "t")
+    out = evaluate(comps, MemoryIndex([adv]))
+    assert [(f.purl, f.version) for f in out.findings] == [("pkg:pypi/demo", "1.0")]
