@@ -85,7 +85,16 @@ if [ $HAVE_SERVICES = 1 ]; then
     step "the appliance's registry on $APP_REG; import the release kit and seed it"
     stella registry serve >registry.log 2>&1 &
     REG_PID=$!
-    trap 'kill $REG_PID 2>/dev/null || true' EXIT
+    cleanup() {
+        kill "$REG_PID" 2>/dev/null || true
+        for p in shop-dev shop-prod; do
+            ids=$(docker ps -aq --filter "label=com.docker.compose.project=$p")
+            [ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+            docker volume rm -f "stella-sticker-$p" >/dev/null 2>&1
+        done
+        return 0
+    }
+    trap cleanup EXIT
     for _ in $(seq 50); do curl -sf "http://$APP_REG/v2/" >/dev/null && break; sleep 0.2; done
     stella import shop.stella-kit
     PINNED=$(stella-bundler inspect shop.stella-kit --releases --json |
@@ -110,9 +119,16 @@ if [ $HAVE_SERVICES = 1 ]; then
     step "promote to prod before dev: refused, and every gate says why"
     if stella promote shop@1.0 --to prod --reason "skip dev"; then echo "skipping dev was allowed!"; exit 1; fi
 
+    step "targets: dev and prod projects on the local Docker engine, ports from env files"
+    echo "WEB_PORT=18481" >dev.env
+    echo "WEB_PORT=18482" >prod.env
+    stella target add dev-web-1 --env dev --docker "$DOCKER_HOST" --project shop-dev --env-file "$WORK/dev.env"
+    stella target add prod-web-1 --env prod --docker "$DOCKER_HOST" --project shop-prod --env-file "$WORK/prod.env"
+
     step "dev: promote (policy gate: the critical CVE is not_affected by VEX), then deploy"
     DEV=$(stella promote shop@1.0 --to dev --reason "first rollout" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['promotion']['id'])")
-    stella promotion mark-deployed "$DEV" --as dave --note "deployed by hand (stella deploy arrives with the deploy issue)"
+    stella deploy "$DEV" --as dave
+    curl -sf http://127.0.0.1:18481/index.html
 
     step "prod: two approvals, separation of duties"
     PROD=$(stella promote shop@1.0 --to prod --reason "go live" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['promotion']['id'])")
@@ -121,11 +137,21 @@ if [ $HAVE_SERVICES = 1 ]; then
     stella approve "$PROD" --as carol
     stella promotion show "$PROD"
 
+    step "prod: deploy (health-gated), then where things run and whether anyone changed them"
+    stella deploy "$PROD" --as dave --evidence prod-deploy.stella-evidence
+    stella whereis
+    stella drift
+
     step "the decision, sealed: evidence packet verified and replayed offline"
     stella evidence export "$PROD" --out prod.stella-evidence
     stella key export --out appliance.pub.json
     stella-verify evidence prod.stella-evidence --appliance-key appliance.pub.json
     stella-verify replay prod.stella-evidence
+    stella-verify evidence prod-deploy.stella-evidence --appliance-key appliance.pub.json
+
+    step "someone stops the prod container by hand: drift reports it (exit 1)"
+    docker stop "$(docker ps -q --filter label=com.docker.compose.project=shop-prod)" >/dev/null
+    if stella drift prod; then echo "drift not detected!"; exit 1; fi
 fi
 
 step "what the appliance knows"
