@@ -82,13 +82,17 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None) -> list[int]:
     for mig in migrations(upto):
         if mig.version in known:
             continue
-        with transaction(db):
-            if mig.version in applied(db):      # another process migrated meanwhile
-                continue
-            for statement in _statements(mig.path.read_text()):
-                db.execute(statement)
-            db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                       [mig.version, mig.name, format_time(now())])
+        try:
+            with transaction(db):
+                if mig.version in applied(db):      # another process migrated meanwhile
+                    continue
+                for statement in _statements(mig.path.read_text()):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                           [mig.version, mig.name, format_time(now())])
+        except sqlite3.Error as exc:
+            raise ApplianceError(f"database migration {mig.version:04d}_{mig.name} failed: {exc}; "
+                                 "the database is unchanged at the previous version") from None
         done.append(mig.version)
     return done
 
