@@ -23,6 +23,11 @@ def cli() -> None:
     """Stella Ops verifier: check kits and evidence offline, without trusting the appliance."""
 
 
+_appliance_key = click.option(
+    "--appliance-key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+    help="The appliance's public key (key.pub.json, from `stella key export`).")
+
+
 def _at(value: str | None) -> timeutil.dt.datetime:
     if value is None:
         return timeutil.now()
@@ -68,8 +73,7 @@ def kit_cmd(kit_path: Path, trust: tuple[Path, ...], at: str | None, channel: st
 
 @cli.command("import-record")
 @click.argument("record_path", metavar="RECORD", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--appliance-key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The appliance's public key (key.pub.json, from `stella key export`).")
+@_appliance_key
 @click.option("--json", "as_json", is_flag=True, help="Print the verified record.")
 def import_record_cmd(record_path: Path, key_path: Path, as_json: bool) -> None:
     """Verify an appliance import record: its signature and its shape.
@@ -94,8 +98,7 @@ def import_record_cmd(record_path: Path, key_path: Path, as_json: bool) -> None:
 
 @cli.command("evidence")
 @click.argument("packet_path", metavar="PACKET", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--appliance-key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The appliance's public key (key.pub.json, from `stella key export`).")
+@_appliance_key
 @click.option("--json", "as_json", is_flag=True, help="Print every check and the decision summary.")
 def evidence_cmd(packet_path: Path, key_path: Path, as_json: bool) -> None:
     """Verify an evidence packet: the appliance's signature and the digest of every document.
