@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from appliance import users
@@ -14,10 +16,10 @@ from kit.cliutil import emit_json, handle_errors
 PROG = "stella"
 
 
-def _report(out: Outcome, as_json: bool) -> None:
+def _report(out: Outcome, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     p = out.promotion
     if as_json:
-        emit_json({"promotion": p.to_dict(), "decision": out.record, "record": out.decision.record()})
+        emit_json({"promotion": p.to_dict(), "decision": out.record, "record": out.decision.record(), **(extra or {})})
         return
     click.echo(f"{p.id} {p.release} → {p.environment}: {p.state} (decision {out.record[:23]}…)")
     echo_gates(out.decision)
@@ -51,9 +53,33 @@ def promote(ref: str, env_name: str, reason: str, as_user: str | None, home: str
 @home_option
 @json_option
 def approve(promotion_id: str, comment: str | None, as_user: str | None, home: str | None, as_json: bool) -> None:
-    """Approve a promotion awaiting approval (the environment's approver role)."""
+    """Approve a promotion awaiting approval (the environment's approver role).
+
+    When this approval makes it approved and the environment has auto-deploy on, the
+    deploy runs at once as the environment's deploy identity; the exit code is the
+    approval's (0), the deploy's outcome is printed (docs/deploy.md "Auto-deploy")."""
+    from appliance.deploy import auto
     with handle_errors(f"{PROG} approve"), opened(home) as (h, db):
-        _report(service.approve(h, db, promotion_id, users.acting(db, as_user), comment), as_json)
+        out, deployed = auto.approve(h, db, promotion_id, users.acting(db, as_user), comment)
+        _report(out, as_json, {"autoDeploy": deployed.to_dict() if deployed else None} if as_json else None)
+        if deployed is not None and not as_json:
+            _echo_auto(deployed)
+
+
+def _echo_auto(result: Any) -> None:
+    if not result.started:
+        if result.decision is not None:
+            click.echo(f"auto-deploy as {result.deploy_as}: the gates re-checked with the deployer known", err=True)
+            echo_gates(result.decision, err=True)
+        click.echo(f"{PROG} approve: warning: auto-deploy not started ({result.refused_kind}): {result.refused}; "
+                   f"{result.promotion} stays approved (deploy it: stella deploy {result.promotion} --as DEPLOYER)", err=True)
+        return
+    from appliance.commands.deploy import echo_report
+    report = result.report
+    click.echo(f"auto-deploy: {report.deployment} started as {result.deploy_as} (auto-deploy is on in "
+               f"{result.environment})")
+    echo_report(report)
+    click.echo(f"auto-deploy: {report.deployment} {'deployed' if report.ok else 'FAILED'}: {report.message}")
 
 
 @click.command("reject")

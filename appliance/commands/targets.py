@@ -73,22 +73,26 @@ def remove(name: str, as_user: str | None, home: str | None) -> None:
 @target.command("settings")
 @click.argument("env_name", metavar="ENV")
 @click.option("--health-timeout", type=int, default=None, help="Seconds every service has to become healthy.")
-@click.option("--auto-deploy/--no-auto-deploy", default=None, help="Deploy when a promotion is approved.")
+@click.option("--auto-deploy/--no-auto-deploy", default=None,
+              help="Deploy at once when an approval makes a promotion approved (needs --deploy-as).")
+@click.option("--deploy-as", default=None, metavar="USER",
+              help="The deployer identity auto-deploy acts as (a user with the deployer role).")
 @as_option
 @home_option
 @json_option
-def settings(env_name: str, health_timeout: int | None, auto_deploy: bool | None, as_user: str | None,
-             home: str | None, as_json: bool) -> None:
+def settings(env_name: str, health_timeout: int | None, auto_deploy: bool | None, deploy_as: str | None,
+             as_user: str | None, home: str | None, as_json: bool) -> None:
     """Show or change an environment's deploy settings (changing needs admin)."""
     with handle_errors("stella target settings"), opened(home) as (_h, db):
         now_ = store.settings(db, env_name)
-        if health_timeout is not None or auto_deploy is not None:
+        if health_timeout is not None or auto_deploy is not None or deploy_as is not None:
             actor = users.acting(db, as_user, "admin")
             now_ = store.save_settings(db, store.DeploySettings(
                 env_name, now_.health_timeout if health_timeout is None else health_timeout,
-                now_.auto_deploy if auto_deploy is None else auto_deploy), actor.name)
+                now_.auto_deploy if auto_deploy is None else auto_deploy,
+                now_.deploy_as if deploy_as is None else deploy_as), actor.name)
         if as_json:
             emit_json(now_.to_dict())
         else:
-            click.echo(f"{env_name}: health timeout {now_.health_timeout}s, auto-deploy "
-                       f"{'on' if now_.auto_deploy else 'off'}")
+            auto = f"on, as {now_.deploy_as}" if now_.auto_deploy else "off"
+            click.echo(f"{env_name}: health timeout {now_.health_timeout}s, auto-deploy {auto}")

@@ -59,8 +59,12 @@ def deploy_lock(home: Home) -> Iterator[None]:
         raise DeployConflict(exc.message) from None
 
 
-def deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User) -> Report:
+def deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
+           trigger: dict[str, Any] | None = None) -> Report:
     """Deploy (after finishing any orphaned deployment). Returns the report, ok or not.
+
+    *trigger* (e.g. ``{"auto": true, "approvedBy": …}`` for auto-deploy) is kept in the
+    deployment row's detail.
 
     Raises before anything changes: GatesBlocked, OrchestrationRefused, StateConflict,
     LockError (template), RegistryError, EngineDown, DeployConflict.
@@ -68,10 +72,11 @@ def deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: u
     from appliance.deploy import recovery
     with deploy_lock(home):
         recovery.recover(home, db, deployer.name)
-        return _deploy(home, db, promotion_id, deployer)
+        return _deploy(home, db, promotion_id, deployer, trigger or {})
 
 
-def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User) -> Report:
+def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
+            trigger: dict[str, Any]) -> Report:
     p = store.get(db, promotion_id)
     if not deployer.has("deployer"):
         raise OrchestrationRefused(f"{deployer.name} lacks the deployer role", kind="missing-role")
@@ -81,7 +86,8 @@ def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: 
     plan.preflight(home, db, info, p.environment, ts)
     timeout = targets.settings(db, p.environment).health_timeout
     dep_id, _ = service.start_deployment(home, db, p.id, deployer,
-                                         detail={"targets": [t.name for t in ts], "healthTimeout": timeout})
+                                         detail={**trigger, "targets": [t.name for t in ts],
+                                                 "healthTimeout": timeout})
     report = Report(dep_id, p.id, p.release, p.environment)
     jobs, results = [], {}
     for t in ts:

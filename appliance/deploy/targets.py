@@ -9,9 +9,9 @@ from typing import Any
 
 import sqlite_utils
 
-from appliance import audit, environments
+from appliance import audit, environments, users
 from appliance.deploy.errors import UnknownTarget
-from appliance.promotions.errors import StateConflict
+from appliance.promotions.errors import OrchestrationRefused, StateConflict
 from appliance.store.db import transaction
 from kit.errors import KitFormatError
 from kit.timeutil import format_time, now
@@ -40,10 +40,11 @@ class DeploySettings:
     environment: str
     health_timeout: int = DEFAULT_HEALTH_TIMEOUT
     auto_deploy: bool = False
+    deploy_as: str | None = None       # the deployer identity auto-deploy acts as
 
     def to_dict(self) -> dict[str, Any]:
         return {"environment": self.environment, "healthTimeout": self.health_timeout,
-                "autoDeploy": self.auto_deploy}
+                "autoDeploy": self.auto_deploy, "deployAs": self.deploy_as}
 
 
 _COLS = "name, environment, docker, project, env_file, registry"
@@ -111,17 +112,31 @@ def listing(db: sqlite_utils.Database, environment: str | None = None) -> list[T
 
 
 def settings(db: sqlite_utils.Database, environment: str) -> DeploySettings:
-    row = db.execute("SELECT health_timeout, auto_deploy FROM deploy_settings WHERE environment = ?",
+    row = db.execute("SELECT health_timeout, auto_deploy, deploy_as FROM deploy_settings WHERE environment = ?",
                      [environment]).fetchone()
-    return DeploySettings(environment, row[0], bool(row[1])) if row else DeploySettings(environment)
+    return DeploySettings(environment, row[0], bool(row[1]), row[2]) if row else DeploySettings(environment)
 
 
 def save_settings(db: sqlite_utils.Database, new: DeploySettings, actor: str) -> DeploySettings:
+    """Store an environment's deploy settings; audited.
+
+    Raises:
+        KitFormatError: a health timeout under 1 s.
+        NotFound: the deploy-as user does not exist (exit 2).
+        OrchestrationRefused: auto-deploy on without a deploy-as user, or one lacking the
+            deployer role (exit 1).
+    """
     environments.get(db, new.environment)
     if new.health_timeout < 1:
         raise KitFormatError("the health timeout must be at least 1 second", kind="bad-timeout")
+    if new.deploy_as is not None and not users.get(db, new.deploy_as).has("deployer"):
+        raise OrchestrationRefused(f"{new.deploy_as} lacks the deployer role, so auto-deploy cannot act as them",
+                                   kind="missing-role")
+    if new.auto_deploy and new.deploy_as is None:
+        raise OrchestrationRefused(f"auto-deploy in {new.environment} needs an identity to deploy as "
+                                   "(--deploy-as USER, a user with the deployer role)", kind="no-deploy-as")
     with transaction(db):
-        db.execute("INSERT OR REPLACE INTO deploy_settings VALUES (?, ?, ?)",
-                   [new.environment, new.health_timeout, int(new.auto_deploy)])
+        db.execute("INSERT OR REPLACE INTO deploy_settings (environment, health_timeout, auto_deploy, deploy_as) "
+                   "VALUES (?, ?, ?, ?)", [new.environment, new.health_timeout, int(new.auto_deploy), new.deploy_as])
         audit.append(db, actor, "env.deploy-settings", new.to_dict())
     return new
