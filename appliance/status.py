@@ -61,11 +61,19 @@ def summary(home: Home, db: sqlite_utils.Database, at: dt.datetime) -> dict[str,
                  "staging": _du(home.staging)},
         "quarantined": sum(1 for p in home.quarantine.iterdir() if p.is_dir()) if home.quarantine.is_dir() else 0,
         "failingDeployed": _failing_deployed(db),
+        "unfinishedDeployments": _unfinished(home, db),
     }
 
 
 def _du_wal(home: Home) -> int:
     return sum(p.stat().st_size for p in home.root.glob("stella.db-*") if p.is_file())
+
+
+def _unfinished(home: Home, db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Deployments still ``deploying``: running now, or orphaned by a process that died."""
+    from appliance.deploy.unfinished import find
+
+    return [u.to_dict() for u in find(home, db)]
 
 
 def _failing_deployed(db: sqlite_utils.Database) -> list[dict[str, Any]]:

@@ -12,7 +12,6 @@ import sqlite_utils
 
 from appliance import lock
 from appliance.home import Home, resolve_home
-from appliance.importing.commit import recover
 from appliance.store.db import open_db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,19 +26,39 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(func)
 
 
+def _interrupted_import(home: Home) -> bool:
+    """Anything in staging for the import recovery to finish or delete (it does nothing otherwise)."""
+    try:
+        return any(True for _ in home.staging.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
 @contextlib.contextmanager
-def opened(home_arg: str | None) -> Iterator[tuple[Home, sqlite_utils.Database]]:
+def opened(home_arg: str | None, notice_deploys: bool = True) -> Iterator[tuple[Home, sqlite_utils.Database]]:
     """The initialised home and its migrated database; finishes an interrupted import
-    first when no import is running (the lock is free)."""
+    first when no import is running (the lock is free), and warns on stderr about a
+    deployment whose process died (*notice_deploys*: off for the commands that finish it
+    themselves)."""
     home = resolve_home(home_arg).require()
     db = open_db(home.db_path)
     try:
-        fd = lock.try_lock(home.lock_path)
-        if fd is not None:
-            try:
-                recover(home, db)
-            finally:
-                os.close(fd)
+        if _interrupted_import(home):
+            fd = lock.try_lock(home.lock_path)
+            if fd is not None:
+                try:
+                    from appliance.importing.commit import recover   # the import pipeline: only when needed
+                    recover(home, db)
+                finally:
+                    os.close(fd)
+        if notice_deploys:
+            _notice_unfinished(home, db)
         yield home, db
     finally:
         db.close()
+
+
+def _notice_unfinished(home: Home, db: sqlite_utils.Database) -> None:
+    from appliance.deploy.unfinished import orphaned
+    for u in orphaned(home, db):
+        click.echo(f"stella: warning: {u.warning()}", err=True)

@@ -53,7 +53,7 @@ def deploy(promotion_id: str | None, resume: bool, evidence_out: Path | None, as
            home: str | None, as_json: bool) -> None:
     """Deploy an approved promotion to every target of its environment, health-gated;
     on failure every target goes back to its previous release (exit 1)."""
-    with handle_errors("stella deploy"), opened(home) as (h, db):
+    with handle_errors("stella deploy"), opened(home, notice_deploys=False) as (h, db):
         actor = users.acting(db, as_user)
         if resume or promotion_id is None:
             if not resume:

@@ -19,7 +19,7 @@ from kit.cliutil import emit_json, handle_errors
 @json_option
 def drift(what: str | None, home: str | None, as_json: bool) -> None:
     """Compare running containers and the signed sticker with the deployed lock file."""
-    with handle_errors("stella drift"), opened(home) as (h, db):
+    with handle_errors("stella drift"), opened(home, notice_deploys=False) as (h, db):
         recovery.recover_if_idle(h, db, actor())
         results = [inspect.drift(h, db, t) for t in inspect.select(db, what)]
     if as_json:

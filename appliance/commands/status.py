@@ -1,4 +1,4 @@
-"""``stella status``: advisory staleness per source, last import, disk use."""
+"""``stella status``: advisory staleness per source, last import, disk use, unfinished deployments."""
 
 from __future__ import annotations
 
@@ -40,3 +40,11 @@ def status(home: str | None, as_json: bool) -> None:
         for bad in doc["failingDeployed"]:
             click.echo(f"ATTENTION {bad['release']} deployed in {bad['environment']} ({bad['promotion']}) now fails "
                        f"the policy gate: {bad['reason']}")
+        for u in doc["unfinishedDeployments"]:
+            if u["ownerAlive"]:
+                click.echo(f"deploying {u['deployment']} {u['release']} → {u['environment']} ({u['promotion']}) "
+                           f"by {u['deployer']} since {u['startedAt']} (pid {u['pid']})")
+            else:
+                click.echo(f"UNFINISHED deployment {u['deployment']} {u['release']} → {u['environment']} "
+                           f"({u['promotion']}) by {u['deployer']} since {u['startedAt']}: its process "
+                           f"{'(pid ' + u['pid'] + ') ' if u['pid'] else ''}died; run `stella deploy --resume`")

@@ -16,7 +16,7 @@ from appliance.home import actor
 @json_option
 def whereis(name: str | None, home: str | None, as_json: bool) -> None:
     """Where releases run (as deployed by the appliance; `stella drift` checks it is still so)."""
-    with handle_errors("stella whereis"), opened(home) as (h, db):
+    with handle_errors("stella whereis"), opened(home, notice_deploys=False) as (h, db):
         recovery.recover_if_idle(h, db, actor())
         found = inspect.whereis(db, name)
         if as_json:

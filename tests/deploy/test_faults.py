@@ -14,7 +14,7 @@ from tests.deploy.site import Rel, free_port, web
 
 
 def _state(site: Site, pid: str) -> str:
-    return str(json.loads(site.run("promotion", "show", pid, "--json").output)["promotion"]["state"])
+    return str(json.loads(site.run("promotion", "show", pid, "--json").stdout)["promotion"]["state"])
 
 
 def _containers(site: Site, project: str) -> list[str]:
@@ -97,9 +97,23 @@ def test_killed_mid_deploy_is_rolled_back_by_the_next_command(site: Site) -> Non
     finally:
         proc.wait(10)
     assert _state(site, pid) == "deploying"
+    # every command that opens the home notices it (stderr), status shows it; nothing is run
+    for args in (("kits",), ("status",), ("status", "--json")):
+        r = site.run(*args)
+        assert r.exit_code == 0, r.output
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith("stella: warning: deployment D-0002 ") \
+            and "stella deploy --resume" in r.stderr and f"pid {proc.pid}" in r.stderr, r.stderr
+    assert "UNFINISHED deployment D-0002 shop@2.0.0 → dev" in site.run("status").stdout
+    [u] = json.loads(site.run("status", "--json").stdout)["unfinishedDeployments"]
+    assert (u["deployment"], u["promotion"], u["state"], u["ownerAlive"], u["pid"]) == \
+        ("D-0002", pid, "orphaned", False, str(proc.pid))
+    assert _state(site, pid) == "deploying" and _containers(site, project) == before
     r = site.run("deploy", "--resume", user="dave")
+    assert r.stderr == "", r.stderr
     assert r.exit_code == 0 and "rolled back to shop@1.0.0" in r.output, r.output
     assert _state(site, pid) == "failed" and _containers(site, project) == before
     assert json.loads(site.run("whereis", "--json").output)[0]["release"] == "shop@1.0.0"
     assert site.run("drift", "dev").exit_code == 0
     assert site.run("deploy", "--resume", user="dave").output.strip() == "no unfinished deployment"
+    r = site.run("status", "--json")
+    assert r.stderr == "" and json.loads(r.stdout)["unfinishedDeployments"] == []
