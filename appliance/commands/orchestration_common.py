@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kit.gates import Decision
+if TYPE_CHECKING:
+    from kit.gates import Decision     # the gate engine (findings, Rego runner): not needed to print
 
 F = TypeVar("F", bound=Callable[..., Any])
 MARK = {"pass": "PASS", "fail": "FAIL", "skipped": "SKIP"}
@@ -19,7 +20,7 @@ def as_option(func: F) -> F:
 
 
 def gate_lines(decision: Decision | dict[str, Any]) -> list[str]:
-    gates = decision.record()["gates"] if isinstance(decision, Decision) else decision["gates"]
+    gates = decision["gates"] if isinstance(decision, dict) else decision.record()["gates"]
     return [f"  {MARK.get(g['verdict'], g['verdict']):<4} {g['name']:<21} {g['reason']}" for g in gates]
 
 

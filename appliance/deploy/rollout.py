@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ class Job:
     lock_hex: str
     timeout: int
 
-    @property
+    @cached_property
     def refs(self) -> tuple[str, ...]:
         doc = check_lock(self.lock)
         return tuple(sorted({str(s["image"]) for s in doc["services"].values()}))
