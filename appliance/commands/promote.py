@@ -168,7 +168,8 @@ def cancel(promotion_id: str, reason: str, as_user: str | None, home: str | None
 @as_option
 @home_option
 def mark_deployed(promotion_id: str, note: str, as_user: str | None, home: str | None) -> None:
-    """TEMPORARY (until `stella deploy`): record a manual deployment (deployer role)."""
+    """Record a deployment done by other means, on a host the appliance does not manage (deployer role);
+    `stella deploy` is the normal path."""
     with handle_errors(f"{PROG} promotion mark-deployed"), opened(home) as (h, db):
         try:
             p = service.mark_deployed(h, db, promotion_id, users.acting(db, as_user), note)

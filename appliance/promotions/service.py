@@ -239,6 +239,6 @@ def finish_deployment(db: sqlite_utils.Database, deployment_id: str, ok: bool, a
 
 def mark_deployed(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
                   note: str, at: dt.datetime | None = None) -> Promotion:
-    """Temporary (until deploy, issue 7): record that an operator deployed it by hand."""
+    """The manual path: record that an operator deployed it by other means (no deploy target)."""
     dep_id, _ = start_deployment(home, db, promotion_id, deployer, at, {"manual": True, "note": note})
     return finish_deployment(db, dep_id, True, deployer.name, {"manual": True, "note": note}, at=at)
