@@ -9,10 +9,17 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI") == "true"
+
+# In CI the property tests draw the same examples every run (a landing never depends on
+# luck); developers get fresh random examples, and a failure prints its reproducer.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if IN_CI else "dev")
 
 
 def _missing(what: str) -> None:
