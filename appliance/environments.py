@@ -18,7 +18,7 @@ from appliance.promotions.errors import NotFound, OrchestrationRefused, StateCon
 from appliance.store.db import transaction
 from kit import canonical
 from kit.errors import KitFormatError
-from kit.gates.freeze import check_window, zone
+from kit.gates.freeze import active_occurrence, check_window, next_start, zone
 from kit.timeutil import format_time, now
 
 STOP_KEY = "stop_the_line"
@@ -110,6 +110,11 @@ def freeze(db: sqlite_utils.Database, name: str, *, rrule: str | None, start: st
     dtstart = start or (local_now - dt.timedelta(days=duration // 86400 + 1)).isoformat()
     window = {"rrule": rrule, "dtstart": dtstart, "duration": duration, "tz": tz, "reason": reason}
     check_window(window)
+    try:        # evaluate it once now, so a window the gate cannot evaluate is never stored
+        active_occurrence(window, now())
+        next_start(window, now())
+    except (OverflowError, ValueError) as exc:
+        raise KitFormatError(f"freeze window cannot be evaluated: {exc}", kind="bad-window") from None
     with transaction(db):
         count = db.execute("SELECT count(*) FROM freeze_windows").fetchone()[0]
         ident = f"F-{count + 1:04d}"

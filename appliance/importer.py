@@ -165,6 +165,8 @@ class _Import:
         assert error is not None
         if self.options.dry_run or not isinstance(error, (KitVerificationError, KitFormatError)):
             raise error
+        if error.kind == "not-a-kit":        # not a kit at all (a stray file): refuse, keep nothing
+            raise error
         report = {"refusedAt": format_time(now()), "actor": current_actor(), "error": {
             "kind": error.kind, "message": error.message, "entry": error.entry},
             "checks": [c.to_dict() for c in (*self.checks, *result.checks)],

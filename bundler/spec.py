@@ -47,7 +47,16 @@ class KitSpec:
 
 
 class _StringTimes(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as text, so we parse them one way only."""
+    """SafeLoader that keeps timestamps as text (parsed one way only) and refuses duplicate
+    keys (YAML would silently keep the last one, dropping an input)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        for i, key in enumerate(keys):
+            if key in keys[:i]:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                        node.value[i][0].start_mark)
+        return super().construct_mapping(node, deep)
 
 
 _StringTimes.yaml_implicit_resolvers = {

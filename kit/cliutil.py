@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any, NoReturn
@@ -71,6 +72,15 @@ def handle_errors(prog: str) -> Iterator[None]:
         name = getattr(exc, "filename", None)
         where = f" ({name})" if name else ""
         click.echo(f"{prog}: error: io-error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(exitcodes.IO_ERROR)
+    except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 4, no traceback
+        text = str(exc).replace("\n", " ")[:300]
+        click.echo(f"{prog}: error: internal: {type(exc).__name__}: {text} "
+                   "(please report this; set STELLA_DEBUG=1 for the traceback)", err=True)
+        if os.environ.get("STELLA_DEBUG"):
+            raise
         sys.exit(exitcodes.IO_ERROR)
 
 

@@ -8,6 +8,7 @@ import click
 
 from appliance.commands.common import home_option, json_option, opened
 from appliance.deploy import inspect, recovery
+from appliance.deploy.errors import EngineDown
 from appliance.home import actor
 from kit import exitcodes
 from kit.cliutil import emit_json, handle_errors
@@ -19,16 +20,28 @@ from kit.cliutil import emit_json, handle_errors
 @json_option
 def drift(what: str | None, home: str | None, as_json: bool) -> None:
     """Compare running containers and the signed sticker with the deployed lock file."""
+    results, down = [], []
     with handle_errors("stella drift"), opened(home, notice_deploys=False) as (h, db):
         recovery.recover_if_idle(h, db, actor())
-        results = [inspect.drift(h, db, t) for t in inspect.select(db, what)]
+        for t in inspect.select(db, what):
+            try:
+                results.append(inspect.drift(h, db, t))
+            except EngineDown as exc:          # one engine down must not hide the others' report
+                down.append({"target": t.name, "environment": t.environment, "error": exc.message})
     if as_json:
-        emit_json({"match": all(not r.differences for r in results), "targets": [r.to_dict() for r in results]})
+        emit_json({"match": all(not r.differences for r in results) and not down,
+                   "targets": [r.to_dict() for r in results], "unreachable": down})
     else:
+        if not results and not down:
+            click.echo("no targets (stella target add NAME --env ENV --docker URL)")
         for r in results:
             click.echo(f"{r.target.name} ({r.target.environment}) {r.release or 'nothing deployed'}: "
                        f"{'matches' if not r.differences else str(len(r.differences)) + ' difference(s)'}")
             for d in r.differences:
                 click.echo(f"    {d.service:<16} {d.kind:<16} {d.detail}")
+        for d in down:
+            click.echo(f"{d['target']} ({d['environment']}): engine-unreachable: {d['error']}", err=True)
+    if down:
+        sys.exit(exitcodes.IO_ERROR)
     if any(r.differences for r in results):
         sys.exit(exitcodes.REFUSED)

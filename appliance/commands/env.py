@@ -22,8 +22,10 @@ def env() -> None:
 
 @env.command("create")
 @click.argument("name")
-@click.option("--order", type=int, required=True, help="Position in the promotion path (lower first).")
-@click.option("--requires-approvals", type=int, default=0, show_default=True, help="N approvals needed.")
+@click.option("--order", type=click.IntRange(0, 1_000_000), required=True,
+              help="Position in the promotion path (lower first).")
+@click.option("--requires-approvals", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="N approvals needed.")
 @click.option("--approver-role", default="approver", show_default=True)
 @click.option("--separation-of-duties", is_flag=True, help="Requester and deployer may not approve.")
 @click.option("--soak", default="0s", show_default=True, help="Time in the previous environment, e.g. 24h.")

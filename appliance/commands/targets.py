@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from appliance import users
+from appliance import environments, users
 from appliance.commands.common import home_option, json_option, opened
 from appliance.commands.orchestration_common import as_option
 from appliance.deploy import targets as store
@@ -50,7 +50,11 @@ def add(name: str, env_name: str, docker_url: str, project: str | None, env_file
 def list_(env_name: str | None, home: str | None, as_json: bool) -> None:
     """Every target (optionally of one environment)."""
     with handle_errors("stella target list"), opened(home) as (_h, db):
+        if env_name is not None:
+            environments.get(db, env_name)          # an unknown environment is an error, not "none"
         found = store.listing(db, env_name)
+        if not found and not as_json:
+            click.echo("no targets (stella target add NAME --env ENV --docker URL)")
         if as_json:
             emit_json([t.to_dict() for t in found])
             return
@@ -72,7 +76,8 @@ def remove(name: str, as_user: str | None, home: str | None) -> None:
 
 @target.command("settings")
 @click.argument("env_name", metavar="ENV")
-@click.option("--health-timeout", type=int, default=None, help="Seconds every service has to become healthy.")
+@click.option("--health-timeout", type=click.IntRange(1, 86400), default=None,
+              help="Seconds every service has to become healthy.")
 @click.option("--auto-deploy/--no-auto-deploy", default=None,
               help="Deploy at once when an approval makes a promotion approved (needs --deploy-as).")
 @click.option("--deploy-as", default=None, metavar="USER",
@@ -84,6 +89,7 @@ def settings(env_name: str, health_timeout: int | None, auto_deploy: bool | None
              as_user: str | None, home: str | None, as_json: bool) -> None:
     """Show or change an environment's deploy settings (changing needs admin)."""
     with handle_errors("stella target settings"), opened(home) as (_h, db):
+        environments.get(db, env_name)
         now_ = store.settings(db, env_name)
         if health_timeout is not None or auto_deploy is not None or deploy_as is not None:
             actor = users.acting(db, as_user, "admin")

@@ -21,6 +21,11 @@ class KeyDirError(KitIOError):
     kind = "bad-key-dir"
 
 
+class KeyExistsError(KeyDirError):
+    kind = "key-exists"
+    exit_code = 5                     # a conflict (kit.exitcodes.CONFLICT), not an I/O error
+
+
 def write_key_dir(directory: Path, signer: Signer, *, force: bool = False) -> None:
     """Write a new key directory; refuses to overwrite a key unless *force*.
 
@@ -29,7 +34,7 @@ def write_key_dir(directory: Path, signer: Signer, *, force: bool = False) -> No
     """
     priv, pub = directory / PRIVATE_FILE, directory / PUBLIC_FILE
     if not force and (priv.exists() or pub.exists()):
-        raise KeyDirError(f"{directory} already holds a key (use --force to replace it)")
+        raise KeyExistsError(f"{directory} already holds a key (use --force to replace it)")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
@@ -68,7 +73,7 @@ def load_key_dir(directory: Path, *, need_private: bool = True) -> tuple[PublicK
     """
     directory = Path(directory)
     if directory.is_file():
-        directory = directory.parent
+        raise KeyDirError(f"{directory} is a file; --key names a key directory (made by keygen --out DIR)")
     priv = directory / PRIVATE_FILE
     signer: Signer | None = None
     if priv.exists():

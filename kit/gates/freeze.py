@@ -28,13 +28,19 @@ _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _MARGIN = dt.timedelta(hours=3)          # covers any DST shift between wall and UTC
 
 
+MAX_DURATION = 3650 * 86400      # ten years: beyond that, datetime arithmetic overflows
+
+
 def parse_duration(text: str) -> int:
     """``64h``, ``2d``, ``1h30m``, ``90s`` → seconds (KitFormatError otherwise)."""
     match = _DURATION.match(text.strip())
     if not text.strip() or not match or not any(match.groups()):
         raise KitFormatError(f"not a duration: {text!r} (use e.g. 64h, 2d, 1h30m)", kind="bad-duration")
     d, h, m, s = (int(g or 0) for g in match.groups())
-    return ((d * 24 + h) * 60 + m) * 60 + s
+    seconds = ((d * 24 + h) * 60 + m) * 60 + s
+    if seconds > MAX_DURATION:
+        raise KitFormatError(f"duration {text!r} is longer than {MAX_DURATION // 86400} days", kind="bad-duration")
+    return seconds
 
 
 def zone(name: str) -> ZoneInfo:
@@ -68,9 +74,11 @@ def rule_of(window: Mapping[str, Any]) -> rrule | None:
 def check_window(window: Mapping[str, Any]) -> None:
     """Validate a window's fields (used when it is created and before evaluation)."""
     zone(str(window.get("tz", "")))
-    _local(str(window.get("dtstart", "")))
-    if not isinstance(window.get("duration"), int) or window["duration"] <= 0:
-        raise KitFormatError("a freeze window needs a positive duration", kind="bad-window")
+    start = _local(str(window.get("dtstart", "")))
+    if not isinstance(window.get("duration"), int) or not 0 < window["duration"] <= MAX_DURATION:
+        raise KitFormatError("a freeze window needs a positive duration of at most ten years", kind="bad-window")
+    if not dt.datetime(1970, 1, 2) <= start <= dt.datetime(9000, 1, 1):
+        raise KitFormatError(f"freeze window start {start.isoformat()} is out of range", kind="bad-window")
     rule_of(window)
 
 

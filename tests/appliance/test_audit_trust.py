@@ -106,3 +106,8 @@ def test_status_and_kits(tmp_path: Path, home: Path, signer: Signer) -> None:
     assert doc["advisories"][0]["ageDays"] == 1 and doc["disk"]["blobs"] > 0
     assert "advisories osv" in stella("status", home=home).output
     assert "seq 1" in stella("kits", home=home).output
+
+
+def test_updating_to_the_same_root_is_a_conflict(home: Path, trust_file: Path) -> None:
+    result = stella("trust", "update", str(trust_file), home=home)
+    assert result.exit_code == 5 and "already trusts version 1" in result.output

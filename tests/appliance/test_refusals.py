@@ -81,10 +81,12 @@ def test_unknown_signer_is_refused(tmp_path: Path, home: Path) -> None:
     assert _without_quarantine(snapshot(home)) == _without_quarantine(before)
 
 
-def test_not_a_kit_is_malformed(tmp_path: Path, home: Path) -> None:
+def test_not_a_kit_is_malformed_and_not_kept(tmp_path: Path, home: Path) -> None:
     bogus = tmp_path / "bogus.kit"
-    bogus.write_bytes(b"hello, not a kit")
+    bogus.write_bytes(b"hello, not a kit" * 1000)
+    before = snapshot(home)
     assert stella("import", str(bogus), home=home).exit_code == exitcodes.MALFORMED
+    assert snapshot(home) == before          # a stray file is refused, not copied into quarantine/
 
 
 def test_missing_file_is_io_error(tmp_path: Path, home: Path) -> None:

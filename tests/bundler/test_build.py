@@ -157,6 +157,8 @@ BAD_SPECS = [
     ("kit: [1, 2]\n", "'kit:' mapping"),
     ("kit: {name: site\n", "not valid YAML at line"),
     ("- just\n- a list\n", "top level must be a mapping"),
+    ("kit: {name: site, channel: stable, sequence: 1, created: 2026-01-01, expires: 2027-01-01}\n"
+     "attachments: [a.txt]\nattachments: [b.txt]\n", "line 3: duplicate key 'attachments'"),
 ]
 
 

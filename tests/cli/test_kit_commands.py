@@ -106,7 +106,7 @@ def test_rotation_from_the_command_line(work: Path) -> None:
 
 
 def test_keygen_refuses_to_overwrite(work: Path) -> None:
-    result = run(bundler, "keygen", "--out", work / "keys/a", code=4)
+    result = run(bundler, "keygen", "--out", work / "keys/a", code=5)
     assert "already holds a key" in result.output
     assert oct((work / "keys/a/key.pem").stat().st_mode & 0o777) == "0o600"
 

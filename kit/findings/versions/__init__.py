@@ -61,9 +61,6 @@ def scheme_for(purl_type: str) -> Scheme:
     return Scheme(purl_type, lru_cache(maxsize=1 << 16)(parser))
 
 
-def supported_types() -> tuple[str, ...]:
-    return tuple(sorted(_PARSERS))
-
 
 def split_osv_ecosystem(ecosystem: str) -> tuple[str | None, str]:
     """(purl type or None, release suffix) for an OSV ecosystem string."""
