@@ -336,3 +336,19 @@ def test_base64_payload_is_checked_strictly(good: RawKit, root_2of2: TrustRoot, 
     result = verify(good.write(tmp / "k", tar), root_2of2)
     assert result.error is not None and result.error.kind == "malformed-envelope"
     assert base64  # imported for readers of this test: the payload is base64 in the envelope
+
+
+def test_a_recompressed_kit_keeps_its_identity(good: RawKit, root_2of2: TrustRoot, tmp: Path) -> None:
+    path = good.write(tmp / "k")
+    tar = zstandard.ZstdDecompressor().stream_reader(path.open("rb")).read()
+    again = tmp / "k19"
+    again.write_bytes(zstandard.ZstdCompressor(level=19, write_checksum=False).compress(tar))
+    assert again.read_bytes() != path.read_bytes()
+    first, second = verify(path, root_2of2), verify(again, root_2of2)
+    assert first.ok and second.ok and first.kit_id == second.kit_id
+
+
+def test_a_second_zstd_frame_is_refused(good: RawKit, root_2of2: TrustRoot, tmp: Path) -> None:
+    path = good.write(tmp / "k")
+    path.write_bytes(path.read_bytes() + zstandard.ZstdCompressor().compress(b"\0" * 1024))
+    refused(path, root_2of2, "trailing-garbage")
