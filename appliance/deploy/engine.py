@@ -9,7 +9,9 @@ started (``put_archive`` / ``get_archive`` reach the volume mounted in it).
 
 from __future__ import annotations
 
+import atexit
 import io
+import threading
 import tarfile
 from collections.abc import Iterable, Iterator
 import contextlib
@@ -32,22 +34,41 @@ def sticker_volume(project: str) -> str:
     return f"stella-sticker-{project}"
 
 
+_CLIENTS: dict[tuple[str, int, int], docker.DockerClient] = {}
+
+
+def _close_clients() -> None:
+    while _CLIENTS:
+        _CLIENTS.popitem()[1].close()
+
+
+atexit.register(_close_clients)
+
+
 @contextlib.contextmanager
 def client(url: str, what: str, timeout: int = 20) -> Iterator[docker.DockerClient]:
-    """A client for the engine at *url*, pinged first.
+    """A client for the engine at *url*, pinged first (every time).
+
+    One client per (engine, timeout) is kept for the life of the process, so a deploy
+    does not create a client (and ask the engine for its API version) at each step;
+    a client whose engine stops answering is dropped.
 
     Raises:
         EngineDown: the engine does not answer.
     """
+    key = (url, timeout, threading.get_ident())      # requests sessions are not shared between threads
     try:
-        c = docker.DockerClient(base_url=url, timeout=timeout)
+        c = _CLIENTS.get(key)
+        if c is None:
+            c = docker.DockerClient(base_url=url, timeout=timeout)
+            _CLIENTS[key] = c
         c.ping()
     except _TRANSPORT as exc:
+        dropped = _CLIENTS.pop(key, None)
+        if dropped is not None:
+            dropped.close()
         raise EngineDown(f"{what}: the Docker engine at {url} does not answer ({_short(exc)})") from None
-    try:
-        yield c
-    finally:
-        c.close()
+    yield c
 
 
 def _short(exc: BaseException) -> str:

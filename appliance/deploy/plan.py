@@ -7,6 +7,7 @@ an engine that is down all stop the deploy here, with the promotion still ``appr
 
 from __future__ import annotations
 
+import http.client
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from appliance.deploy.targets import Target
 from appliance.errors import RegistryError
 from appliance.home import Home
 from appliance.registry import config as registry_config
-from appliance.registry.seed import Seeder
+from appliance.registry.mediatypes import ACCEPT
 from appliance.store.blobs import BlobStore
 from kit.deploy.lockfile import LockError, LockIdentity, PinnedImage, render_lock
 from kit.deploy.pins import pin_services
@@ -83,6 +84,38 @@ def render(home: Home, db: sqlite_utils.Database, info: ReleaseInfo, target: Tar
     return render_lock(info.template, pins(home, db, info, target), who)
 
 
+def _already_seeded(addr: str, rows: list[tuple[str, str, str | None, str]], wanted: set[str]) -> bool:
+    """True when the registry answers ``/v2/`` and already serves every wanted image (its
+    manifest by digest, and its tag pointing at that digest): exactly the state in which
+    ``Seeder`` would push nothing. Checked with the standard library, so a deploy of an
+    already-seeded release does not import httpx. Any other answer or error: False (the
+    caller then runs the full ``Seeder``, which re-checks and reports)."""
+    conn = http.client.HTTPConnection(addr, timeout=30.0)
+    try:
+        def ask(method: str, url: str) -> http.client.HTTPResponse:
+            conn.request(method, url, headers={"Accept": ACCEPT} if method == "HEAD" else {})
+            resp = conn.getresponse()
+            resp.read()
+            return resp
+
+        if ask("GET", "/v2/").status != 200:
+            return False
+        for repo, digest, tag, _media_type in rows:
+            if digest not in wanted:
+                continue
+            if ask("HEAD", f"/v2/{repo}/manifests/{digest}").status != 200:
+                return False
+            if tag:
+                resp = ask("HEAD", f"/v2/{repo}/manifests/{tag}")
+                if resp.status != 200 or resp.getheader("Docker-Content-Digest") != digest:
+                    return False
+        return True
+    except (OSError, http.client.HTTPException, ValueError):
+        return False
+    finally:
+        conn.close()
+
+
 def seed_release(home: Home, db: sqlite_utils.Database, info: ReleaseInfo) -> None:
     """Make sure the appliance registry serves every image of the release (idempotent).
 
@@ -92,6 +125,9 @@ def seed_release(home: Home, db: sqlite_utils.Database, info: ReleaseInfo) -> No
     addr = registry_config.load(home).addr
     wanted = set(info.component_digests().values())
     rows = db.execute("SELECT DISTINCT repository, digest, tag, media_type FROM images").fetchall()
+    if _already_seeded(addr, rows, wanted):
+        return
+    from appliance.registry.seed import Seeder   # httpx: only when something may need pushing
     seeder = Seeder(addr, BlobStore(home.blobs))
     try:
         if not seeder.ping():
@@ -119,8 +155,7 @@ def preflight(home: Home, db: sqlite_utils.Database, info: ReleaseInfo, environm
         raise KitFormatError(f"environment {environment} has no deploy targets "
                              f"(stella target add NAME --env {environment} --docker URL)", kind="no-targets")
     for t in targets:
-        pins(home, db, info, t)
-        render(home, db, info, t, environment, "D-check")
+        render(home, db, info, t, environment, "D-check")      # pins every service first, then renders
     seed_release(home, db, info)
     for t in targets:
         with engine.client(t.docker, f"target {t.name}"):

@@ -20,11 +20,10 @@ import httpx
 import sqlite_utils
 
 from appliance.errors import RegistryError
+from appliance.registry.mediatypes import INDEX_TYPES, MANIFEST_TYPES as _MANIFEST_TYPES
 from appliance.store.blobs import BlobStore
 from kit.timeutil import format_time, now
 
-INDEX_TYPES = {"application/vnd.oci.image.index.v1+json",
-               "application/vnd.docker.distribution.manifest.list.v2+json"}
 
 
 @dataclass
@@ -135,8 +134,6 @@ class Seeder:
         self.report.bytes_pushed += path.stat().st_size
 
 
-_MANIFEST_TYPES = {"application/vnd.oci.image.manifest.v1+json",
-                   "application/vnd.docker.distribution.manifest.v2+json"}
 
 
 def _is_manifest(desc: dict[str, Any]) -> bool:
