@@ -111,7 +111,7 @@ class _Import:
 
     def run(self) -> ImportOutcome:
         ident = inspect_kit(self.kit, self.options.limits)
-        kit_id = ident.kit_id             # hashes the whole manifest: computed once, passed on
+        kit_id = ident.kit_id
         if ident.manifest is not None and already_imported(self.db, kit_id):
             return _outcome("already-imported", ident.manifest, kit_id)
         root = trust.current(self.db)
@@ -252,7 +252,7 @@ class _Import:
         testhooks.pause("record-written")
         row = committer.KitRow(m, result.envelope.to_bytes() if result.envelope else b"", import_id, when, who,
                                self.forced, self.options.reason if self.forced else None,
-                               self.kit.stat().st_size, kit_id)
+                               self.kit.stat().st_size)
         details = {"kitId": kit_id, "name": m.name, "channel": m.channel, "sequence": m.sequence,
                    "kind": m.kind, "importId": import_id, "record": digest, "newBlobs": len(sink.staged),
                    "forced": self.forced, "reason": self.options.reason if self.forced else None}

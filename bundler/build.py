@@ -43,7 +43,8 @@ class BuildPlan:
 
     @property
     def input_bytes(self) -> int:
-        return sum(s.file.stat().st_size if s.file is not None else len(s.data or b"") for s in self.sources)
+        return sum(len(s.data) if s.data is not None else s.file.stat().st_size if s.file else 0
+                   for s in self.sources)
 
 
 def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: "Step | None" = None,
@@ -65,28 +66,11 @@ def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: "Step | None"
                      report if spec.advisories else None)
 
 
-def _origins(spec: KitSpec) -> dict[str, Path]:
-    """Kit path → input file, for the entries carried byte-exact from kit.yaml's files."""
-    out: dict[str, Path] = {}
-    if spec.policy is not None:
-        out.update({f"policy/{f.relative_to(spec.policy).as_posix()}": f for f in spec.policy.rglob("*")
-                    if f.is_file()})
-    for path in spec.vex:
-        files = [path] if path.is_file() else sorted(path.rglob("*.json"))
-        out.update({("vex/" + (f.name if f == path else f"{path.name}/{f.relative_to(path).as_posix()}")): f
-                    for f in files})
-    return out
-
-
 def _inputs(spec: KitSpec, plan: BuildPlan, entries: Sequence[Entry]) -> list[tuple[str, str]]:
     """(uri, sha256) of everything the build read, for the provenance statement."""
     by_path = {e.path: e.sha256 for e in entries}
-    origins = _origins(spec)
-    inputs = []
-    for src in plan.sources:
-        origin = src.file if src.file is not None and not src.path.startswith("blobs/") else origins.get(src.path)
-        if origin is not None:
-            inputs.append((file_uri(os.path.relpath(origin, spec.base_dir)), by_path[src.path]))
+    inputs = [(file_uri(os.path.relpath(src.file, spec.base_dir)), by_path[src.path])
+              for src in plan.sources if src.file is not None and not src.path.startswith("blobs/")]
     if plan.advisories is not None:
         inputs += [(file_uri(f.path), f.sha256) for src in plan.advisories.sources for f in src.files]
     pulled = plan.images.pulled if plan.images else {}

@@ -52,8 +52,8 @@ def kit_cmd(kit_path: Path, trust: tuple[Path, ...], at: str | None, channel: st
 
     moment = _at(at)
     with handle_errors(PROG):
-        total = kit_path.stat().st_size if kit_path.exists() else None
-        with byte_progress(f"verifying {kit_path.name}", None if total is None else None, progress) as advance:
+        # the uncompressed size is known only once the manifest is read: the bar counts bytes
+        with byte_progress(f"verifying {kit_path.name}", None, progress) as advance:
             result = verify_kit(kit_path, trust, moment, channel, progress=advance)
         if as_json:
             emit_json({**result.to_dict(), "checkedAt": timeutil.format_time(moment)})

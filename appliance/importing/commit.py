@@ -41,11 +41,10 @@ class KitRow:
     forced: bool
     reason: str | None
     file_size: int
-    kit_id: str = ""              # the manifest's kit id when the caller has it (it hashes the manifest)
 
     @property
     def id(self) -> str:
-        return self.kit_id or self.manifest.kit_id
+        return self.manifest.kit_id
 
 
 def _kit_values(k: KitRow) -> dict[str, Any]:
@@ -70,7 +69,7 @@ def commit(db: sqlite_utils.Database, kit: KitRow, staged: dict[str, int], deriv
            record: dict[str, Any], audit_details: dict[str, Any]) -> audit.Event:
     """Record everything about one import in one transaction."""
     m = kit.manifest
-    kit_id = kit.id                   # Manifest.kit_id hashes the whole manifest: once, not per row
+    kit_id = kit.id
     entries: list[tuple[Entry, int]] = [(e, 1) for e in m.entries] + [(e, 0) for e in m.inherited]
     with transaction(db):
         _insert(db, "kits", [_kit_values(kit)])

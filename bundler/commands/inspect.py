@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from kit.cliutil import emit_json, fail, handle_errors, human_size
-from kit.format import Entry, KitReader, Manifest, inspect_kit
+from kit.format import Entry, KitReader, Manifest, ReadResult, inspect_kit
 from kit.timeutil import format_time
 
 MAX_DOC = 64 << 20
@@ -41,17 +41,16 @@ class _Capture:
         return Writer()
 
 
-def _documents(kit_path: Path, releases: bool, sboms: bool) -> dict[str, Any]:
+def _read(kit_path: Path, releases: bool, sboms: bool) -> tuple[ReadResult, dict[str, Any]]:
+    """The manifest alone, or (with --releases/--sboms) one streaming pass that also keeps
+    those documents; signatures are not checked."""
+    if not (releases or sboms):
+        return inspect_kit(kit_path), {}
     prefixes = tuple(p for p, on in (("releases/", releases), ("sboms/", sboms)) if on)
     capture = _Capture(prefixes)
     result = KitReader(kit_path).verify(trust=None, at=dt.datetime.min.replace(tzinfo=dt.timezone.utc), sink=capture)
-    if result.error is not None:
-        fail(result.error, "stella-bundler")
-    out: dict[str, Any] = {}
-    for path, data in sorted(capture.docs.items()):
-        if path.endswith(".json"):
-            out[path] = json.loads(data)
-    return out
+    docs = {path: json.loads(data) for path, data in sorted(capture.docs.items()) if path.endswith(".json")}
+    return result, docs
 
 
 def _release_lines(docs: dict[str, Any]) -> list[str]:
@@ -108,13 +107,12 @@ def inspect(kit_path: Path, releases: bool, sboms: bool, entries: bool, as_json:
     use `stella-verify kit` to verify.
     """
     with handle_errors("stella-bundler"):
-        result = inspect_kit(kit_path)
+        result, docs = _read(kit_path, releases, sboms)
         if result.error is not None:
             fail(result.error, "stella-bundler")
         m, env = result.manifest, result.envelope
         assert m is not None and env is not None
         sigs = sorted(s.keyid for s in env.signatures)
-        docs = _documents(kit_path, releases, sboms) if releases or sboms else {}
         if as_json:
             doc: dict[str, Any] = {"kit": str(kit_path), "kitId": m.kit_id, "verified": False,
                                    "manifest": m.to_dict(), "signatures": sigs, "fileSize": kit_path.stat().st_size}

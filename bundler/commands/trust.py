@@ -33,10 +33,14 @@ def _expires(text: str) -> timeutil.dt.datetime:
 
 
 def _write(out: Path, data: bytes) -> None:
+    """Write atomically: a failed write leaves neither a partial root nor a stray temp file."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
-    tmp.write_bytes(data + b"\n")
-    tmp.replace(out)
+    try:
+        tmp.write_bytes(data + b"\n")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _describe(root: TrustRoot) -> str:

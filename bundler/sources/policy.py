@@ -210,12 +210,12 @@ def policy_entries(folder: Path, warn: Warn | None = None) -> list[EntrySource]:
         rel = file.relative_to(folder).as_posix()
         if rel == POLICY_DATA:
             data = _data(file, rel)
-            entries.append(EntrySource(f"policy/{rel}", POLICY_DATA_TYPE, data=data.encode("utf-8")))
+            entries.append(EntrySource(f"policy/{rel}", POLICY_DATA_TYPE, data=data.encode("utf-8"), file=file))
         elif file.suffix == ".rego":
             text = _text(file, rel)
             _lint(rel, text, warn)
             modules.append((rel, text))
-            entries.append(EntrySource(f"policy/{rel}", REGO_TYPE, data=text.encode("utf-8")))
+            entries.append(EntrySource(f"policy/{rel}", REGO_TYPE, data=text.encode("utf-8"), file=file))
         else:
             raise SpecError(f"policy: {rel} is neither a .rego module nor the top-level data.json", entry=rel)
     if not modules:

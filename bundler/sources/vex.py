@@ -103,6 +103,6 @@ def vex_entries(paths: Sequence[Path]) -> list[EntrySource]:
                 raise SpecError(f"vex: {file}: cannot read: {exc.strerror}", entry=str(file)) from None
             _check_document(data, file)
             seen[kit_path] = file
-            # carry the bytes we checked, not the file: it cannot change between check and write
-            out.append(EntrySource(kit_path, OPENVEX_TYPE, data=data))
+            # carry the bytes we checked; the file is named for provenance and change detection
+            out.append(EntrySource(kit_path, OPENVEX_TYPE, data=data, file=file))
     return out

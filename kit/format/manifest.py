@@ -8,6 +8,7 @@ so it survives recompression of the outer file.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,12 +89,18 @@ class Manifest:
             out["annotations"] = dict(self.annotations)
         return out
 
-    def to_bytes(self) -> bytes:
+    @functools.cached_property
+    def _canonical(self) -> bytes:
+        # Frozen: the bytes (and so the identity) never change, so they are encoded once;
+        # an importer asks for kit_id once per row it writes.
         return canonical.dumps(self.to_dict())
 
-    @property
+    def to_bytes(self) -> bytes:
+        return self._canonical
+
+    @functools.cached_property
     def kit_id(self) -> str:
-        return "sha256:" + canonical.sha256_hex(self.to_bytes())
+        return "sha256:" + canonical.sha256_hex(self._canonical)
 
     @property
     def total_size(self) -> int:

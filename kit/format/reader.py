@@ -361,7 +361,6 @@ def _stream_entry(stream: zstdio.DecompressedStream, entry: Entry, sink: EntrySi
 
 
 def inspect_kit(path: Path, limits: KitLimits = KitLimits()) -> ReadResult:
-    """Read only the manifest, without checking signatures (for ``inspect``)."""
-    import datetime
-    return KitReader(path, limits=limits).verify(trust=None, at=datetime.datetime.min.replace(
-        tzinfo=datetime.timezone.utc), manifest_only=True)
+    """Read only the manifest, without checking signatures or expiry (for ``inspect``)."""
+    return KitReader(path, limits=limits).verify(trust=None, at=dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+                                                 manifest_only=True)

@@ -34,6 +34,8 @@ Progress = Callable[[int], None]
 class EntrySource:
     """One entry to write: its path and media type, and its bytes from a file or memory.
 
+    With both ``data`` and ``file``, the bytes written are ``data`` (what the caller checked)
+    and ``file`` names where they came from: a file that changes during the build fails it.
     ``sha256`` may be given for a content-addressed file whose digest the caller verified
     in this process (an OCI blob named by its digest): the hashing pass then only stats it.
     A wrong value cannot produce a kit that verifies: every reader checks every digest.
