@@ -4,7 +4,7 @@ A 3-service release (busybox httpd on 127.0.0.1, each with a healthcheck) whose 
 are already on the host. In the same run, alternating, best of --runs:
 
 - ours:   ``stella deploy P-…`` as a process (gates re-checked, registry checked, lock
-          file rendered and stored, pulls skipped, compose up --wait, verify, signed
+          file rendered and stored, pulls skipped, compose up, health wait, signed
           sticker written, evidence packet sealed);
 - ours in-process: the same command through click's runner in this (warm) process, i.e.
           without interpreter start-up and imports;

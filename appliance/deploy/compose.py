@@ -86,10 +86,10 @@ class Compose:
             raise ComposeError(f"cannot run Docker Compose: {exc.strerror}") from None
         return ComposeRun(proc.returncode, proc.stdout, proc.stderr)
 
-    def up(self, lock: Path, wait_timeout: int) -> ComposeRun:
-        """``up -d --wait``: pull by digest if missing, start, wait for running/healthy."""
-        return self._run(lock, "up", "--detach", "--wait", "--wait-timeout", str(wait_timeout),
-                         "--remove-orphans", "--quiet-pull")
+    def up(self, lock: Path) -> ComposeRun:
+        """``up --detach``: pull by digest if missing, create and start (health is waited for
+        by the caller: see health.py)."""
+        return self._run(lock, "up", "--detach", "--remove-orphans", "--quiet-pull")
 
     def down(self, lock: Path | None = None) -> ComposeRun:
         return self._run(lock, "down", "--remove-orphans", "--timeout", "10")

@@ -1,4 +1,4 @@
-"""One target, one lock file: pull by digest, ``compose up --wait``, verify, and going back.
+"""One target, one lock file: pull by digest, ``compose up --detach``, wait for health, and going back.
 
 :func:`apply` never leaves a half state behind on its own: its caller decides to roll
 back with :func:`restore` (the previous lock file re-applied and waited for, or — on a
@@ -15,7 +15,7 @@ from typing import Any
 
 import docker
 
-from appliance.deploy import engine
+from appliance.deploy import engine, health
 from appliance.deploy.compose import Compose
 from appliance.deploy.errors import DeployError
 from appliance.deploy.records import Rollout
@@ -95,21 +95,19 @@ def service_results(lock: bytes, seen: list[Observed], diffs: list[Difference]) 
     return out
 
 
-def wait_settled(c: docker.DockerClient, t: Target, lock: bytes, lock_hex: str,
-                 timeout: int) -> tuple[list[Observed], list[Difference]]:
-    """Poll until every service is running and healthy, or something is plainly wrong
-    (exited, unhealthy), or *timeout* seconds pass; used when resuming a deploy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        seen, diffs = check_services(c, t, lock, lock_hex)
-        starting = any(o.health == "starting" for o in seen)
-        if not diffs or (not starting and any(d.kind != "unhealthy" for d in diffs)) or time.monotonic() > deadline:
-            return seen, diffs
-        time.sleep(0.5)
+def wait_healthy(c: docker.DockerClient, t: Target, lock: bytes, lock_hex: str, timeout: float,
+                 wake: health.Wakeups | None = None) -> tuple[list[Observed], list[Difference]]:
+    """Until every service runs (and is healthy where it has a healthcheck), something fails
+    for good, or *timeout* seconds pass (then what is still starting is the difference)."""
+    seen, diffs, late = health.wait(lambda: check_services(c, t, lock, lock_hex), timeout, wake)
+    if late:
+        diffs = [Difference(d.service, d.kind, f"{d.detail} after {timeout:g} s (the environment's health "
+                            "timeout)") for d in diffs]
+    return seen, diffs
 
 
 def apply(home: Home, job: Job) -> Result:
-    """Pull, ``up --wait`` within the environment's health timeout, verify, read back digests."""
+    """Pull, ``up --detach``, wait for health within the environment's timeout, read back digests."""
     t, res = job.target, Result()
     started = time.monotonic()
     try:
@@ -119,11 +117,15 @@ def apply(home: Home, job: Job) -> Result:
             path = _write_working(home, t.name, job.lock)
             res.touched = True
             mark = time.monotonic()
-            run = compose_for(t, job.timeout).up(path, job.timeout)
-            res.timings_ms["up"] = int((time.monotonic() - mark) * 1000)
-            mark = time.monotonic()
-            seen, diffs = check_services(c, t, job.lock, job.lock_hex)
-            res.timings_ms["verify"] = int((time.monotonic() - mark) * 1000)
+            with health.watching(c, t.project) as wake:
+                run = compose_for(t, job.timeout).up(path)
+                res.timings_ms["up"] = int((time.monotonic() - mark) * 1000)
+                mark = time.monotonic()
+                if run.ok:
+                    seen, diffs = wait_healthy(c, t, job.lock, job.lock_hex, job.timeout, wake)
+                else:
+                    seen, diffs = check_services(c, t, job.lock, job.lock_hex)
+            res.timings_ms["healthy"] = int((time.monotonic() - mark) * 1000)
             res.services = service_results(job.lock, seen, diffs)
             res.config_hashes = {o.service: o.labels.get("com.docker.compose.config-hash", "") for o in seen}
             if not run.ok:
@@ -154,8 +156,10 @@ def restore(home: Home, t: Target, previous: Rollout | None, timeout: int) -> di
                     facts["error"] = run.last_error()
             else:
                 lock = previous.lock_text.encode("utf-8")
-                run = compose_for(t, timeout).up(_write_working(home, t.name, lock), timeout)
-                seen, diffs = check_services(c, t, lock, previous.lock_sha256)
+                with health.watching(c, t.project) as wake:
+                    run = compose_for(t, timeout).up(_write_working(home, t.name, lock))
+                    seen, diffs = (wait_healthy(c, t, lock, previous.lock_sha256, timeout, wake) if run.ok
+                                   else check_services(c, t, lock, previous.lock_sha256))
                 if previous.sticker:
                     engine.write_sticker(c, t.project, previous.sticker.encode(), [o for o in
                                          (s["image"] for s in check_lock(lock)["services"].values())])

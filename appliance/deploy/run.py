@@ -2,7 +2,7 @@
 
     deploy lock → finish orphaned deployments → preflight (template, pins, registry, engines)
     → start_deployment (approved → deploying, gates re-checked)
-    → per target: render + store lock, pull by digest, compose up --wait, verify
+    → per target: render + store lock, pull by digest, compose up --detach, wait for health (health.py)
     → all healthy: stickers, deployed, ``deployment`` packet
     → any failure: every touched target back to its previous lock (or removed on a first
       deploy), failed, ``rollback`` packet

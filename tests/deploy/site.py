@@ -4,6 +4,7 @@ documents and compose templates, imported into a home whose own registry runs on
 from __future__ import annotations
 
 import json
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,22 @@ ORCH_MEDIA = {"advisories/records.ndjson": "application/vnd.stella.advisories+nd
               "compose": "application/vnd.stella.compose-template+yaml"}
 
 
+_NEXT_PORT = [20000 + (os.getpid() * 7919) % 10000]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, below the ephemeral range: a port the kernel hands out for port 0
+    may also become the source port of some outgoing connection before a container binds
+    it (busybox httpd then exits at once), and the same port can come back twice."""
+    while True:
+        port = _NEXT_PORT[0]
+        _NEXT_PORT[0] = 20000 + (port - 20000 + 1) % 12000
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def rootfs(label: str) -> dict[str, object]:
