@@ -22,6 +22,11 @@ import yaml
 from kit import canonical
 from kit.errors import KitFormatError
 
+# libyaml's parser when PyYAML has it (10x faster; the same SafeConstructor builds the
+# data, so the parsed document, and so the self-digest, are the same either way). Dumping
+# stays pure Python: its bytes must not depend on whether libyaml is installed.
+_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 LOCK_NAME = "compose.stella.lock.yml"
 LABELS = ("stella.release.id", "stella.component.id", "stella.digest", "stella.environment",
           "stella.deployment.id")
@@ -70,7 +75,7 @@ def parse_template(text: bytes | str, where: str = "compose template") -> dict[s
         LockError: not YAML, or no services.
     """
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader (C or Python)
     except yaml.YAMLError as exc:
         raise LockError(f"{where} is not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict) or not doc["services"]:
