@@ -9,7 +9,7 @@ import click
 
 from bundler.commands import LAZY
 from kit import __version__
-from kit.cliutil import LazyGroup
+from kit.cliutil import LazyGroup, run_main
 
 
 @click.group(cls=LazyGroup, lazy=LAZY, context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,4 +19,4 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli(prog_name="stella-bundler")
+    run_main(cli, "stella-bundler")

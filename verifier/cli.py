@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from kit import __version__, exitcodes, timeutil
-from kit.cliutil import byte_progress, emit_json, exit_code_for, handle_errors, human_size
+from kit.cliutil import byte_progress, emit_json, exit_code_for, handle_errors, human_size, run_main
 
 PROG = "stella-verify"
 
@@ -156,4 +156,4 @@ def replay_cmd(packet_path: Path, key_path: Path | None, as_json: bool) -> None:
 
 
 def main() -> None:
-    cli(prog_name=PROG)
+    run_main(cli, PROG)
