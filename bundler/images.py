@@ -15,13 +15,13 @@ release document per release. Entry paths (docs/kit-format.md):
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ CYCLONEDX_TYPE = "application/vnd.cyclonedx+json"
 SPDX_TYPE = "application/spdx+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 LAYOUT_TYPE = "application/vnd.oci.layout.header.v1+json"
+RENDERER = "direct-1"  # bundler.sbom's direct renderer (same bytes as the library writers)
 
 Step = Callable[[str], None]
 
@@ -83,101 +84,118 @@ class _Timing:
             self.work += seconds
 
 
+@dataclass
+class _ImageSBOMs:
+    """What the SBOM worker made for one pulled image: its catalogs and their documents,
+    or the error cataloging it raised (reported later, in reference order)."""
+
+    catalogs: list[Catalog] = field(default_factory=list)
+    documents: list[tuple[bytes, bytes]] = field(default_factory=list)
+    error: BaseException | None = None
+
+
 def _pull_and_scan(refs: Sequence[str], layout: OCILayout, registries: dict[str, Any] | None,
-                   platforms: Sequence[str], cache: SBOMCache, scans: ScanCache, timing: _Timing,
-                   step: Step | None) -> dict[str, PulledImage]:
-    """Pull each image; scan its layers on a worker thread while the next image is pulled.
+                   platforms: Sequence[str], cache: SBOMCache, scans: ScanCache, created: dt.datetime,
+                   timing: _Timing, step: Step | None) -> tuple[dict[str, PulledImage], dict[str, _ImageSBOMs]]:
+    """Pull each image; scan, catalog and render its SBOMs on a worker thread while the
+    next image is pulled.
 
     Pulling waits on the network and scanning on inflate and hashing, all outside the GIL,
-    so the two overlap; the catalog step afterwards reads the scans from *scans*.
+    so the two overlap; cataloging and rendering (pure Python, tens of milliseconds per
+    image) fill the gaps. Errors are kept per image and raised by ``_sboms`` in reference
+    order, as if every image were cataloged after the pulls.
     """
-    def scan(image: PulledImage) -> None:
+    sboms: dict[str, _ImageSBOMs] = {}
+
+    def work(ref: str, image: PulledImage) -> None:
         started = time.perf_counter()
-        prescan(layout.root, [image], scans, cache=cache, workers=1)
+        result = sboms[ref] = _ImageSBOMs()
+        try:
+            prescan(layout.root, [image], scans, cache=cache, workers=1)
+            result.catalogs = catalog_pulled(layout.root, image, cache=cache, scans=scans)
+            result.documents = [_rendered(c, created, cache.dir.parent) for c in result.catalogs]
+        except Exception as exc:  # noqa: BLE001 - re-raised by _sboms, in reference order
+            result.error = exc
         timing.add_work(time.perf_counter() - started)
 
     with RegistryClient(registries_from_dict(registries), None) as client, \
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="pull") as pulls, \
-            ThreadPoolExecutor(max_workers=2, thread_name_prefix="sbom-scan") as scans_pool:
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="sbom") as sbom_pool:
         puller = Puller(client, layout, [parse_platform(p) for p in platforms])
-        scanned = []
+        working = []
 
         def pull(ref: str) -> PulledImage:
             if step:
                 step(f"pull {ref}")
             image = puller.pull(ref, ref_name=ref)
-            scanned.append(scans_pool.submit(scan, image))
+            working.append(sbom_pool.submit(work, ref, image))
             return image
 
         # Two pulls at a time: one waits on the registry while the other hashes.
         pulled = dict(zip(refs, pulls.map(pull, refs)))
         waiting = time.perf_counter()
-        for future in list(scanned):
+        for future in list(working):
             future.result()
         timing.wall += time.perf_counter() - waiting
-    return pulled
+    return pulled, sboms
 
 
-def _render(catalog: Catalog, created: dt.datetime) -> tuple[bytes, bytes]:
-    """CycloneDX and SPDX bytes of one catalog (runs in a worker process)."""
-    return to_cyclonedx(catalog, created), to_spdx(catalog, created)
+@lru_cache(maxsize=1)
+def _writer_versions() -> tuple[str, ...]:
+    from importlib.metadata import version
+    return version("cyclonedx-python-lib"), version("spdx-tools"), version("license-expression"), \
+        version("packageurl-python")
 
 
 def _render_key(catalog: Catalog, created: dt.datetime) -> str:
     """What a rendered document depends on: the image, its names, the time, the writers."""
-    from importlib.metadata import version
     subject = catalog.subject
     return canonical.digest({"subject": [subject.registry, subject.repository, subject.digest, subject.tag,
                                          subject.platform], "created": format_time(created),
-                             "cataloger": catalog.cataloger_version,
-                             "writers": [version("cyclonedx-python-lib"), version("spdx-tools")]})[7:]
+                             "cataloger": catalog.cataloger_version, "renderer": RENDERER,
+                             "writers": list(_writer_versions())})[7:]
 
 
-def _render_all(catalogs: Sequence[Catalog], created: dt.datetime, cache_dir: Path) -> list[tuple[bytes, bytes]]:
-    """Rendered documents, from the render cache or made in worker processes.
+def _rendered(catalog: Catalog, created: dt.datetime, cache_dir: Path) -> tuple[bytes, bytes]:
+    """CycloneDX and SPDX bytes of one catalog, from the render cache or rendered now.
 
-    The SBOM libraries are pure Python (about 0.7 s per image of 800 components), so
-    rendering uses one process per core; the results are identical to rendering inline.
+    The direct renderer takes tens of milliseconds per image (docs/adr/0004), so it runs
+    inline on the SBOM worker thread; the cache still saves it on a rebuild.
     """
     folder = cache_dir / "rendered"
-    keys = [_render_key(c, created) for c in catalogs]
-    out: list[tuple[bytes, bytes] | None] = []
-    for key in keys:
-        try:
-            out.append(((folder / f"{key}.cdx.json").read_bytes(), (folder / f"{key}.spdx.json").read_bytes()))
-        except OSError:
-            out.append(None)
-    missing = [i for i, doc in enumerate(out) if doc is None]
-    if len(missing) > 1:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(len(missing), os.cpu_count() or 1), mp_context=ctx) as pool:
-            made = list(pool.map(_render, [catalogs[i] for i in missing], [created] * len(missing)))
-    else:
-        made = [_render(catalogs[i], created) for i in missing]
+    key = _render_key(catalog, created)
+    try:
+        return (folder / f"{key}.cdx.json").read_bytes(), (folder / f"{key}.spdx.json").read_bytes()
+    except OSError:
+        pass
+    docs = to_cyclonedx(catalog, created), to_spdx(catalog, created)
     folder.mkdir(parents=True, exist_ok=True)
-    for i, docs in zip(missing, made):
-        out[i] = docs
-        for suffix, data in zip(("cdx", "spdx"), docs):
-            tmp = folder / f".{keys[i]}.{suffix}.{os.getpid()}.partial"
-            tmp.write_bytes(data)
-            os.replace(tmp, folder / f"{keys[i]}.{suffix}.json")
-    return [doc for doc in out if doc is not None]
+    for suffix, data in zip(("cdx", "spdx"), docs):
+        tmp = folder / f".{key}.{suffix}.{os.getpid()}.{threading.get_ident()}.partial"
+        tmp.write_bytes(data)
+        os.replace(tmp, folder / f"{key}.{suffix}.json")
+    return docs
 
 
-def _sboms(images: dict[str, PulledImage], layout: OCILayout, cache: SBOMCache, scans: ScanCache,
-           created: dt.datetime, timing: _Timing, step: Step | None
-           ) -> tuple[list[EntrySource], dict[str, dict[str, str]]]:
-    """SBOM entries, and for each manifest digest the paths of its SBOMs."""
+def _sboms(images: dict[str, PulledImage], made: dict[str, _ImageSBOMs], timing: _Timing,
+           step: Step | None) -> tuple[list[EntrySource], dict[str, dict[str, str]]]:
+    """SBOM entries, and for each manifest digest the paths of its SBOMs.
+
+    The first image (in reference order) whose cataloging failed raises its error.
+    """
     started = time.perf_counter()
-    catalogs: dict[str, Catalog] = {}
-    for ref, image in sorted(images.items()):
+    documents: dict[str, tuple[Catalog, tuple[bytes, bytes]]] = {}
+    for ref in sorted(images):
         if step:
             step(f"sbom {ref}")
-        for catalog in catalog_pulled(layout.root, image, cache=cache, scans=scans):
-            catalogs.setdefault(catalog.subject.digest, catalog)
-    ordered = [catalogs[d] for d in sorted(catalogs)]
+        result = made[ref]
+        if result.error is not None:
+            raise result.error
+        for catalog, docs in zip(result.catalogs, result.documents):
+            documents.setdefault(catalog.subject.digest, (catalog, docs))
     sources, paths = [], {}
-    for catalog, (cdx, spdx) in zip(ordered, _render_all(ordered, created, cache.dir.parent)):
+    for digest in sorted(documents):
+        catalog, (cdx, spdx) = documents[digest]
         hexd = catalog.subject.digest.split(":", 1)[1]
         paths[catalog.subject.digest] = {"cyclonedx": f"sboms/{hexd}.cdx.json", "spdx": f"sboms/{hexd}.spdx.json"}
         sources.append(EntrySource(f"sboms/{hexd}.cdx.json", CYCLONEDX_TYPE, data=cdx))
@@ -227,8 +245,8 @@ def collect_images(releases: Sequence[ReleaseSpec], *, registries: dict[str, Any
     layout = OCILayout(cache_dir / "oci")
     cache, scans, timing = SBOMCache(cache_dir / "sboms"), ScanCache(), _Timing()
     refs = sorted({ref for rel in releases for _, ref in rel.components})
-    out.pulled = _pull_and_scan(refs, layout, registries, platforms, cache, scans, timing, step)
-    sbom_sources, sbom_paths = _sboms(out.pulled, layout, cache, scans, created, timing, step)
+    out.pulled, made = _pull_and_scan(refs, layout, registries, platforms, cache, scans, created, timing, step)
+    sbom_sources, sbom_paths = _sboms(out.pulled, made, timing, step)
     out.sbom_seconds, out.sbom_work_seconds = timing.wall, timing.work
     types = _blob_types(list(out.pulled.values()))
     # The layout verified every blob's digest when it stored or re-opened it in this build,
