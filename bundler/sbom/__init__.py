@@ -6,6 +6,10 @@ Public API::
     catalog_image(layout_dir, platform_image, subject, cache=...) -> Catalog
     to_cyclonedx(catalog, created, spec_version="1.7") -> bytes
     to_spdx(catalog, created) -> bytes
+
+The writers render plain dicts directly; ``bundler.sbom.reference`` keeps the
+cyclonedx-python-lib / spdx-tools writers they match byte for byte, for the tests
+(docs/adr/0004-sbom-direct-renderer.md).
 """
 
 from __future__ import annotations
