@@ -125,7 +125,10 @@ def purls(draw: st.DrawFn) -> str:
     namespace = {"deb": "debian", "apk": "alpine"}.get(kind)
     if kind == "npm" and name.startswith("@"):
         namespace, name = name.split("/", 1) if "/" in name else (None, name)
-    return PackageURL(kind, namespace, name, version or None, qualifiers or None).to_string()
+    try:
+        return PackageURL(kind, namespace, name, version or None, qualifiers or None).to_string()
+    except Exception:  # noqa: BLE001 - packageurl cannot write it: keep it raw (refused or not)
+        return f"pkg:{kind}/{name}@{version}"
 
 
 @st.composite
