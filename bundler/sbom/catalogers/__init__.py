@@ -5,11 +5,12 @@ from __future__ import annotations
 from bundler.sbom.catalogers.apk import ApkCataloger
 from bundler.sbom.catalogers.base import Cataloger
 from bundler.sbom.catalogers.dpkg import DpkgCataloger
+from bundler.sbom.catalogers.golang import GoCataloger
 from bundler.sbom.catalogers.npm import NpmCataloger
 from bundler.sbom.catalogers.python import PythonCataloger
 
 DEFAULT_CATALOGERS: tuple[Cataloger, ...] = (
-    DpkgCataloger(), ApkCataloger(), PythonCataloger(), NpmCataloger())
+    DpkgCataloger(), ApkCataloger(), PythonCataloger(), NpmCataloger(), GoCataloger())
 
-__all__ = ["DEFAULT_CATALOGERS", "ApkCataloger", "Cataloger", "DpkgCataloger", "NpmCataloger",
-           "PythonCataloger"]
+__all__ = ["DEFAULT_CATALOGERS", "ApkCataloger", "Cataloger", "DpkgCataloger", "GoCataloger",
+           "NpmCataloger", "PythonCataloger"]

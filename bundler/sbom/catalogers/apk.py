@@ -47,6 +47,7 @@ class ApkCataloger:
     """Packages apk says are installed."""
 
     name = "apk"
+    probe = None
 
     def wants(self, path: str) -> bool:
         """Only the installed database."""

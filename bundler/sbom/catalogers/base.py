@@ -7,12 +7,14 @@ from typing import Protocol
 
 from bundler.sbom.layers import KeptFile
 from bundler.sbom.model import Component, Distro
+from bundler.sbom.probe import Probe
 
 
 class Cataloger(Protocol):
     """Finds one ecosystem's packages among the kept files of an image."""
 
     name: str
+    probe: Probe | None          # files it finds by content (kept as an excerpt), if any
 
     def wants(self, path: str) -> bool:
         """True if the file at *path* (relative, no leading /) should be kept."""

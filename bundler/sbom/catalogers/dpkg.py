@@ -76,6 +76,7 @@ class DpkgCataloger:
     """Packages dpkg says are installed."""
 
     name = "dpkg"
+    probe = None
 
     def wants(self, path: str) -> bool:
         """The status database, status.d stanzas and copyright files."""

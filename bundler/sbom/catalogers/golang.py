@@ -16,6 +16,11 @@ from packageurl import PackageURL
 from bundler.sbom import gobuildinfo
 from bundler.sbom.layers import KeptFile
 from bundler.sbom.model import Component, Distro
+from bundler.sbom.probe import Probe
+
+ELF = b"\x7fELF"
+PROBE = Probe(head=ELF, magic=gobuildinfo.MAGIC, window=gobuildinfo.WINDOW, align=16,
+              accept=lambda excerpt: gobuildinfo.parse(excerpt) is not None)
 
 
 def _purl(path: str, version: str) -> str:
@@ -27,6 +32,7 @@ class GoCataloger:
     """Modules compiled into Go binaries."""
 
     name = "go-binary"
+    probe = PROBE
 
     def wants(self, path: str) -> bool:
         """Go binaries are found by content (see layers.py), not by path."""

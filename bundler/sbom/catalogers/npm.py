@@ -37,6 +37,7 @@ class NpmCataloger:
     """Packages installed under any ``node_modules`` directory."""
 
     name = "npm"
+    probe = None
 
     def wants(self, path: str) -> bool:
         """A package's own package.json, directly under node_modules."""

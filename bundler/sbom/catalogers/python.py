@@ -35,6 +35,7 @@ class PythonCataloger:
     """Installed Python distributions (site-packages, dist-packages, anywhere)."""
 
     name = "python"
+    probe = None
 
     def wants(self, path: str) -> bool:
         """Core metadata files."""
