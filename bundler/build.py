@@ -61,7 +61,8 @@ def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: "Step | None"
     if spec.releases:
         from bundler.images import collect_images   # registry and SBOM libraries only when needed
         images = collect_images(spec.releases, registries=spec.registries, platforms=spec.platforms,
-                                cache_dir=cache_dir or default_cache_dir(), created=spec.created, step=step)
+                                cache_dir=cache_dir or default_cache_dir(), created=spec.created, step=step,
+                                sboms=spec.sboms)
     return BuildPlan(files + advisories + (images.sources if images else []), images,
                      report if spec.advisories else None)
 

@@ -8,6 +8,7 @@ release document per release. Entry paths (docs/kit-format.md):
     oci/index.json, oci/oci-layout     the layout's index: one descriptor per image reference
     sboms/<manifest hex>.cdx.json      CycloneDX 1.7, per single-platform image manifest
     sboms/<manifest hex>.spdx.json     SPDX 2.3
+    sboms/<manifest hex>.spdx3.json    SPDX 3.0.1 JSON-LD, only when kit.yaml asks (``sboms:``)
     releases/<name>/<version>.json     the release: components pinned by digest
     releases/<name>/<version>/compose.yaml   the release's compose template, if any
 """
@@ -29,6 +30,7 @@ from bundler.oci import (OCILayout, PulledImage, Puller, RegistryClient, parse_p
                          registries_from_dict)
 from bundler.releases import ReleaseSpec
 from bundler.sbom import Catalog, SBOMCache, catalog_pulled, to_cyclonedx, to_spdx
+from bundler.sbom import spdx3
 from bundler.sbom.catalog import prescan
 from bundler.sbom.layers import ScanCache
 from kit import canonical
@@ -39,9 +41,20 @@ RELEASE_TYPE = "application/vnd.stella.release+json"
 COMPOSE_TYPE = "application/vnd.stella.compose-template+yaml"
 CYCLONEDX_TYPE = "application/vnd.cyclonedx+json"
 SPDX_TYPE = "application/spdx+json"
+# SPDX 3.0.1 has the same media type: the kit manifest's media types take no parameters
+# (kit-manifest.schema.json), so the version is in the path (.spdx3.json) and the document.
+SPDX3_TYPE = "application/spdx+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 LAYOUT_TYPE = "application/vnd.oci.layout.header.v1+json"
 RENDERER = "direct-1"  # bundler.sbom's direct renderer (same bytes as the library writers)
+SPDX3_RENDERER = "spdx3-1"  # bundler.sbom.spdx3 (spdx-python-model); bump when its output could change
+DEFAULT_SBOMS = ("cyclonedx", "spdx")
+# format -> (file suffix, media type, renderer), in kit order
+FORMATS: dict[str, tuple[str, str, Callable[[Catalog, dt.datetime], bytes]]] = {
+    "cyclonedx": ("cdx", CYCLONEDX_TYPE, to_cyclonedx),
+    "spdx": ("spdx", SPDX_TYPE, to_spdx),
+    "spdx3": ("spdx3", SPDX3_TYPE, spdx3.to_spdx3),
+}
 
 Step = Callable[[str], None]
 
@@ -90,13 +103,14 @@ class _ImageSBOMs:
     or the error cataloging it raised (reported later, in reference order)."""
 
     catalogs: list[Catalog] = field(default_factory=list)
-    documents: list[tuple[bytes, bytes]] = field(default_factory=list)
+    documents: list[dict[str, bytes]] = field(default_factory=list)   # format -> bytes, per catalog
     error: BaseException | None = None
 
 
 def _pull_and_scan(refs: Sequence[str], layout: OCILayout, registries: dict[str, Any] | None,
                    platforms: Sequence[str], cache: SBOMCache, scans: ScanCache, created: dt.datetime,
-                   timing: _Timing, step: Step | None) -> tuple[dict[str, PulledImage], dict[str, _ImageSBOMs]]:
+                   timing: _Timing, step: Step | None, formats: Sequence[str] = DEFAULT_SBOMS,
+                   ) -> tuple[dict[str, PulledImage], dict[str, _ImageSBOMs]]:
     """Pull each image; scan, catalog and render its SBOMs on a worker thread while the
     next image is pulled.
 
@@ -113,7 +127,7 @@ def _pull_and_scan(refs: Sequence[str], layout: OCILayout, registries: dict[str,
         try:
             prescan(layout.root, [image], scans, cache=cache, workers=1)
             result.catalogs = catalog_pulled(layout.root, image, cache=cache, scans=scans)
-            result.documents = [_rendered(c, created, cache.dir.parent) for c in result.catalogs]
+            result.documents = [_rendered(c, created, cache.dir.parent, formats) for c in result.catalogs]
         except Exception as exc:  # noqa: BLE001 - re-raised by _sboms, in reference order
             result.error = exc
         timing.add_work(time.perf_counter() - started)
@@ -156,24 +170,38 @@ def _render_key(catalog: Catalog, created: dt.datetime) -> str:
                              "writers": list(_writer_versions())})[7:]
 
 
-def _rendered(catalog: Catalog, created: dt.datetime, cache_dir: Path) -> tuple[bytes, bytes]:
-    """CycloneDX and SPDX bytes of one catalog, from the render cache or rendered now.
+def _cache_name(key: str, fmt: str) -> str:
+    """The render cache file of one format. CycloneDX and SPDX 2.3 keep the names they
+    always had; SPDX 3 adds its renderer and spdx-python-model's version to the key."""
+    if fmt == "spdx3":
+        key = canonical.digest({"render": key, "renderer": SPDX3_RENDERER,
+                                "library": spdx3.library_version()})[7:]
+    return f"{key}.{FORMATS[fmt][0]}.json"
+
+
+def _rendered(catalog: Catalog, created: dt.datetime, cache_dir: Path,
+              formats: Sequence[str] = DEFAULT_SBOMS) -> dict[str, bytes]:
+    """The bytes of each of *formats* for one catalog, from the render cache or rendered now.
 
     The direct renderer takes tens of milliseconds per image (docs/adr/0004), so it runs
-    inline on the SBOM worker thread; the cache still saves it on a rebuild.
+    inline on the SBOM worker thread; the cache still saves it on a rebuild. SPDX 3
+    (spdx-python-model) takes about 0.17 s per 800 components (docs/sbom.md).
     """
     folder = cache_dir / "rendered"
     key = _render_key(catalog, created)
-    try:
-        return (folder / f"{key}.cdx.json").read_bytes(), (folder / f"{key}.spdx.json").read_bytes()
-    except OSError:
-        pass
-    docs = to_cyclonedx(catalog, created), to_spdx(catalog, created)
-    folder.mkdir(parents=True, exist_ok=True)
-    for suffix, data in zip(("cdx", "spdx"), docs):
-        tmp = folder / f".{key}.{suffix}.{os.getpid()}.{threading.get_ident()}.partial"
+    docs: dict[str, bytes] = {}
+    for fmt in formats:
+        path = folder / _cache_name(key, fmt)
+        try:
+            docs[fmt] = path.read_bytes()
+            continue
+        except OSError:
+            pass
+        docs[fmt] = data = FORMATS[fmt][2](catalog, created)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial"
         tmp.write_bytes(data)
-        os.replace(tmp, folder / f"{key}.{suffix}.json")
+        os.replace(tmp, path)
     return docs
 
 
@@ -184,7 +212,7 @@ def _sboms(images: dict[str, PulledImage], made: dict[str, _ImageSBOMs], timing:
     The first image (in reference order) whose cataloging failed raises its error.
     """
     started = time.perf_counter()
-    documents: dict[str, tuple[Catalog, tuple[bytes, bytes]]] = {}
+    documents: dict[str, tuple[Catalog, dict[str, bytes]]] = {}
     for ref in sorted(images):
         if step:
             step(f"sbom {ref}")
@@ -195,11 +223,14 @@ def _sboms(images: dict[str, PulledImage], made: dict[str, _ImageSBOMs], timing:
             documents.setdefault(catalog.subject.digest, (catalog, docs))
     sources, paths = [], {}
     for digest in sorted(documents):
-        catalog, (cdx, spdx) = documents[digest]
+        catalog, docs = documents[digest]
         hexd = catalog.subject.digest.split(":", 1)[1]
+        # The release document names the CycloneDX and SPDX 2.3 SBOMs (its schema allows no
+        # other); an SPDX 3 document is found beside them, at sboms/<hex>.spdx3.json.
         paths[catalog.subject.digest] = {"cyclonedx": f"sboms/{hexd}.cdx.json", "spdx": f"sboms/{hexd}.spdx.json"}
-        sources.append(EntrySource(f"sboms/{hexd}.cdx.json", CYCLONEDX_TYPE, data=cdx))
-        sources.append(EntrySource(f"sboms/{hexd}.spdx.json", SPDX_TYPE, data=spdx))
+        for fmt, (suffix, media_type, _) in FORMATS.items():
+            if fmt in docs:
+                sources.append(EntrySource(f"sboms/{hexd}.{suffix}.json", media_type, data=docs[fmt]))
     timing.wall += time.perf_counter() - started
     timing.add_work(time.perf_counter() - started)
     return sources, paths
@@ -232,8 +263,9 @@ def _release(rel: ReleaseSpec, images: dict[str, PulledImage], sboms: dict[str, 
 
 def collect_images(releases: Sequence[ReleaseSpec], *, registries: dict[str, Any] | None,
                    platforms: Sequence[str], cache_dir: Path, created: dt.datetime,
-                   step: Step | None = None) -> ImageSet:
-    """Pull, catalog and describe every release's images.
+                   step: Step | None = None, sboms: Sequence[str] = DEFAULT_SBOMS) -> ImageSet:
+    """Pull, catalog and describe every release's images; *sboms* are the SBOM formats each
+    image manifest gets (``FORMATS`` names; CycloneDX and SPDX 2.3 are always needed).
 
     Raises:
         OCIError: a registry problem, naming the image (see docs/oci.md).
@@ -245,7 +277,9 @@ def collect_images(releases: Sequence[ReleaseSpec], *, registries: dict[str, Any
     layout = OCILayout(cache_dir / "oci")
     cache, scans, timing = SBOMCache(cache_dir / "sboms"), ScanCache(), _Timing()
     refs = sorted({ref for rel in releases for _, ref in rel.components})
-    out.pulled, made = _pull_and_scan(refs, layout, registries, platforms, cache, scans, created, timing, step)
+    formats = [fmt for fmt in FORMATS if fmt in sboms or fmt in DEFAULT_SBOMS]
+    out.pulled, made = _pull_and_scan(refs, layout, registries, platforms, cache, scans, created, timing, step,
+                                      formats)
     sbom_sources, sbom_paths = _sboms(out.pulled, made, timing, step)
     out.sbom_seconds, out.sbom_work_seconds = timing.wall, timing.work
     types = _blob_types(list(out.pulled.values()))

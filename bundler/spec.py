@@ -20,8 +20,13 @@ from bundler.sources import AdvisoryInput, parse_advisory_inputs
 from kit.timeutil import TimeFormatError, parse_time, source_date_epoch
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-TOP_KEYS = {"kit", "policy", "advisories", "vex", "attachments", "releases", "registries", "platforms"}
+TOP_KEYS = {"kit", "policy", "advisories", "vex", "attachments", "releases", "registries", "platforms", "sboms"}
 KIT_KEYS = {"name", "channel", "sequence", "created", "expires", "annotations"}
+# SBOM formats a kit can carry per image manifest, in kit order. CycloneDX and SPDX 2.3 are
+# always there (release documents name both; the appliance reads the CycloneDX one);
+# SPDX 3.0.1 is opt-in (docs/kit-yaml.md, docs/sbom.md).
+SBOM_FORMATS = ("cyclonedx", "spdx", "spdx3")
+DEFAULT_SBOMS = ("cyclonedx", "spdx")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class KitSpec:
     releases: tuple[ReleaseSpec, ...] = ()
     registries: dict[str, Any] | None = None
     platforms: tuple[str, ...] = ("linux/amd64",)
+    sboms: tuple[str, ...] = DEFAULT_SBOMS
 
     @property
     def base_dir(self) -> Path:
@@ -156,7 +162,27 @@ def load_spec(path: Path) -> KitSpec:
                    attachments=_path_list(doc.get("attachments"), "attachments", base, where),
                    annotations=annotations, releases=parse_releases(doc.get("releases"), base, where),
                    registries=_registries(doc.get("registries"), where),
-                   platforms=parse_platforms(doc.get("platforms"), where))
+                   platforms=parse_platforms(doc.get("platforms"), where),
+                   sboms=_sboms(doc.get("sboms"), where))
+
+
+def _sboms(value: Any, where: str) -> tuple[str, ...]:
+    """``sboms: [cyclonedx, spdx, spdx3]``: which SBOM formats each image gets, in
+    ``SBOM_FORMATS`` order. Absent: CycloneDX and SPDX 2.3."""
+    if value is None:
+        return DEFAULT_SBOMS
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SpecError(f"{where}: sboms must be a list of formats ({', '.join(SBOM_FORMATS)})")
+    for name in value:
+        if name not in SBOM_FORMATS:
+            raise SpecError(f"{where}: sboms: unknown format {name!r} (allowed: {', '.join(SBOM_FORMATS)})")
+    if len(set(value)) != len(value):
+        raise SpecError(f"{where}: sboms: a format is listed twice")
+    missing = [name for name in DEFAULT_SBOMS if name not in value]
+    if missing:
+        raise SpecError(f"{where}: sboms: {missing[0]!r} cannot be left out (release documents name the "
+                        "CycloneDX and SPDX 2.3 SBOMs of every image)")
+    return tuple(name for name in SBOM_FORMATS if name in value)
 
 
 def _registries(value: Any, where: str) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ import click
 from bundler.oci import Limits, Registries, RegistryConfig, parse_platform, parse_reference
 from bundler.oci.config import is_loopback
 from bundler.oci.pull import pull_images
-from bundler.sbom import SBOMCache, catalog_pulled, to_cyclonedx, to_spdx
+from bundler.sbom import SBOMCache, catalog_pulled, to_cyclonedx, to_spdx, to_spdx3
 from kit import exitcodes
 from kit.errors import KitError
 
@@ -46,13 +46,15 @@ def _render(reference: str, fmt: str, spec_version: str, platform: str, insecure
         catalog = catalog_pulled(Path(tmp), pulled, cache=cache)[0]
     if fmt == "spdx":
         return to_spdx(catalog, created)
+    if fmt == "spdx3":
+        return to_spdx3(catalog, created)
     return to_cyclonedx(catalog, created, spec_version)
 
 
 @click.command("sbom")
 @click.argument("reference")
-@click.option("--format", "fmt", type=click.Choice(["cyclonedx", "spdx"]), default="cyclonedx",
-              show_default=True, help="SBOM format (SPDX is 2.3).")
+@click.option("--format", "fmt", type=click.Choice(["cyclonedx", "spdx", "spdx3"]), default="cyclonedx",
+              show_default=True, help="SBOM format: CycloneDX, SPDX 2.3 (spdx) or SPDX 3.0.1 JSON-LD (spdx3).")
 @click.option("--spec-version", type=click.Choice(["1.7", "1.6"]), default="1.7",
               show_default=True, help="CycloneDX spec version.")
 @click.option("--platform", default="linux/amd64", show_default=True,
