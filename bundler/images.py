@@ -225,9 +225,10 @@ def _sboms(images: dict[str, PulledImage], made: dict[str, _ImageSBOMs], timing:
     for digest in sorted(documents):
         catalog, docs = documents[digest]
         hexd = catalog.subject.digest.split(":", 1)[1]
-        # The release document names the CycloneDX and SPDX 2.3 SBOMs (its schema allows no
-        # other); an SPDX 3 document is found beside them, at sboms/<hex>.spdx3.json.
-        paths[catalog.subject.digest] = {"cyclonedx": f"sboms/{hexd}.cdx.json", "spdx": f"sboms/{hexd}.spdx.json"}
+        # The release document names every SBOM of the image (spdx3 only when asked for, so
+        # default kits keep their bytes).
+        paths[catalog.subject.digest] = {fmt: f"sboms/{hexd}.{suffix}.json"
+                                         for fmt, (suffix, _t, _r) in FORMATS.items() if fmt in docs}
         for fmt, (suffix, media_type, _) in FORMATS.items():
             if fmt in docs:
                 sources.append(EntrySource(f"sboms/{hexd}.{suffix}.json", media_type, data=docs[fmt]))

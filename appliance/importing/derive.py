@@ -69,6 +69,7 @@ def _release(kit_id: str, e: Entry, doc: Any) -> dict[str, Any]:
 def _sbom(kit_id: str, e: Entry, doc: Any, out: Derived, seen: set[str]) -> None:
     doc = doc if isinstance(doc, dict) else {}
     fmt = "cyclonedx" if doc.get("bomFormat") == "CycloneDX" or "cyclonedx" in e.media_type else \
+        "spdx3" if "spdx.org/rdf/3" in str(doc.get("@context", "")) else \
         "spdx" if "spdxVersion" in doc or "spdx" in e.media_type else "unknown"
     meta = doc.get("metadata", {}).get("component", {}) if fmt == "cyclonedx" else {}
     subject = meta.get("bom-ref") or meta.get("name") if isinstance(meta, dict) else None

@@ -98,8 +98,15 @@ def test_opted_in_kit_adds_spdx3_beside_the_others(kits: dict[str, Any]) -> None
     added = sorted(set(opt_in) - set(default))
     assert added and all(p.startswith("sboms/") and p.endswith(".spdx3.json") for p in added)
     assert set(default) <= set(opt_in)
-    for path, data in default.items():         # everything else, release documents included, is unchanged
-        assert opt_in[path] == data, path
+    for path, data in default.items():         # everything else is unchanged; releases gain sboms.spdx3
+        if path.startswith("releases/") and path.endswith(".json"):
+            mine = json.loads(opt_in[path])
+            for comp in mine["components"]:
+                for manifest in comp["manifests"]:
+                    manifest["sboms"].pop("spdx3")
+            assert mine == json.loads(data), path
+        else:
+            assert opt_in[path] == data, path
     cdx = sorted(p for p in default if p.endswith(".cdx.json"))
     assert [p.replace(".cdx.json", ".spdx3.json") for p in cdx] == added
     types = json.loads(kits["opt_in"]["#types"])
@@ -123,7 +130,9 @@ def test_spdx3_entries_describe_their_manifest(kits: dict[str, Any]) -> None:
     release = json.loads(data["releases/shop/1.4.2.json"])
     for comp in release["components"]:
         for manifest in comp["manifests"]:
-            assert set(manifest["sboms"]) == {"cyclonedx", "spdx"}   # the release schema names these two
+            hexd = manifest["digest"].split(":", 1)[1]
+            assert manifest["sboms"] == {"cyclonedx": f"sboms/{hexd}.cdx.json", "spdx": f"sboms/{hexd}.spdx.json",
+                                         "spdx3": f"sboms/{hexd}.spdx3.json"}
 
 
 @pytest.mark.services
@@ -172,3 +181,18 @@ def test_sbom_command_writes_spdx3(images: Published, tmp_path: Path) -> None:
     assert json.loads(spdx.output)["spdxVersion"] == "SPDX-2.3"         # the other formats are unchanged
     bad = CliRunner().invoke(sbom, [*args, "--format", "spdx4"])
     assert bad.exit_code == 2 and "spdx3" in bad.output
+
+
+@pytest.mark.services
+def test_the_appliance_records_each_sbom_format(kits: dict[str, Any]) -> None:
+    """Both SPDX versions share a media type; the appliance tells them apart by content."""
+    from appliance.importing.derive import Derived, _sbom
+    from kit.format.manifest import Entry
+
+    out = Derived()
+    for path, data in sorted(_entries(kits["opt_in"]).items()):
+        if path.startswith("sboms/"):
+            types = json.loads(kits["opt_in"]["#types"])
+            _sbom("k", Entry(path, types[path], len(data), "0" * 64), json.loads(data), out, set())
+    formats = {row["path"].split(".", 1)[1]: row["format"] for row in out.sboms}
+    assert formats == {"cdx.json": "cyclonedx", "spdx.json": "spdx", "spdx3.json": "spdx3"}
