@@ -31,7 +31,7 @@ from bundler.oci import (OCILayout, PulledImage, Puller, RegistryClient, parse_p
 from bundler.releases import ReleaseSpec
 from bundler.sbom import Catalog, SBOMCache, catalog_pulled, to_cyclonedx, to_spdx
 from bundler.sbom import spdx3
-from bundler.sbom.catalog import prescan
+from bundler.sbom.catalog import layer_tap, prescan
 from bundler.sbom.layers import ScanCache
 from kit import canonical
 from kit.format import EntrySource
@@ -114,9 +114,10 @@ def _pull_and_scan(refs: Sequence[str], layout: OCILayout, registries: dict[str,
     """Pull each image; scan, catalog and render its SBOMs on a worker thread while the
     next image is pulled.
 
-    Pulling waits on the network and scanning on inflate and hashing, all outside the GIL,
-    so the two overlap; cataloging and rendering (pure Python, tens of milliseconds per
-    image) fill the gaps. Errors are kept per image and raised by ``_sboms`` in reference
+    Each layer downloaded is also scanned as it arrives (``bundler.sbom.streamscan``), so
+    when an image's pull ends its layers are mostly read already. Pulling waits on the
+    network and scanning on inflate and hashing, all outside the GIL, so the two overlap;
+    cataloging and rendering (pure Python, tens of milliseconds per image) fill the gaps. Errors are kept per image and raised by ``_sboms`` in reference
     order, as if every image were cataloged after the pulls.
     """
     sboms: dict[str, _ImageSBOMs] = {}
@@ -135,7 +136,7 @@ def _pull_and_scan(refs: Sequence[str], layout: OCILayout, registries: dict[str,
     with RegistryClient(registries_from_dict(registries), None) as client, \
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="pull") as pulls, \
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="sbom") as sbom_pool:
-        puller = Puller(client, layout, [parse_platform(p) for p in platforms])
+        puller = Puller(client, layout, [parse_platform(p) for p in platforms], tap_layer=layer_tap(scans))
         working = []
 
         def pull(ref: str) -> PulledImage:

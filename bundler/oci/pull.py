@@ -7,9 +7,9 @@ then the ``index.json`` entry, so anything named in the layout has its content p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bundler.oci import mediatypes as mt
 from bundler.oci.client import RawManifest, RegistryClient, sha256_digest
@@ -54,15 +54,36 @@ def _check_layer(ref: Reference, layer: Descriptor, limits: Limits) -> None:
                                  f"bytes, limit {limits.max_blob_bytes}", entry=layer.digest)
 
 
+class LayerTap(Protocol):
+    """Sees a layer's bytes as they arrive (e.g. to scan them while they download).
+
+    The bytes are not verified yet: ``finish`` is called only after the blob's size and
+    digest were checked and it was stored, ``abort`` if anything failed. A tap must never
+    slow the download down (it may give up instead) nor raise.
+    """
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
 class Puller:
-    """Pulls references into one layout, sharing blobs between images."""
+    """Pulls references into one layout, sharing blobs between images.
+
+    *tap_layer(descriptor)* may return a :class:`LayerTap` for a layer about to be
+    downloaded (layers already in the layout are not downloaded, so not tapped).
+    """
 
     def __init__(self, client: RegistryClient, layout: OCILayout,
-                 platforms: Sequence[Platform] = DEFAULT_PLATFORMS) -> None:
+                 platforms: Sequence[Platform] = DEFAULT_PLATFORMS,
+                 tap_layer: Callable[[Descriptor], LayerTap | None] | None = None) -> None:
         self.client = client
         self.layout = layout
         self.platforms = tuple(platforms)
         self.limits = client.limits
+        self.tap_layer = tap_layer
 
     def pull(self, reference: str | Reference, *, ref_name: str | None = None) -> PulledImage:
         """Pull one reference; ``ref_name`` names it in index.json (default: the reference)."""
@@ -150,7 +171,7 @@ class Puller:
                                      f"{self.limits.max_image_bytes}", entry=man.digest)
         platform = self._fetch_config(ref, config) or expected
         for layer in layers:
-            self._fetch_blob(ref, layer)
+            self._fetch_blob(ref, layer, tapped=True)
         self.layout.write_bytes(man.digest, man.raw, what=f"image {ref}")
         return PlatformImage(man.digest, man.media_type, man.size, platform, config, layers)
 
@@ -166,11 +187,26 @@ class Puller:
             return None  # artifacts may carry non-JSON configs; the platform is then unknown
         return platform_of(data) if isinstance(data, dict) else None
 
-    def _fetch_blob(self, ref: Reference, desc: Descriptor) -> None:
+    def _fetch_blob(self, ref: Reference, desc: Descriptor, tapped: bool = False) -> None:
         if self.layout.has_blob(desc.digest, desc.size):
             return
-        with self.client.open_blob(ref, desc.digest) as chunks:
-            self.layout.write_stream(desc.digest, desc.size, chunks, what=f"image {ref}")
+        tap = self.tap_layer(desc) if tapped and self.tap_layer is not None else None
+        try:
+            with self.client.open_blob(ref, desc.digest) as chunks:
+                self.layout.write_stream(desc.digest, desc.size, chunks if tap is None else _teed(chunks, tap),
+                                         what=f"image {ref}")
+        except BaseException:
+            if tap is not None:
+                tap.abort()
+            raise
+        if tap is not None:
+            tap.finish()
+
+
+def _teed(chunks: Iterable[bytes], tap: LayerTap) -> Iterator[bytes]:
+    for chunk in chunks:
+        tap.feed(chunk)
+        yield chunk
 
 
 def pull_images(references: Iterable[str], layout_dir: Path, *,

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bundler.oci.layout import OCILayout
+from bundler.oci.layout import Descriptor, OCILayout
 from bundler.oci.model import PlatformImage, PulledImage
+from bundler.oci.pull import LayerTap
 from bundler.sbom.cache import SBOMCache
 from bundler.sbom.catalogers import DEFAULT_CATALOGERS, Cataloger
 from bundler.sbom.catalogers.apk import INSTALLED
@@ -16,6 +17,7 @@ from bundler.sbom.catalogers.osrelease import PATHS as OS_RELEASE, find_distro
 from bundler.sbom.errors import SBOMError
 from bundler.sbom.layers import LayerLimits, ScanCache, read_layers, scan_layer
 from bundler.sbom.probe import Probe
+from bundler.sbom.streamscan import StreamingScan
 from bundler.sbom.model import Catalog, ImageSubject
 
 _HISTORY = frozenset({STATUS, INSTALLED})  # databases whose packages are attributed per layer
@@ -77,6 +79,18 @@ def catalog_pulled(layout_dir: Path, pulled: PulledImage, *, cache: SBOMCache | 
         out.append(catalog_image(layout_dir, image, subject, cache=cache, limits=limits,
                                  scans=scans))
     return out
+
+
+def layer_tap(scans: ScanCache, limits: LayerLimits | None = None) -> Callable[[Descriptor], LayerTap | None]:
+    """For ``Puller(tap_layer=…)``: scan each downloaded layer into *scans* as it arrives,
+    with the default catalogers' selection (what :func:`prescan` and cataloging look up)."""
+    limits = limits or LayerLimits()
+    wants, wants_key, probe = _wants(DEFAULT_CATALOGERS)
+
+    def tap(desc: Descriptor) -> LayerTap | None:
+        scan = StreamingScan(desc.digest, (desc.digest, wants_key, limits), scans, wants, limits, probe)
+        return scan if scan.active else None
+    return tap
 
 
 def prescan(layout_dir: Path, images: Sequence[PulledImage], scans: ScanCache, *,

@@ -19,6 +19,7 @@ import gzip
 import io
 import posixpath
 import tarfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -179,9 +180,21 @@ class _Changes:
 
 def _scan_fast(path: Path, wants: Callable[[str], bool], limits: LayerLimits,
                where: str, probe: Probe | None = None) -> _LayerChanges:
+    return _scan_chunks(tarscan.chunks(path, limits.max_layer_bytes, where), wants, limits, where, probe)
+
+
+def scan_stream(raw: IO[bytes], wants: Callable[[str], bool], limits: LayerLimits, where: str,
+                probe: Probe | None = None) -> _LayerChanges:
+    """A layer's changes from a file object read front to back (e.g. a download as it
+    arrives), with the fast reader only: anything it leaves to ``tarfile`` raises
+    ``tarscan.Unsupported``, and the caller scans the stored blob instead."""
+    return _scan_chunks(tarscan.chunks_of(raw, limits.max_layer_bytes, where), wants, limits, where, probe)
+
+
+def _scan_chunks(source: Iterator[bytes], wants: Callable[[str], bool], limits: LayerLimits,
+                 where: str, probe: Probe | None) -> _LayerChanges:
     builder = _Changes(wants, limits, where, probe)
-    scanner = tarscan.TarScanner(tarscan.chunks(path, limits.max_layer_bytes, where),
-                                 max(limits.max_file_bytes, 1 << 20), where)
+    scanner = tarscan.TarScanner(source, max(limits.max_file_bytes, 1 << 20), where)
     for m in scanner:
         builder.member(m.name, m.kind, m.linkname, m.size, m.mode,
                        lambda n, m=m: scanner.read_some(m, n))
@@ -234,21 +247,49 @@ def scan_layer(digest: str, path: Path, wants: Callable[[str], bool], limits: La
         raise LayerError(f"{where}: bad zstd data ({exc})", entry=digest) from exc
 
 
+ScanKey = tuple[str, object, LayerLimits]
+
+
 class ScanCache:
     """Layer scans reused across images (a base layer shared by many images is read once).
 
     Keyed by layer digest, the *wants* function and the limits; holds only the kept
-    files' bytes. Thread-safe for readers of different layers.
+    files' bytes. Thread-safe. A scan in progress elsewhere (of a layer still
+    downloading) is announced with :meth:`pending`; :meth:`get` waits for it to end.
     """
 
     def __init__(self) -> None:
-        self._scans: dict[tuple[str, object, LayerLimits], _LayerChanges] = {}
+        self._scans: dict[ScanKey, _LayerChanges] = {}
+        self._pending: dict[ScanKey, threading.Event] = {}
+        self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, object, LayerLimits]) -> _LayerChanges | None:
+    def get(self, key: ScanKey) -> _LayerChanges | None:
+        """The scan of *key*, after any scan of it in progress has ended (None: none)."""
+        with self._lock:
+            waiting = self._pending.get(key)
+        if waiting is not None:
+            waiting.wait()
         return self._scans.get(key)
 
-    def put(self, key: tuple[str, object, LayerLimits], changes: _LayerChanges) -> None:
+    def put(self, key: ScanKey, changes: _LayerChanges) -> None:
         self._scans[key] = changes
+
+    def pending(self, key: ScanKey) -> Callable[[_LayerChanges | None], None] | None:
+        """Announce a scan of *key* in progress; returns the function that ends it (with its
+        result, or None when it gave up). None when *key* is scanned or announced already."""
+        done = threading.Event()
+        with self._lock:
+            if key in self._scans or key in self._pending:
+                return None
+            self._pending[key] = done
+
+        def end(changes: _LayerChanges | None) -> None:
+            if changes is not None:
+                self._scans[key] = changes
+            with self._lock:
+                self._pending.pop(key, None)
+            done.set()
+        return end
 
 
 def _under(path: str, prefix: str) -> bool:

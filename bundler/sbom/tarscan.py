@@ -23,6 +23,7 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from bundler.sbom.errors import LayerLimitError
 
@@ -66,22 +67,55 @@ def chunks(path: Path, max_bytes: int, where: str) -> Iterator[bytes]:
         LayerLimitError: more than *max_bytes* decompressed bytes.
         INFLATE_ERRORS, EOFError, OSError: bad or truncated compressed data.
     """
-    total = 0
     with path.open("rb") as raw:
-        magic = raw.read(4)
-        raw.seek(0)
-        if magic.startswith(_GZIP):
-            source = _gunzip(raw)
-        elif magic == _ZSTD:
-            source = _unzstd(raw)
-        else:
-            source = iter(lambda: raw.read(CHUNK_SIZE), b"")
-        for chunk in source:
-            total += len(chunk)
-            if total > max_bytes:
-                raise LayerLimitError(f"{where}: more than {max_bytes} uncompressed bytes",
-                                      entry=where)
-            yield chunk
+        yield from chunks_of(raw, max_bytes, where)
+
+
+def chunks_of(raw: IO[bytes], max_bytes: int, where: str) -> Iterator[bytes]:
+    """As :func:`chunks`, from a file object read front to back (no seeking: it may be
+    a pipe fed by a download)."""
+    total = 0
+    head = _read_exactly(raw, 4)
+    src = _Prefixed(head, raw)
+    if head.startswith(_GZIP):
+        source = _gunzip(src)
+    elif head == _ZSTD:
+        source = _unzstd(src)
+    else:
+        source = iter(lambda: src.read(CHUNK_SIZE), b"")
+    for chunk in source:
+        total += len(chunk)
+        if total > max_bytes:
+            raise LayerLimitError(f"{where}: more than {max_bytes} uncompressed bytes",
+                                  entry=where)
+        yield chunk
+
+
+def _read_exactly(raw: IO[bytes], n: int) -> bytes:
+    parts, need = [], n
+    while need > 0:
+        data = raw.read(need)
+        if not data:
+            break
+        parts.append(data)
+        need -= len(data)
+    return b"".join(parts)
+
+
+class _Prefixed:
+    """*head* (already read to detect the format), then the rest of *raw*."""
+
+    def __init__(self, head: bytes, raw: IO[bytes]) -> None:
+        self.head, self.raw = head, raw
+
+    def read(self, n: int = -1) -> bytes:
+        if not self.head:
+            return self.raw.read(n)
+        if n is None or n < 0:
+            out, self.head = self.head + self.raw.read(), b""
+            return out
+        out, self.head = self.head[:n], self.head[n:]
+        return out if len(out) == n else out + self.raw.read(n - len(out))
 
 
 def _gunzip(raw) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
