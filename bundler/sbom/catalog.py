@@ -81,14 +81,17 @@ def catalog_pulled(layout_dir: Path, pulled: PulledImage, *, cache: SBOMCache | 
     return out
 
 
-def layer_tap(scans: ScanCache, limits: LayerLimits | None = None) -> Callable[[Descriptor], LayerTap | None]:
+def layer_tap(scans: ScanCache, limits: LayerLimits | None = None,
+              on_cpu: Callable[[float], None] | None = None) -> Callable[[Descriptor], LayerTap | None]:
     """For ``Puller(tap_layer=…)``: scan each downloaded layer into *scans* as it arrives,
-    with the default catalogers' selection (what :func:`prescan` and cataloging look up)."""
+    with the default catalogers' selection (what :func:`prescan` and cataloging look up);
+    *on_cpu* gets each scan's CPU seconds."""
     limits = limits or LayerLimits()
     wants, wants_key, probe = _wants(DEFAULT_CATALOGERS)
 
     def tap(desc: Descriptor) -> LayerTap | None:
-        scan = StreamingScan(desc.digest, (desc.digest, wants_key, limits), scans, wants, limits, probe)
+        scan = StreamingScan(desc.digest, (desc.digest, wants_key, limits), scans, wants, limits, probe,
+                             on_cpu)
         return scan if scan.active else None
     return tap
 

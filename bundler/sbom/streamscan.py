@@ -13,7 +13,9 @@ image). The download never waits for the scanner.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 
 from bundler.sbom.layers import LayerLimits, ScanCache, ScanKey, scan_stream
 from bundler.sbom.probe import Probe
@@ -74,7 +76,9 @@ class StreamingScan:
     """The tap for one layer: scan in a thread, publish on ``finish``, drop otherwise."""
 
     def __init__(self, digest: str, key: ScanKey, scans: ScanCache, wants: object,
-                 limits: LayerLimits, probe: Probe | None) -> None:
+                 limits: LayerLimits, probe: Probe | None,
+                 on_cpu: Callable[[float], None] | None = None) -> None:
+        self._on_cpu = on_cpu
         self._end = scans.pending(key)
         self._pipe = _Pipe()
         self._result: object = None
@@ -89,11 +93,13 @@ class StreamingScan:
         return self._end is not None
 
     def _run(self, digest: str, wants: object, limits: LayerLimits, probe: Probe | None) -> None:
-        changes = None
+        changes, started = None, time.thread_time()
         try:
             changes = scan_stream(self._pipe, wants, limits, f"layer {digest}", probe)  # type: ignore[arg-type]
         except BaseException:   # noqa: BLE001 — any failure: the stored blob is scanned instead
             changes = None
+        if self._on_cpu is not None:
+            self._on_cpu(time.thread_time() - started)   # CPU, not wall: the wall is the download's
         self._verified.wait()
         assert self._end is not None
         self._end(changes if self._result == "finished" else None)
