@@ -54,6 +54,8 @@ class _Pipe:
             self._ready.notify()
 
     def read(self, n: int = -1) -> bytes:
+        if n == 0:
+            return b""
         with self._ready:
             self._ready.wait_for(lambda: self._parts or self._ended or self._broken)
             if self._broken:
