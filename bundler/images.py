@@ -118,8 +118,9 @@ def _pull_and_scan(refs: Sequence[str], layout: OCILayout, registries: dict[str,
     Each layer downloaded is also scanned as it arrives (``bundler.sbom.streamscan``), so
     when an image's pull ends its layers are mostly read already. Pulling waits on the
     network and scanning on inflate and hashing, all outside the GIL, so the two overlap;
-    cataloging and rendering (pure Python, tens of milliseconds per image) fill the gaps. Errors are kept per image and raised by ``_sboms`` in reference
-    order, as if every image were cataloged after the pulls.
+    cataloging and rendering (pure Python, tens of milliseconds per image) fill the gaps.
+    Errors are kept per image and raised by ``_sboms`` in reference order, as if every
+    image were cataloged after the pulls.
     """
     sboms: dict[str, _ImageSBOMs] = {}
 
@@ -137,7 +138,8 @@ def _pull_and_scan(refs: Sequence[str], layout: OCILayout, registries: dict[str,
     with RegistryClient(registries_from_dict(registries), None) as client, \
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="pull") as pulls, \
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="sbom") as sbom_pool:
-        puller = Puller(client, layout, [parse_platform(p) for p in platforms], tap_layer=layer_tap(scans, on_cpu=timing.add_work))
+        puller = Puller(client, layout, [parse_platform(p) for p in platforms],
+                        tap_layer=layer_tap(scans, on_cpu=timing.add_work))
         working = []
 
         def pull(ref: str) -> PulledImage:
