@@ -111,9 +111,11 @@ def _digests(c: docker.DockerClient, image_id: str, cache: dict[str, tuple[str, 
     return cache[image_id]
 
 
-def observe(c: docker.DockerClient, project: str) -> list[Observed]:
-    """The project's containers (every state), sorted by name."""
-    cache: dict[str, tuple[str, ...]] = {}
+def observe(c: docker.DockerClient, project: str,
+            digests: dict[str, tuple[str, ...]] | None = None) -> list[Observed]:
+    """The project's containers (every state), sorted by name; *digests* keeps the image
+    digests read (by image id) for the next call."""
+    cache = digests if digests is not None else {}
     out = []
     for ctr in c.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}):
         state = ctr.attrs.get("State") or {}

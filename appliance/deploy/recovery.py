@@ -31,8 +31,8 @@ def _settled(home: Home, job: rollout.Job) -> rollout.Result:
     res = rollout.Result(touched=True)
     try:
         with engine.client(job.target.docker, f"target {job.target.name}") as c:
-            seen, diffs = rollout.wait_healthy(c, job.target, job.lock, job.lock_hex, job.timeout)
-            res.services = rollout.service_results(job.lock, seen, diffs)
+            seen, diffs = rollout.wait_healthy(c, job.target, job.doc, job.lock_hex, job.timeout)
+            res.services = rollout.service_results(job.doc, seen, diffs)
             res.config_hashes = {o.service: o.labels.get("com.docker.compose.config-hash", "") for o in seen}
             res.ok = not diffs
             if diffs:

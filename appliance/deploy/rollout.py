@@ -36,9 +36,13 @@ class Job:
     timeout: int
 
     @cached_property
+    def doc(self) -> dict[str, Any]:
+        """The lock file parsed, its self-digest checked (raises LockError)."""
+        return check_lock(self.lock)
+
+    @cached_property
     def refs(self) -> tuple[str, ...]:
-        doc = check_lock(self.lock)
-        return tuple(sorted({str(s["image"]) for s in doc["services"].values()}))
+        return tuple(sorted({str(s["image"]) for s in self.doc["services"].values()}))
 
 
 @dataclass
@@ -74,17 +78,18 @@ def compose_for(t: Target, timeout: int) -> Compose:
     return Compose(t.docker, t.project, Path(t.env_file) if t.env_file else None, timeout=timeout + 120)
 
 
-def check_services(c: docker.DockerClient, t: Target, lock: bytes, lock_hex: str) -> tuple[list[Observed],
-                                                                                        list[Difference]]:
-    """What runs in the project compared with the lock file, sticker aside."""
-    seen = engine.observe(c, t.project)
-    diffs = compare(check_lock(lock), lock_hex, seen, StickerState(payload={"lockSha256": lock_hex}))
+def check_services(c: docker.DockerClient, t: Target, doc: dict[str, Any], lock_hex: str,
+                   digests: dict[str, tuple[str, ...]] | None = None) -> tuple[list[Observed], list[Difference]]:
+    """What runs in the project compared with the parsed lock file *doc*, sticker aside
+    (*digests*: image digests already read, kept across the looks of one wait)."""
+    seen = engine.observe(c, t.project, digests)
+    diffs = compare(doc, lock_hex, seen, StickerState(payload={"lockSha256": lock_hex}))
     return seen, diffs
 
 
-def service_results(lock: bytes, seen: list[Observed], diffs: list[Difference]) -> list[dict[str, Any]]:
+def service_results(doc: dict[str, Any], seen: list[Observed], diffs: list[Difference]) -> list[dict[str, Any]]:
     out = []
-    for name in sorted(check_lock(lock)["services"]):
+    for name in sorted(doc["services"]):
         mine = [c for c in seen if c.service == name]
         problems = [f"{d.kind}: {d.detail}" for d in diffs if d.service == name]
         out.append({"service": name, "containers": [c.name for c in mine],
@@ -95,11 +100,12 @@ def service_results(lock: bytes, seen: list[Observed], diffs: list[Difference]) 
     return out
 
 
-def wait_healthy(c: docker.DockerClient, t: Target, lock: bytes, lock_hex: str, timeout: float,
+def wait_healthy(c: docker.DockerClient, t: Target, doc: dict[str, Any], lock_hex: str, timeout: float,
                  wake: health.Wakeups | None = None) -> tuple[list[Observed], list[Difference]]:
     """Until every service runs (and is healthy where it has a healthcheck), something fails
     for good, or *timeout* seconds pass (then what is still starting is the difference)."""
-    seen, diffs, late = health.wait(lambda: check_services(c, t, lock, lock_hex), timeout, wake)
+    digests: dict[str, tuple[str, ...]] = {}
+    seen, diffs, late = health.wait(lambda: check_services(c, t, doc, lock_hex, digests), timeout, wake)
     if late:
         diffs = [Difference(d.service, d.kind, f"{d.detail} after {timeout:g} s (the environment's health "
                             "timeout)") for d in diffs]
@@ -122,11 +128,11 @@ def apply(home: Home, job: Job) -> Result:
                 res.timings_ms["up"] = int((time.monotonic() - mark) * 1000)
                 mark = time.monotonic()
                 if run.ok:
-                    seen, diffs = wait_healthy(c, t, job.lock, job.lock_hex, job.timeout, wake)
+                    seen, diffs = wait_healthy(c, t, job.doc, job.lock_hex, job.timeout, wake)
                 else:
-                    seen, diffs = check_services(c, t, job.lock, job.lock_hex)
+                    seen, diffs = check_services(c, t, job.doc, job.lock_hex)
             res.timings_ms["healthy"] = int((time.monotonic() - mark) * 1000)
-            res.services = service_results(job.lock, seen, diffs)
+            res.services = service_results(job.doc, seen, diffs)
             res.config_hashes = {o.service: o.labels.get("com.docker.compose.config-hash", "") for o in seen}
             if not run.ok:
                 res.error = f"docker compose up failed on target {t.name}: {run.last_error()}"
@@ -156,16 +162,17 @@ def restore(home: Home, t: Target, previous: Rollout | None, timeout: int) -> di
                     facts["error"] = run.last_error()
             else:
                 lock = previous.lock_text.encode("utf-8")
+                doc = check_lock(lock)
                 with health.watching(c, t.project) as wake:
                     run = compose_for(t, timeout).up(_write_working(home, t.name, lock))
-                    seen, diffs = (wait_healthy(c, t, lock, previous.lock_sha256, timeout, wake) if run.ok
-                                   else check_services(c, t, lock, previous.lock_sha256))
+                    seen, diffs = (wait_healthy(c, t, doc, previous.lock_sha256, timeout, wake) if run.ok
+                                   else check_services(c, t, doc, previous.lock_sha256))
                 if previous.sticker:
-                    engine.write_sticker(c, t.project, previous.sticker.encode(), [o for o in
-                                         (s["image"] for s in check_lock(lock)["services"].values())])
+                    engine.write_sticker(c, t.project, previous.sticker.encode(),
+                                         [s["image"] for s in doc["services"].values()])
                 facts.update(action="reapplied", release=previous.release, deployment=previous.deployment_id,
                              lockSha256=previous.lock_sha256, ok=run.ok and not diffs,
-                             services=service_results(lock, seen, diffs))
+                             services=service_results(doc, seen, diffs))
                 if not run.ok or diffs:
                     facts["error"] = run.last_error() if not run.ok else "; ".join(d.detail for d in diffs)
     except (DeployError, KitError) as exc:
