@@ -64,19 +64,33 @@ def _string(data: bytes, pos: int) -> tuple[bytes, int]:
     return data[pos:pos + size], pos + size
 
 
-def parse(blob: bytes) -> BuildInfo | None:
-    """The build info in *blob* (which starts at the magic), or None when *blob* holds
-    none this module reads (pre-1.18 pointer format, truncated, malformed)."""
+def _strings(blob: bytes) -> tuple[bytes, bytes, int] | None:
+    """(Go version, module text, bytes used) of an inline build info at the start of *blob*."""
     if not blob.startswith(MAGIC) or len(blob) < HEADER_SIZE or not blob[15] & FLAG_INLINE:
         return None
     try:
         version, pos = _string(blob, HEADER_SIZE)
-        modinfo, _ = _string(blob, pos)
+        modinfo, end = _string(blob, pos)
     except ValueError:
         return None
-    go_version = version.decode("utf-8", "replace")
-    if not go_version.startswith("go"):
+    return (version, modinfo, end) if version.startswith(b"go") else None
+
+
+def size(blob: bytes) -> int | None:
+    """How many bytes of *blob* (which starts at the magic) the build info takes, or None
+    when it holds none this module reads: what a layer scan keeps of a Go binary."""
+    found = _strings(blob)
+    return found[2] if found else None
+
+
+def parse(blob: bytes) -> BuildInfo | None:
+    """The build info in *blob* (which starts at the magic), or None when *blob* holds
+    none this module reads (pre-1.18 pointer format, truncated, malformed)."""
+    found = _strings(blob)
+    if found is None:
         return None
+    version, modinfo, _ = found
+    go_version = version.decode("utf-8", "replace")
     if len(modinfo) >= 2 * _SENTINEL + 1 and modinfo[-_SENTINEL - 1] == 0x0A:
         modinfo = modinfo[_SENTINEL:-_SENTINEL]
     return _modinfo(go_version, modinfo.decode("utf-8", "replace"))

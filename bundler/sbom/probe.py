@@ -3,8 +3,9 @@
 Most catalogers want files by path (a package database) and keep them whole. A Go binary
 can be anywhere and weigh 100 MB, and what the cataloger needs is a few kilobytes inside
 it. A :class:`Probe` names which files to look into (executable, not a shared library,
-starting with ``head``) and what to keep: up to ``window`` bytes from the first ``magic``
-at an ``align``-ed offset that ``accept`` takes. The content streams past in pieces;
+starting with ``head``) and what to keep: the bytes from the first ``magic`` at an
+``align``-ed offset that ``measure`` finds a record in (looking at most ``window`` bytes),
+as many as it says the record takes. The content streams past in pieces;
 only a piece and the excerpt are held at once.
 """
 
@@ -25,7 +26,7 @@ class Probe:
     magic: bytes
     window: int
     align: int
-    accept: Callable[[bytes], bool]
+    measure: Callable[[bytes], int | None]     # bytes the record at the start takes, or None
 
     def wants(self, path: str, mode: int, size: int) -> bool:
         """Worth looking into: executable, big enough, not a shared library."""
@@ -54,9 +55,9 @@ class Probe:
                     more = _read_full(read, min(short, size - consumed))
                     consumed += len(more)
                     buf += more
-                candidate = buf[at:at + self.window]
-                if self.accept(candidate):
-                    return candidate
+                used = self.measure(buf[at:at + self.window])
+                if used is not None:
+                    return buf[at:at + used]
                 start = at + 1
                 continue
             if consumed >= size:

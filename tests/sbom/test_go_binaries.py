@@ -47,6 +47,7 @@ def _layer(tmp_path: Path, name: str, files: dict[str, bytes], modes: dict[str, 
 def _catalog(layers: list[tuple[str, Path]]) -> list[tuple[str, str, str]]:
     files = read_layers("img", layers, lambda p: False, probe=PROBE)
     assert all(len(f.data) <= WINDOW for f in files.values())
+    assert all(len(f.data) < 64 * 1024 for f in files.values())   # the build info, not the window
     return [(c.purl, c.path, c.layer) for c in GoCataloger().catalog(files, None, "img")]
 
 

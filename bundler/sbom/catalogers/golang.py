@@ -1,7 +1,7 @@
 """Go modules from the build information embedded in Go binaries (Go 1.18 and later).
 
 The layer reader hands this cataloger, for every executable ELF file, only the bytes
-from the build-info magic on (``gobuildinfo.WINDOW`` at most), never the binary. Each
+of the build info (found within ``gobuildinfo.WINDOW`` of the magic), never the binary. Each
 binary gives the Go standard library it was linked with (``pkg:golang/stdlib@1.22.3``,
 the name and version OSV's Go ecosystem uses), its main module when it has a released
 version (not ``(devel)``), and every dependency with ``=>`` replacements applied.
@@ -20,7 +20,7 @@ from bundler.sbom.probe import Probe
 
 ELF = b"\x7fELF"
 PROBE = Probe(head=ELF, magic=gobuildinfo.MAGIC, window=gobuildinfo.WINDOW, align=16,
-              accept=lambda excerpt: gobuildinfo.parse(excerpt) is not None)
+              measure=gobuildinfo.size)
 
 
 def _purl(path: str, version: str) -> str:
