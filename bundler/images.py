@@ -204,8 +204,11 @@ def _rendered(catalog: Catalog, created: dt.datetime, cache_dir: Path,
         docs[fmt] = data = FORMATS[fmt][2](catalog, created)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial"
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)   # the cache only saves work: a full disk fails nothing here
     return docs
 
 

@@ -77,7 +77,7 @@ class _GaveUp(Exception):
 class StreamingScan:
     """The tap for one layer: scan in a thread, publish on ``finish``, drop otherwise."""
 
-    def __init__(self, digest: str, key: ScanKey, scans: ScanCache, wants: object,
+    def __init__(self, digest: str, key: ScanKey, scans: ScanCache, wants: Callable[[str], bool],
                  limits: LayerLimits, probe: Probe | None,
                  on_cpu: Callable[[float], None] | None = None) -> None:
         self._on_cpu = on_cpu
@@ -94,10 +94,10 @@ class StreamingScan:
     def active(self) -> bool:
         return self._end is not None
 
-    def _run(self, digest: str, wants: object, limits: LayerLimits, probe: Probe | None) -> None:
+    def _run(self, digest: str, wants: Callable[[str], bool], limits: LayerLimits, probe: Probe | None) -> None:
         changes, started = None, time.thread_time()
         try:
-            changes = scan_stream(self._pipe, wants, limits, f"layer {digest}", probe)  # type: ignore[arg-type]
+            changes = scan_stream(self._pipe, wants, limits, f"layer {digest}", probe)  # type: ignore[arg-type]  # a pipe, not an IO
         except BaseException:   # noqa: BLE001 — any failure: the stored blob is scanned instead
             changes = None
         if self._on_cpu is not None:
