@@ -2,7 +2,7 @@
 
 Subcommands live in ``appliance/commands/`` (one module per concept) and are loaded on
 first use (``appliance.commands.LAZY``), so each command imports only what it needs;
-error-to-exit-code mapping happens in one place (``kit.cliutil``).
+error-to-exit-code mapping happens in one place (``clisupport``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import click
 
 from appliance.commands import LAZY
 from kit import __version__
-from kit.cliutil import LazyGroup, run_main
+from clisupport import LazyGroup, run_main
 
 
 @click.group(cls=LazyGroup, lazy=LAZY, context_settings={"help_option_names": ["-h", "--help"]})

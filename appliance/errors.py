@@ -1,6 +1,6 @@
 """Errors of the appliance, on top of ``kit.errors`` so one mapper gives every exit code.
 
-``kit.cliutil.exit_code_for`` honours an ``exit_code`` attribute: conflicts (another
+``kit.errors.exit_code_for`` honours an ``exit_code`` attribute: conflicts (another
 import running, a kit older than the active one) exit 5; everything else follows the
 kit classes (refused 1, malformed 3, I/O 4).
 """

@@ -9,7 +9,7 @@ import click
 
 from bundler.commands import LAZY
 from kit import __version__
-from kit.cliutil import LazyGroup, run_main
+from clisupport import LazyGroup, run_main
 
 
 @click.group(cls=LazyGroup, lazy=LAZY, context_settings={"help_option_names": ["-h", "--help"]})

@@ -55,3 +55,16 @@ class KitIOError(KitError):
     """Reading or writing a file failed."""
 
     kind = "io-error"
+
+
+def exit_code_for(error: KitError) -> int:
+    """The documented exit code of *error* (docs/cli.md): the class decides."""
+    from kit import exitcodes
+    conflict = getattr(error, "exit_code", None)
+    if isinstance(conflict, int):
+        return conflict
+    if isinstance(error, KitVerificationError):
+        return exitcodes.REFUSED
+    if isinstance(error, KitFormatError):
+        return exitcodes.MALFORMED
+    return exitcodes.IO_ERROR

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from kit import __version__, exitcodes, timeutil
-from kit.cliutil import byte_progress, emit_json, exit_code_for, handle_errors, human_size, run_main
+from clisupport import byte_progress, emit_json, handle_errors, human_size, run_main
+from kit.errors import exit_code_for
 
 PROG = "stella-verify"
 

@@ -7,9 +7,10 @@ import sys
 import click
 
 from appliance import audit as audit_log
-from appliance.commands.common import home_option, json_option, opened
+from appliance.commands.opening import opened
+from appliance.commands.options import home_option, json_option
 from kit import exitcodes
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 
 
 @click.group("audit")

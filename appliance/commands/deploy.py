@@ -7,16 +7,17 @@ from pathlib import Path
 import click
 
 from appliance import users
-from appliance.commands.common import home_option, json_option, opened
-from appliance.commands.orchestration_common import as_option, echo_gates
-from appliance.deploy import recovery, run
+from appliance.commands.gate_output import echo_gates
+from appliance.commands.opening import opened
+from appliance.commands.options import as_option, home_option, json_option
+from appliance.deploy import outcome, recovery, run
 from appliance.deploy.errors import DeployFailed
 from appliance.promotions.service import GatesBlocked
 from appliance.store.blobs import BlobStore
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 
 
-def echo_report(report: run.Report) -> None:
+def echo_report(report: outcome.Report) -> None:
     click.echo(f"{report.deployment} {report.release} → {report.environment}: "
                f"{'deployed' if report.ok else 'failed'} ({report.promotion})")
     for t in report.targets:
@@ -36,7 +37,7 @@ def echo_report(report: run.Report) -> None:
     click.echo(f"  evidence: {report.packet_type} packet sha256:{report.packet}")
 
 
-def _write(home_blobs: Path, report: run.Report, out: Path | None) -> None:
+def _write(home_blobs: Path, report: outcome.Report, out: Path | None) -> None:
     if out is not None and report.packet:
         out.write_bytes(BlobStore(home_blobs).path(report.packet).read_bytes())
 
@@ -58,7 +59,7 @@ def deploy(promotion_id: str | None, resume: bool, evidence_out: Path | None, as
         if resume or promotion_id is None:
             if not resume:
                 raise click.UsageError("give a PROMOTION-ID, or --resume")
-            with run.deploy_lock(h):
+            with outcome.deploy_lock(h):
                 reports = recovery.recover(h, db, actor.name)
             if as_json:
                 emit_json([r.to_dict() for r in reports])

@@ -6,12 +6,13 @@ import sys
 
 import click
 
-from appliance.commands.common import home_option, json_option, opened
+from appliance.commands.opening import opened
+from appliance.commands.options import home_option, json_option
 from appliance.deploy import inspect, recovery
 from appliance.deploy.errors import EngineDown
 from appliance.home import actor
 from kit import exitcodes
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 
 
 @click.command("drift")

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from appliance import audit, users
-from appliance.commands.common import home_option, opened
-from appliance.commands.orchestration_common import as_option
-from appliance.promotions.evidence import export as export_packet
+from appliance.commands.opening import opened
+from appliance.commands.options import as_option, home_option
+from appliance.promotions.packets import export as export_packet
 from appliance.store.db import transaction
 from kit import canonical
-from kit.cliutil import handle_errors
+from clisupport import handle_errors
 from kit.evidence.packet import TYPES
 
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from appliance.commands.common import home_option, json_option
+from appliance.commands.options import home_option, json_option
 from appliance.home import Home, resolve_home
-from appliance.importer import ImportOptions, ImportOutcome, import_kit
+from appliance.importing.pipeline import ImportOptions, ImportOutcome, import_kit
 from appliance.registry import config as registry_config
 from appliance.store.blobs import BlobStore
 from appliance.store.db import open_db
-from kit.cliutil import byte_progress, emit_json, handle_errors
+from clisupport import byte_progress, emit_json, handle_errors
 from kit.errors import KitError
 
 PROG = "stella import"

@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 
 from appliance import keys
-from appliance.commands.common import home_option, json_option, opened
+from appliance.commands.opening import opened
+from appliance.commands.options import home_option, json_option
 from appliance.home import resolve_home
 from appliance.registry.config import DEFAULT_ADDR
 from appliance.setup import init_home
 from kit import canonical
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 from kit.crypto import PROFILES
 from kit.timeutil import now
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from appliance.commands.common import home_option, json_option, opened
-from kit.cliutil import emit_json, handle_errors
+from appliance.commands.opening import opened
+from appliance.commands.options import home_option, json_option
+from clisupport import emit_json, handle_errors
 
 COLUMNS = ("kit_id", "name", "channel", "sequence", "kind", "base_kit_id", "created", "expires", "imported_at",
            "actor", "import_id", "forced", "reason", "entry_count", "total_size")

@@ -7,11 +7,12 @@ from typing import Any
 import click
 
 from appliance import users
-from appliance.commands.common import home_option, json_option, opened
-from appliance.commands.orchestration_common import as_option, echo_gates
+from appliance.commands.gate_output import echo_gates
+from appliance.commands.opening import opened
+from appliance.commands.options import as_option, home_option, json_option
 from appliance.promotions import service, store
 from appliance.promotions.service import GatesBlocked, Outcome
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 
 PROG = "stella"
 

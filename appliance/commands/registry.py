@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from appliance import audit, lock
-from appliance.commands.common import home_option, json_option, opened
+from appliance.commands.opening import opened
+from appliance.commands.options import home_option, json_option
 from appliance.home import actor
 from appliance.registry import config as registry_config
 from appliance.registry.seed import seed_all
 from appliance.registry.serve import exec_foreground
 from appliance.store.blobs import BlobStore
 from appliance.store.db import transaction
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 
 
 @click.group("registry")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from appliance import releases
-from appliance.commands.common import home_option, json_option, opened
-from kit.cliutil import emit_json, handle_errors
+from appliance.commands.opening import opened
+from appliance.commands.options import home_option, json_option
+from clisupport import emit_json, handle_errors
 
 PROG = "stella release"
 

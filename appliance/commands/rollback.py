@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from appliance import users
-from appliance.commands.common import home_option, json_option, opened
+from appliance.commands.gate_output import echo_gates
+from appliance.commands.opening import opened
+from appliance.commands.options import as_option, home_option, json_option
 from appliance.commands.deploy import echo_report
-from appliance.commands.orchestration_common import as_option, echo_gates
 from appliance.deploy.errors import DeployFailed
 from appliance.deploy.rollback import rollback as do_rollback
 from appliance.promotions import store
 from appliance.promotions.service import GatesBlocked
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 
 
 @click.command("rollback")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from appliance.commands.common import home_option, json_option, opened
+from appliance.commands.opening import opened
+from appliance.commands.options import home_option, json_option
 from appliance.status import summary
-from kit.cliutil import emit_json, handle_errors, human_size
+from clisupport import emit_json, handle_errors, human_size
 from kit.timeutil import now
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from appliance import environments, users
-from appliance.commands.common import home_option, json_option, opened
-from appliance.commands.orchestration_common import as_option
+from appliance.commands.opening import opened
+from appliance.commands.options import as_option, home_option, json_option
 from appliance.deploy import targets as store
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 
 
 @click.group("target")

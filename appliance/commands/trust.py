@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from appliance import trust as trust_store
-from appliance.commands.common import home_option, json_option, opened
+from appliance.commands.opening import opened
+from appliance.commands.options import home_option, json_option
 from appliance.home import actor
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 from kit.timeutil import format_time, now
 
 

@@ -26,7 +26,7 @@ from appliance.promotions import service, states, store
 from kit.errors import KitError
 
 if TYPE_CHECKING:
-    from appliance.deploy.run import Report
+    from appliance.deploy.outcome import Report
     from kit.gates import Decision
 
 

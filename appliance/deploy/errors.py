@@ -1,4 +1,4 @@
-"""Deploy errors; exit codes follow the kit classes (kit.cliutil maps them in one place).
+"""Deploy errors; exit codes follow the kit classes (clisupport maps them in one place).
 
 refused (1): the deploy ran and failed (health, pull), rolled back; usage (2): an unknown
 target; malformed (3): a template the lock file cannot be rendered from; I/O (4): a

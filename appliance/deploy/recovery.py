@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from appliance.deploy import engine, plan, records, rollout, run, targets
-from appliance.deploy.errors import DeployError
+from appliance.deploy import engine, plan, records, rollout, targets
+from appliance.deploy.errors import DeployConflict, DeployError
+from appliance.deploy.outcome import Report, deploy_lock, fail, succeed
 from appliance.home import Home
 from kit.errors import KitError
 
 NOTE = "resumed: the process running this deployment died before it finished"
 
 
-def recover(home: Home, db: sqlite_utils.Database, actor: str) -> list[run.Report]:
+def recover(home: Home, db: sqlite_utils.Database, actor: str) -> list[Report]:
     """Finish or roll back every orphaned deployment (the caller holds the deploy lock)."""
     return [_resume(home, db, dep_id, actor) for dep_id in records.orphans(db)]
 
@@ -43,10 +44,10 @@ def _settled(home: Home, job: rollout.Job) -> rollout.Result:
     return res
 
 
-def _resume(home: Home, db: sqlite_utils.Database, dep_id: str, actor: str) -> run.Report:
+def _resume(home: Home, db: sqlite_utils.Database, dep_id: str, actor: str) -> Report:
     promotion_id, env, release = db.execute("SELECT promotion_id, environment, release FROM deployments "
                                             "WHERE id = ?", [dep_id]).fetchone()
-    report = run.Report(dep_id, promotion_id, release, env)
+    report = Report(dep_id, promotion_id, release, env)
     timeout = targets.settings(db, env).health_timeout
     by_name = {t.name: t for t in targets.listing(db, env)}
     jobs, results = [], {}
@@ -58,15 +59,14 @@ def _resume(home: Home, db: sqlite_utils.Database, dep_id: str, actor: str) -> r
     complete = set(results) == set(by_name) and all(res.ok for res in results.values())
     if complete:
         info = plan.load_release(home, db, release)
-        return run.succeed(home, db, info, report, jobs, results, actor, NOTE)
-    return run.fail(home, db, report, jobs, results, actor, NOTE)
+        return succeed(home, db, info, report, jobs, results, actor, NOTE)
+    return fail(home, db, report, jobs, results, actor, NOTE)
 
 
-def recover_if_idle(home: Home, db: sqlite_utils.Database, actor: str) -> list[run.Report]:
+def recover_if_idle(home: Home, db: sqlite_utils.Database, actor: str) -> list[Report]:
     """Recover when no deploy is running (a running deploy owns its rows: leave them)."""
-    from appliance.deploy.errors import DeployConflict
     try:
-        with run.deploy_lock(home):
+        with deploy_lock(home):
             return recover(home, db, actor)
     except DeployConflict:
         return []

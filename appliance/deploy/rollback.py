@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from appliance import environments, users
-from appliance.deploy import run
+from appliance.deploy import outcome, run
 from appliance.home import Home
 from appliance.promotions import service, states
 from appliance.promotions.errors import NotFound
@@ -50,7 +50,7 @@ def choose(db: sqlite_utils.Database, env: str, to: str | None) -> RollbackPlan:
 
 
 def rollback(home: Home, db: sqlite_utils.Database, env: str, to: str | None, reason: str,
-             actor: users.User) -> tuple[service.Outcome, run.Report | None]:
+             actor: users.User) -> tuple[service.Outcome, outcome.Report | None]:
     plan = choose(db, env, to)
     why = reason or f"rollback of {plan.current or 'nothing'} to {plan.to}"
     outcome = service.promote(home, db, plan.to, env, f"rollback: {why}", actor, role="deployer")

@@ -1,4 +1,4 @@
-"""Errors of release orchestration, mapped to exit codes by kit.cliutil (docs/cli.md).
+"""Errors of release orchestration, mapped to exit codes by clisupport (docs/cli.md).
 
 Refused by a check (1): a gate blocks, a role is missing, separation of duties, a second
 approval. Usage (2): an unknown release, environment, user or promotion. Conflict (5):

@@ -8,7 +8,7 @@ import click
 
 from bundler.build import default_cache_dir, plan_build, write_plan
 from bundler.spec import load_spec
-from kit.cliutil import byte_progress, emit_json, handle_errors, human_size, step_progress
+from clisupport import byte_progress, emit_json, handle_errors, human_size, step_progress
 from kit.crypto import load_key_dir
 from kit.timeutil import format_time
 

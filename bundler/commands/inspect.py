@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from kit.cliutil import emit_json, fail, handle_errors, human_size
+from clisupport import emit_json, fail, handle_errors, human_size
 from kit.format import Entry, KitReader, Manifest, ReadResult, inspect_kit
 from kit.timeutil import format_time
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 from kit.crypto import PROFILES, generate, write_key_dir
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from kit import timeutil
-from kit.cliutil import emit_json, handle_errors
+from clisupport import emit_json, handle_errors
 from kit.crypto import PublicKey, Signer, load_key_dir
 from kit.trust import build_root, load_root_envelope, verify_chain
 from kit.trust.root import TrustRoot, read_root_file

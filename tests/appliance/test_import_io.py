@@ -93,7 +93,7 @@ def test_help_lists_every_command() -> None:
 def test_a_kit_swapped_during_the_import_is_refused(tmp_path: Path, home: Path, signer: Signer,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Freshness is checked on the manifest read first; the streamed one must be the same."""
-    import appliance.importer as importer
+    import appliance.importing.pipeline as importer
 
     assert stella("import", str(kit(tmp_path / "v2.stella-kit", files_v1(), [signer], sequence=2).path),
                   home=home).exit_code == 0

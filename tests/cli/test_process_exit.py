@@ -1,4 +1,4 @@
-"""The console scripts end without interpreter teardown (kit.cliutil.run_main), yet keep
+"""The console scripts end without interpreter teardown (clisupport.run_main), yet keep
 what a normal exit promises: the exit code, every byte written to a pipe, atexit handlers
 and non-daemon threads."""
 
@@ -14,7 +14,7 @@ BIN = Path(sys.executable).parent
 
 
 def _script(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
-    header = ("import atexit, sys, threading, time\nimport click\nfrom kit.cliutil import run_main\n\n"
+    header = ("import atexit, sys, threading, time\nimport click\nfrom clisupport import run_main\n\n"
               "@click.command()\n@click.argument('what')\ndef cli(what):\n")
     code = header + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n\nrun_main(cli, 'probe')\n"
     path = tmp_path / "probe.py"

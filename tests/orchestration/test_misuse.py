@@ -8,7 +8,7 @@ import click
 import pytest
 
 from kit import exitcodes
-from kit.cliutil import handle_errors
+from clisupport import handle_errors
 from tests.appliance.helpers import snapshot
 from tests.orchestration.conftest import run
 

@@ -1,22 +1,15 @@
-"""Shared by the orchestration commands: ``--as USER`` and printing gate results."""
+"""Gate results as the orchestration commands print them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
     from kit.gates import Decision     # the gate engine (findings, Rego runner): not needed to print
 
-F = TypeVar("F", bound=Callable[..., Any])
 MARK = {"pass": "PASS", "fail": "FAIL", "skipped": "SKIP"}
-
-
-def as_option(func: F) -> F:
-    return click.option("--as", "as_user", metavar="USER", default=None,
-                        help="Act as USER (default: $STELLA_USER).")(func)
 
 
 def gate_lines(decision: Decision | dict[str, Any]) -> list[str]:

@@ -27,7 +27,7 @@ from appliance.importing.derive import derive
 from appliance.quarantine import quarantine
 from appliance.store.blobs import BlobStore
 from appliance.store.db import open_db
-from kit.cliutil import exit_code_for
+from kit.errors import exit_code_for
 from kit.errors import KitError, KitFormatError, KitVerificationError
 from kit.format.limits import KitLimits
 from kit.format.manifest import Manifest

@@ -1,11 +1,14 @@
-"""What every ``stella`` subcommand shares: ``--home``, opening the store, recovery."""
+"""Opening the appliance for a command: the home, its database, and what a dead process left.
+
+An interrupted import is finished or deleted first; a deployment whose process died is
+reported on stderr.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 import click
 import sqlite_utils
@@ -13,17 +16,6 @@ import sqlite_utils
 from appliance import lock
 from appliance.home import Home, resolve_home
 from appliance.store.db import open_db
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def home_option(func: F) -> F:
-    return click.option("--home", "home", type=click.Path(file_okay=False), default=None,
-                        help="Appliance home (default: $STELLA_HOME, else /var/lib/stella).")(func)
-
-
-def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(func)
 
 
 def _interrupted_import(home: Home) -> bool:

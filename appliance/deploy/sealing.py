@@ -1,4 +1,4 @@
-"""The deployment's record: version stickers, the evidence event and packets.
+"""Sealing a deployment: version stickers, the evidence event and the stored packet.
 
 A ``deployment`` packet (success) or ``rollback`` packet (failure) seals the decision
 record that authorised the deployment plus an event: the deployment row, and per target
@@ -18,7 +18,7 @@ from appliance.deploy.plan import ReleaseInfo
 from appliance.deploy.records import store_blob
 from appliance.deploy.targets import Target
 from appliance.home import Home
-from appliance.promotions import evidence as promotion_evidence
+from appliance.promotions import packets
 from appliance.store.db import transaction
 from kit import __version__, canonical
 from kit.deploy.sticker import make_sticker
@@ -39,7 +39,7 @@ def sticker(home: Home, info: ReleaseInfo, deployment: dict[str, Any], target: T
 
 def event(db: sqlite_utils.Database, deployment_id: str, targets: list[dict[str, Any]],
           note: str | None = None) -> dict[str, Any]:
-    doc = promotion_evidence.deployment_event(db, deployment_id)
+    doc = packets.deployment_event(db, deployment_id)
     doc["targets"] = targets
     if note:
         doc["note"] = note
@@ -49,20 +49,12 @@ def event(db: sqlite_utils.Database, deployment_id: str, targets: list[dict[str,
 def seal(home: Home, db: sqlite_utils.Database, promotion_id: str, deployment_id: str, packet_type: str,
          doc: dict[str, Any]) -> str:
     """Build, store and index the packet; returns its sha256 hex."""
-    data = promotion_evidence.export(home, db, promotion_id, packet_type=packet_type, event=doc)
+    data = packets.export(home, db, promotion_id, packet_type=packet_type, event=doc)
     hexd = store_blob(home, data)
     with transaction(db):
         db.execute("INSERT OR REPLACE INTO deploy_packets VALUES (?, ?, ?, ?)",
                    [deployment_id, packet_type, hexd, format_time(now())])
     return hexd
-
-
-def stored_packet(db: sqlite_utils.Database, promotion_id: str, packet_type: str) -> str | None:
-    """The stored packet of the promotion's latest deployment, if deploy wrote one."""
-    row = db.execute("SELECT p.sha256 FROM deploy_packets p JOIN deployments d ON d.id = p.deployment_id "
-                     "WHERE d.promotion_id = ? AND p.packet_type = ? ORDER BY d.id DESC LIMIT 1",
-                     [promotion_id, packet_type]).fetchone()
-    return row[0] if row else None
 
 
 def sticker_doc(data: bytes | None) -> Any:

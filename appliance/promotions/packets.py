@@ -46,12 +46,19 @@ def deployment_event(db: sqlite_utils.Database, deployment_id: str) -> dict[str,
     return {"at": row[7] or row[6], "deployment": {**dict(zip(keys_, row[:9])), "detail": json.loads(row[9])}}
 
 
+def stored_packet(db: sqlite_utils.Database, promotion_id: str, packet_type: str) -> str | None:
+    """The stored packet of the promotion's latest deployment, if deploy wrote one."""
+    row = db.execute("SELECT p.sha256 FROM deploy_packets p JOIN deployments d ON d.id = p.deployment_id "
+                     "WHERE d.promotion_id = ? AND p.packet_type = ? ORDER BY d.id DESC LIMIT 1",
+                     [promotion_id, packet_type]).fetchone()
+    return row[0] if row else None
+
+
 def export(home: Home, db: sqlite_utils.Database, promotion_id: str, *, packet_type: str = "release_decision",
            decision: str | None = None, event: dict[str, Any] | None = None) -> bytes:
     """The packet's bytes. For deployment/rollback without *event*, the promotion's latest
     deployment is the event and its ``deploy`` decision the record."""
     if packet_type != "release_decision" and event is None and decision is None:
-        from appliance.deploy.evidence import stored_packet     # the packet stella deploy sealed
         from appliance.store.blobs import BlobStore
         stored = stored_packet(db, promotion_id, packet_type)
         if stored is not None:

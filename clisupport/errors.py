@@ -1,0 +1,47 @@
+"""Errors to one line on stderr and a stable exit code (docs/cli.md), in one place.
+
+Library code raises; only this module prints and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import NoReturn
+
+import click
+
+from kit import exitcodes
+from kit.errors import KitError, exit_code_for
+
+
+def fail(error: KitError, prog: str) -> NoReturn:
+    click.echo(f"{prog}: error: {error.one_line()}", err=True)
+    sys.exit(exit_code_for(error))
+
+
+@contextlib.contextmanager
+
+
+def handle_errors(prog: str) -> Iterator[None]:
+    """Run a command body; turn KitError (and stray I/O errors) into message + exit code."""
+    try:
+        yield
+    except KitError as exc:
+        fail(exc, prog)
+    except OSError as exc:
+        name = getattr(exc, "filename", None)
+        where = f" ({name})" if name else ""
+        click.echo(f"{prog}: error: io-error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(exitcodes.IO_ERROR)
+    except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 4, no traceback
+        text = str(exc).replace("\n", " ")[:300]
+        click.echo(f"{prog}: error: internal: {type(exc).__name__}: {text} "
+                   "(please report this; set STELLA_DEBUG=1 for the traceback)", err=True)
+        if os.environ.get("STELLA_DEBUG"):
+            raise
+        sys.exit(exitcodes.IO_ERROR)
