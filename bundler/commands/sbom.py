@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 
 from bundler.oci import Limits, Registries, RegistryConfig, parse_platform, parse_reference
-from bundler.oci.config import is_loopback
 from bundler.oci.pull import pull_images
 from bundler.sbom import SBOMCache, catalog_pulled, to_cyclonedx, to_spdx, to_spdx3
 from kit import exitcodes
 from kit.errors import KitError
+from kit.registryhost import plain_http_by_default
 
 
 def parse_created(text: str | None) -> datetime:
@@ -36,7 +36,7 @@ def parse_created(text: str | None) -> datetime:
 def _render(reference: str, fmt: str, spec_version: str, platform: str, insecure: bool,
             created: datetime, cache_dir: str | None) -> bytes:
     ref = parse_reference(reference)
-    if insecure and not is_loopback(ref.registry):
+    if insecure and not plain_http_by_default(ref.registry):
         raise click.UsageError("--insecure is only allowed for loopback registries")
     entries = {ref.registry: RegistryConfig(ref.registry, insecure=True)} if insecure else {}
     cache = SBOMCache(Path(cache_dir)) if cache_dir else None
@@ -59,7 +59,8 @@ def _render(reference: str, fmt: str, spec_version: str, platform: str, insecure
               show_default=True, help="CycloneDX spec version.")
 @click.option("--platform", default="linux/amd64", show_default=True,
               help="Platform to catalog when the image is multi-arch (os/arch[/variant]).")
-@click.option("--insecure", is_flag=True, help="Plain HTTP (loopback registries only).")
+@click.option("--insecure", is_flag=True,
+              help="Plain HTTP only, no HTTPS try (loopback registries only; they fall back to it anyway).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
 @click.option("--created", help="Document timestamp: ISO 8601 or Unix seconds "
                                 "(default $SOURCE_DATE_EPOCH, else now).")

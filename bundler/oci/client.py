@@ -42,7 +42,8 @@ class RawManifest:
 
     def json(self) -> dict[str, Any]:
         """The parsed document (parse errors were caught when it was fetched)."""
-        return json.loads(self.raw)
+        doc: dict[str, Any] = json.loads(self.raw)
+        return doc
 
 
 def sha256_digest(data: bytes) -> str:
@@ -88,6 +89,7 @@ class RegistryClient:
         self._timeout = timeout
         self._clients: dict[str, httpx.Client] = {}
         self._auth: dict[tuple[str, str], str] = {}
+        self._bases: dict[str, str] = {}
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -113,6 +115,36 @@ class RegistryClient:
                                                    follow_redirects=True)
         return self._clients[cfg.host]
 
+    def _base_url(self, ref: Reference, cfg: RegistryConfig, http: httpx.Client) -> str:
+        """The ``scheme://host`` requests to *cfg* go to, chosen once per host.
+
+        One candidate (``RegistryConfig.base_urls``): that one. Two (a loopback registry:
+        https, then http): the first that gives any HTTP answer to ``GET /v2/``, like
+        go-containerregistry's ping. Nothing is probed for other hosts.
+
+        Raises:
+            RegistryUnreachableError: no candidate answers.
+        """
+        urls = cfg.base_urls
+        if len(urls) == 1:
+            return urls[0]
+        if cfg.host not in self._bases:
+            failures: list[str] = []
+            for base in urls:
+                try:
+                    with http.stream("GET", base + "/v2/"):
+                        pass
+                except httpx.HTTPError as exc:
+                    failures.append(f"{base}: {type(exc).__name__}: {exc}")
+                    continue
+                self._bases[cfg.host] = base
+                break
+            else:
+                raise RegistryUnreachableError(
+                    f"image {ref}: registry {cfg.host} unreachable ({'; '.join(failures)})",
+                    entry=str(ref))
+        return self._bases[cfg.host]
+
     def _send(self, ref: Reference, method: str, path: str, *, push: bool = False,
               headers: dict[str, str] | None = None, content: Any = None,
               params: dict[str, str] | None = None) -> httpx.Response:
@@ -120,7 +152,8 @@ class RegistryClient:
         cfg = self._config(ref)
         http = self._http(cfg)
         scope = f"repository:{ref.repository}:{'pull,push' if push else 'pull'}"
-        url = path if path.startswith(("http://", "https://")) else cfg.base_url + path
+        base = self._base_url(ref, cfg, http)
+        url = path if path.startswith(("http://", "https://")) else base + path
         for attempt in (0, 1):
             hdrs = dict(headers or {})
             if (cfg.host, scope) in self._auth:
@@ -132,7 +165,7 @@ class RegistryClient:
                 resp = http.send(req, stream=True)
             except httpx.HTTPError as exc:
                 raise RegistryUnreachableError(
-                    f"image {ref}: registry {cfg.host} unreachable at {cfg.base_url} "
+                    f"image {ref}: registry {cfg.host} unreachable at {base} "
                     f"({type(exc).__name__}: {exc})", entry=str(ref)) from exc
             if resp.status_code != 401 or attempt:
                 break

@@ -4,18 +4,20 @@ Keys of a ``registries:`` mapping (in kit.yaml or ``registries_from_dict``)::
 
     registries:
       127.0.0.1:5055:
-        url: http://127.0.0.1:5055   # optional; default https://HOST (http:// if insecure)
-        insecure: true               # plain HTTP; refused for non-loopback hosts
+        url: http://127.0.0.1:5055   # optional; the only URL used (default: see below)
+        insecure: true               # plain HTTP only, no HTTPS try; refused for non-loopback hosts
         username: ci                 # optional basic-auth user ...
         password_env: REG_PASSWORD   # ... and the environment variable holding the password
         ca_file: /etc/ssl/my-ca.pem  # optional extra CA bundle for https
 
-Hosts without an entry use https and, for credentials, the Docker config file.
+Hosts without an entry use https and, for credentials, the Docker config file; a loopback
+host (``kit.registryhost.plain_http_by_default``: 127.0.0.0/8, ::1, ``localhost``) is tried
+over https first and then over plain http, as Docker and go-containerregistry do, so it
+needs no ``insecure``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from typing import Any
 
 from bundler.oci.credentials import Credentials, docker_config_credentials
 from bundler.oci.errors import OCIError
+from kit.registryhost import plain_http_by_default
 
 _KEYS = {"url", "insecure", "username", "password", "password_env", "ca_file"}
 
@@ -52,23 +55,24 @@ class RegistryConfig:
     ca_file: str | None = None
 
     @property
-    def base_url(self) -> str:
-        """``scheme://host`` with no trailing slash."""
+    def base_urls(self) -> tuple[str, ...]:
+        """The ``scheme://host`` URLs to try, in order, with no trailing slash.
+
+        ``url`` when set; ``http`` when ``insecure``; ``https`` then ``http`` for a loopback
+        host (``plain_http_by_default``); otherwise ``https`` only.
+        """
         if self.url:
-            return self.url.rstrip("/")
-        return f"{'http' if self.insecure else 'https'}://{self.host}"
+            return (self.url.rstrip("/"),)
+        if self.insecure:
+            return (f"http://{self.host}",)
+        if plain_http_by_default(self.host):
+            return (f"https://{self.host}", f"http://{self.host}")
+        return (f"https://{self.host}",)
 
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback IP literals (with or without a port)."""
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
-    name = name.strip("[]")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    @property
+    def base_url(self) -> str:
+        """The first of ``base_urls``."""
+        return self.base_urls[0]
 
 
 def _entry(host: str, data: Mapping[str, Any]) -> RegistryConfig:
@@ -79,7 +83,7 @@ def _entry(host: str, data: Mapping[str, Any]) -> RegistryConfig:
         raise OCIError(f"registries.{host}: unknown keys {sorted(unknown)}", kind="bad-config",
                        entry=host)
     insecure = bool(data.get("insecure", False))
-    if insecure and not is_loopback(host):
+    if insecure and not plain_http_by_default(host):
         raise OCIError(f"registries.{host}: insecure (plain HTTP) is only allowed for loopback "
                        "registries", kind="bad-config", entry=host)
     password = data.get("password")
