@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.appliance.helpers import snapshot, stella
-from tests.orchestration.conftest import run
+from tests.appliance.promotions.conftest import run
 
 
 def promote(home: Path, ref: str, env: str, user: str = "alice") -> object:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from kit.crypto import Signer
 from tests.appliance.helpers import stella
-from tests.orchestration.conftest import ADVISORIES, SNAPSHOT, VEX, run
-from tests.orchestration.kits import osv, site_kit
+from tests.appliance.promotions.conftest import ADVISORIES, SNAPSHOT, VEX, run
+from tests.appliance.promotions.kits import osv, site_kit
 
 
 def test_findings_from_the_store(site: Path) -> None:

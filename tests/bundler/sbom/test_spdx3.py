@@ -30,7 +30,7 @@ from bundler.sbom.spdx import document_namespace, to_spdx
 from bundler.sbom.spdx3 import to_spdx3
 from tests.bundler.test_sbom_render import catalogs, created_times
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = ROOT / "docs" / "schemas" / "spdx-3.0.1.schema.json"
 SCHEMA_SHA256 = "d711c811b1ff6face561cbd8cfd07cb5d581845030d4c24cf8cc7107cc8d112a"
 CREATED = datetime(2026, 11, 1, tzinfo=timezone.utc)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.deploy.conftest import Site
-from tests.deploy.site import Rel, free_port, web
+from tests.appliance.deploy.conftest import Site
+from tests.appliance.deploy.site import Rel, free_port, web
 
 
 def _promotion(site: Site, pid: str) -> dict[str, object]:

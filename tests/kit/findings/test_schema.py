@@ -14,7 +14,7 @@ from kit.findings.loader import load_advisories
 
 from .conftest import advisory
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas" /
+SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs" / "schemas" /
                      "advisory-record.schema.json").read_text(encoding="utf-8"))
 
 

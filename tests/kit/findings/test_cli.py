@@ -16,7 +16,7 @@ from kit.canonical import loads
 
 from .conftest import IMAGE, cyclonedx, openvex, osv, write
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -1,2 +1,2 @@
 from tests.appliance.conftest import home, root, signer, trust_file  # noqa: F401  (fixtures)
-from tests.orchestration.conftest import site  # noqa: F401
+from tests.appliance.promotions.conftest import site  # noqa: F401

@@ -13,7 +13,7 @@ from bundler.sbom.gobuildinfo import MAGIC, WINDOW
 from bundler.sbom.layers import LayerLimits, read_layers
 from bundler.sbom.probe import STEP
 from tests.images import make_tar
-from tests.sbom.test_gobuildinfo import blob
+from tests.bundler.sbom.test_gobuildinfo import blob
 
 RUNC = Path("/usr/bin/runc")        # docker.io's runc: a real Go binary built without modules
 MODINFO = ("path\texample.com/app\nmod\texample.com/app\tv1.4.0\th1:a=\n"

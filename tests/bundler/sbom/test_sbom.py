@@ -27,7 +27,7 @@ from tests.images import Layer, Published, dpkg_field, make_image, push
 
 pytestmark = pytest.mark.services
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _catalog(ref: str, registries: Registries, layout: Path, cache: SBOMCache | None = None):  # type: ignore[no-untyped-def]

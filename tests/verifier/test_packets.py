@@ -18,7 +18,7 @@ from kit import canonical
 from kit.crypto import generate
 from kit.evidence import packet
 from tests.appliance.helpers import ROOT, stella
-from tests.orchestration.conftest import run
+from tests.appliance.promotions.conftest import run
 from verifier.cli import cli as verify
 
 

@@ -10,7 +10,7 @@ import pytest
 from kit import exitcodes
 from clisupport import handle_errors
 from tests.appliance.helpers import snapshot
-from tests.orchestration.conftest import run
+from tests.appliance.promotions.conftest import run
 
 
 @pytest.mark.parametrize("args", [

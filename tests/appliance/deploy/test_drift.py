@@ -7,8 +7,8 @@ import json
 import docker
 
 from appliance.deploy import engine
-from tests.deploy.conftest import Site
-from tests.deploy.site import Rel, free_port, web
+from tests.appliance.deploy.conftest import Site
+from tests.appliance.deploy.site import Rel, free_port, web
 
 
 def _api(port: int) -> dict[str, object]:

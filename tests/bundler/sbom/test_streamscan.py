@@ -100,7 +100,7 @@ def test_a_pull_scans_its_layers_and_a_lying_registry_leaves_no_scan(registry: s
     assert scans.get(_key(layer)) == scan_layer(layer, stored, WANTS, LIMITS, "w", PROBE)
 
     # the same layer, corrupted in the registry's storage: the scan of the lying bytes is dropped
-    from tests.oci.test_errors import _storage_blob
+    from tests.bundler.oci.test_errors import _storage_blob
     blob = _storage_blob(layer)
     data = bytearray(blob.read_bytes())
     data[-1] ^= 0xFF

@@ -9,7 +9,7 @@ from kit.crypto import Signer
 from kit.timeutil import format_time, now
 from tests.appliance.conftest import home, root, signer, trust_file  # noqa: F401  (fixtures)
 from tests.appliance.helpers import stella
-from tests.orchestration.kits import openvex, osv, release_files, site_kit
+from tests.appliance.promotions.kits import openvex, osv, release_files, site_kit
 
 SNAPSHOT = format_time(now() - dt.timedelta(hours=2))
 ADVISORIES = [

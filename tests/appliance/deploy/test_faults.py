@@ -9,8 +9,8 @@ import socket
 import time
 
 from tests.appliance.helpers import stella_proc
-from tests.deploy.conftest import Site
-from tests.deploy.site import Rel, free_port, web
+from tests.appliance.deploy.conftest import Site
+from tests.appliance.deploy.site import Rel, free_port, web
 
 
 def _state(site: Site, pid: str) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.deploy.conftest import Site
-from tests.deploy.site import Rel, free_port, web
+from tests.appliance.deploy.conftest import Site
+from tests.appliance.deploy.site import Rel, free_port, web
 
 
 def _running_digests(site: Site, project: str) -> dict[str, tuple[str, ...]]:
