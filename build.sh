@@ -2,7 +2,8 @@
 # One entry point for a fresh machine (Debian 12, root) and for CI.
 #
 #   ./build.sh demo      set up, then run the end-to-end demo (the main job)
-#   ./build.sh test      set up, start the test services, run the whole test suite
+#   ./build.sh test      set up, type-check and lint, start the test services, run the whole test suite
+#   ./build.sh check     type-check (mypy --strict) and lint (ruff) only
 #   ./build.sh setup     install system packages and the Python environment only
 #   ./build.sh services start|stop    the private dockerd + registry used by tests
 #   ./build.sh bench NAME             run bench/NAME.py inside the environment
@@ -77,8 +78,16 @@ run_demo() {
     return $rc
 }
 
+check_code() {  # strict types and lint before any test: a type error fails CI like a failing test
+    log "type check: mypy --strict (pyproject.toml [tool.mypy])"
+    "$VENV/bin/mypy" || return 1
+    log "lint: ruff check (pyproject.toml [tool.ruff])"
+    "$VENV/bin/ruff" check --quiet . || return 1
+}
+
 run_tests() {
     setup
+    check_code || { log "static checks failed"; exit 1; }
     start_services
     set +e
     "$VENV/bin/python" -m pytest "$@"
@@ -94,7 +103,8 @@ case "$cmd" in
     setup) setup ;;
     demo) run_demo "$@" ;;
     test) run_tests "$@" ;;
+    check) setup; check_code ;;
     services) services "${1:?start or stop}" ;;
     bench) setup; name=${1:?bench name}; shift; "$VENV/bin/python" "$ROOT/bench/$name.py" "$@" ;;
-    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
