@@ -36,6 +36,23 @@ def docker_config_path(explicit: str | None = None) -> Path:
     return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
 
 
+@dataclass(frozen=True)
+class AuthEntry:
+    """One ``auths`` entry of a Docker config, parsed once; a field of the wrong JSON type
+    counts as absent (as before typing: such entries never gave credentials)."""
+
+    auth: str = ""                  # base64 ``user:password``; "" when absent
+    username: str | None = None
+    password: str = ""
+
+    @classmethod
+    def from_dict(cls, entry: dict[str, object]) -> AuthEntry:
+        auth, username = entry.get("auth"), entry.get("username")
+        return cls(auth=auth if isinstance(auth, str) else "",
+                   username=username if isinstance(username, str) else None,
+                   password=str(entry.get("password", "")))
+
+
 def _lookup(auths: dict[str, object], host: str) -> dict[str, object] | None:
     for key in (host, f"https://{host}", f"http://{host}", f"https://{host}/v1/",
                 f"https://{host}/v2/"):
@@ -48,29 +65,39 @@ def _lookup(auths: dict[str, object], host: str) -> dict[str, object] | None:
     return None
 
 
+def _auths(data: object, file: Path) -> dict[str, object]:
+    """The config's ``auths`` object ({} when the file has none)."""
+    auths = (data.get("auths") if isinstance(data, dict) else None) or {}
+    if not isinstance(auths, dict):
+        raise AuthError(f"Docker config {file}: auths is not an object", entry=str(file))
+    return auths
+
+
 def docker_config_credentials(host: str, path: str | None = None) -> Credentials | None:
     """Credentials for *host* from the Docker config file, or None if it has none.
 
     Raises:
-        AuthError: the file exists but is not JSON, or its ``auth`` value is not base64.
+        AuthError: the file exists but is not JSON, its ``auths`` is not an object, or its
+            ``auth`` value is not base64.
     """
     file = docker_config_path(path)
     if not file.is_file():
         return None
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data: object = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise AuthError(f"Docker config {file} is unreadable: {exc}", entry=str(file)) from exc
-    entry = _lookup(data.get("auths") or {}, host) if isinstance(data, dict) else None
-    if not entry:
+    found = _lookup(_auths(data, file), host)
+    if not found:
         return None
-    if isinstance(entry.get("auth"), str) and entry["auth"]:
+    entry = AuthEntry.from_dict(found)
+    if entry.auth:
         try:
-            user, _, password = base64.b64decode(entry["auth"]).decode("utf-8").partition(":")
+            user, _, password = base64.b64decode(entry.auth).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise AuthError(f"Docker config {file}: auth for {host} is not base64 user:password",
                             entry=host) from exc
         return Credentials(user, password)
-    if isinstance(entry.get("username"), str):
-        return Credentials(entry["username"], str(entry.get("password", "")))
+    if entry.username is not None:
+        return Credentials(entry.username, entry.password)
     return None
