@@ -94,7 +94,7 @@ def _child(write_fd: int, modules: list[Module], data_json: str | None, input_js
 
 def _read_until(fd: int, deadline: float) -> bytes | None:
     """Everything the child writes, or None when the deadline passes first."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
