@@ -23,6 +23,7 @@ import requests.exceptions
 from appliance.deploy.errors import DeployError, EngineDown
 from kit.deploy.drift import Observed
 from kit.deploy.sticker import STICKER_NAME
+from kit.registryhost import plain_http_by_default
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -76,6 +77,16 @@ def _short(exc: BaseException) -> str:
     return text if len(text) < 200 else text[:200] + "…"
 
 
+def _plain_http_hint(ref: str) -> str:
+    """Why a pull from a non-loopback appliance registry may fail: it speaks plain HTTP, which
+    Docker uses unasked only for loopback registries (kit.registryhost)."""
+    registry = ref.split("/", 1)[0]
+    if plain_http_by_default(registry):
+        return ""
+    return (f"; note: the appliance registry speaks plain HTTP, which Docker uses for {registry} "
+            "only when its daemon.json lists it in insecure-registries")
+
+
 def ensure_images(c: docker.DockerClient, refs: Iterable[str], what: str) -> list[str]:
     """Pull every ``registry/repo@sha256:…`` the engine does not hold yet; returns those pulled.
 
@@ -96,7 +107,7 @@ def ensure_images(c: docker.DockerClient, refs: Iterable[str], what: str) -> lis
             c.images.pull(repo, tag=digest)
         except _TRANSPORT as exc:
             raise DeployError(f"{what}: the engine cannot pull {ref} from the appliance registry "
-                              f"({_short(exc)})", kind="registry-unreachable") from None
+                              f"({_short(exc)}){_plain_http_hint(ref)}", kind="registry-unreachable") from None
         pulled.append(ref)
     return pulled
 
@@ -121,7 +132,7 @@ def observe(c: docker.DockerClient, project: str,
         state = ctr.attrs.get("State") or {}
         health = (state.get("Health") or {}).get("Status")
         labels = dict(ctr.attrs.get("Config", {}).get("Labels") or {})
-        out.append(Observed(ctr.name, labels.get(SERVICE_LABEL, ""), str(state.get("Status", "unknown")),
+        out.append(Observed(ctr.name or "", labels.get(SERVICE_LABEL, ""), str(state.get("Status", "unknown")),
                             health, _digests(c, str(ctr.attrs.get("Image", "")), cache), labels))
     return sorted(out, key=lambda o: o.name)
 

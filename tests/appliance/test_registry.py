@@ -12,6 +12,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from appliance.deploy.engine import ensure_images
+from appliance.deploy.errors import DeployError
 from appliance.home import Home
 from appliance.registry import config as registry_config
 from appliance.registry.seed import Seeder
@@ -19,6 +21,7 @@ from appliance.registry.serve import start
 from appliance.store.blobs import BlobStore
 from bundler.oci.layout import OCILayout
 from kit.crypto import Signer
+from kit.registryhost import plain_http_by_default
 from tests.appliance.helpers import files_v1, kit, stella
 from tests.images import Layer, debian_rootfs, make_image
 
@@ -28,7 +31,7 @@ pytestmark = pytest.mark.skipif(not shutil.which("docker-registry"), reason="doc
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture()
@@ -74,7 +77,7 @@ def test_import_seeds_and_docker_pulls_by_digest(tmp_path: Path, served: tuple[P
         assert f"{addr}/apps/web@{digest}" in image.attrs["RepoDigests"]
         tagged = client.images.pull(f"{addr}/apps/web", tag="1.0")
         assert tagged.id == image.id
-        client.images.remove(image.id, force=True)
+        client.images.remove(str(image.id), force=True)
     finally:
         client.close()
     again = json.loads(stella("registry", "seed", "--json", home=home).output)
@@ -99,7 +102,7 @@ def test_seed_resumes_after_interruption(tmp_path: Path, served: tuple[Path, str
     try:
         image = client.images.pull(f"{addr}/apps/web@{digest}")
         assert f"{addr}/apps/web@{digest}" in image.attrs["RepoDigests"]
-        client.images.remove(image.id, force=True)
+        client.images.remove(str(image.id), force=True)
     finally:
         client.close()
 
@@ -110,3 +113,33 @@ def test_seed_without_registry_fails_clearly(tmp_path: Path, home: Path, signer:
     assert out["status"] == "imported" and "does not answer" in out["seed"]["error"]
     result = stella("registry", "seed", home=home)
     assert result.exit_code == 4 and "does not answer" in result.output
+
+
+def test_default_registry_addr_needs_no_docker_config() -> None:
+    """The appliance registry speaks plain HTTP; Docker pulls from it unasked only on loopback
+    (the pull test above does so from 127.0.0.1 with a dockerd that has no insecure-registries)."""
+    assert plain_http_by_default(registry_config.DEFAULT_ADDR)
+    assert not plain_http_by_default("10.0.0.5:5000")
+
+
+class _Images:
+    def get(self, ref: str) -> None:
+        raise docker.errors.ImageNotFound(ref)
+
+    def pull(self, repo: str, tag: str) -> None:
+        raise docker.errors.APIError("http: server gave HTTP response to HTTPS client")
+
+
+class _Engine:
+    images = _Images()
+
+
+@pytest.mark.parametrize(("registry", "hint"), [("10.0.0.5:5000", True), ("registry.example:5000", True),
+                                                ("127.0.0.1:5000", False), ("localhost:5000", False),
+                                                ("[::1]:5000", False)])
+def test_pull_failure_names_insecure_registries_for_non_loopback(registry: str, hint: bool) -> None:
+    ref = f"{registry}/apps/web@sha256:{'a' * 64}"
+    with pytest.raises(DeployError) as info:
+        ensure_images(_Engine(), [ref], "target t1")  # type: ignore[arg-type]   # a fake engine: no traffic
+    assert info.value.kind == "registry-unreachable"
+    assert ("insecure-registries" in str(info.value)) is hint
