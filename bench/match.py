@@ -126,7 +126,7 @@ def run_memory(base: tuple[Advisory, ...], n_adv: int, comps: list[Component]) -
     small = generate(base, n_adv)
     t_n, hits = timed(lambda: MemoryIndex(small), comps[:n_comp])
     t_2n, _ = timed(lambda: MemoryIndex(small), comps)
-    del small
+    small = ()   # free the first index's advisories before the large one is generated
     large = generate(base, 2 * n_adv)
     t_big, hits_big = timed(lambda: MemoryIndex(large), comps[:n_comp])
     report("memory", n_adv, n_comp, t_n, hits, t_2n, t_big, hits_big)
