@@ -15,6 +15,7 @@ excerpt only, under their own path.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import posixpath
@@ -24,11 +25,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Protocol
 
 from bundler.sbom import tarscan
 from bundler.sbom.errors import HostileLayerError, LayerError, LayerLimitError
 from bundler.sbom.probe import Probe
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -59,22 +63,29 @@ class KeptFile:
         return (*self.history, (self.layer, self.data))
 
 
+class _Source(Protocol):
+    """A decompressing reader (gzip, zstandard) or the raw layer file."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class _Counting(io.RawIOBase):
     """Counts decompressed bytes so a decompression bomb stops at the limit."""
 
-    def __init__(self, inner: IO[bytes], limit: int, where: str) -> None:
+    def __init__(self, inner: _Source, limit: int, where: str) -> None:
         self.inner, self.limit, self.where, self.total = inner, limit, where, 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buf: bytearray) -> int:  # type: ignore[override]
-        data = self.inner.read(len(buf))
+    def readinto(self, buf: WriteableBuffer) -> int:
+        view = memoryview(buf)
+        data = self.inner.read(len(view))
         self.total += len(data)
         if self.total > self.limit:
             raise LayerLimitError(f"{self.where}: more than {self.limit} uncompressed bytes",
                                   entry=self.where)
-        buf[:len(data)] = data
+        view[:len(data)] = data
         return len(data)
 
 
@@ -84,7 +95,7 @@ def _open_layer(path: Path, limits: LayerLimits, where: str) -> Iterator[IO[byte
         magic = raw.read(4)
         raw.seek(0)
         if magic.startswith(_GZIP):
-            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
+            stream: _Source = gzip.GzipFile(fileobj=raw, mode="rb")
         elif magic == _ZSTD:
             import zstandard  # only needed for zstd layers
             stream = zstandard.ZstdDecompressor().stream_reader(raw)
@@ -196,8 +207,7 @@ def _scan_chunks(source: Iterator[bytes], wants: Callable[[str], bool], limits: 
     builder = _Changes(wants, limits, where, probe)
     scanner = tarscan.TarScanner(source, max(limits.max_file_bytes, 1 << 20), where)
     for m in scanner:
-        builder.member(m.name, m.kind, m.linkname, m.size, m.mode,
-                       lambda n, m=m: scanner.read_some(m, n))
+        builder.member(m.name, m.kind, m.linkname, m.size, m.mode, functools.partial(scanner.read_some, m))
     return builder.changes
 
 
@@ -227,6 +237,10 @@ class _MemberReader:
         return self.fh.read(n)
 
 
+_UNREADABLE: tuple[type[Exception], ...] = (
+    tarscan.TarReadError, tarfile.TarError, EOFError, OSError, *tarscan.INFLATE_ERRORS)
+
+
 def scan_layer(digest: str, path: Path, wants: Callable[[str], bool], limits: LayerLimits,
                where: str, probe: Probe | None = None) -> _LayerChanges:
     """One layer's changes (independent of the layers below it).
@@ -239,7 +253,7 @@ def scan_layer(digest: str, path: Path, wants: Callable[[str], bool], limits: La
             return _scan_fast(path, wants, limits, where, probe)
         except tarscan.Unsupported:
             return _scan_tarfile(path, wants, limits, where, probe)
-    except (tarscan.TarReadError, tarfile.TarError, EOFError, OSError, *tarscan.INFLATE_ERRORS) as exc:
+    except _UNREADABLE as exc:
         raise LayerError(f"{where}: not a readable tar layer ({exc})", entry=digest) from exc
     except Exception as exc:  # zstandard.ZstdError has no common base we can import lazily
         if type(exc).__name__ != "ZstdError":
