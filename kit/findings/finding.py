@@ -107,8 +107,11 @@ def sort_versions(purl_type: str, versions: Iterable[str]) -> tuple[str, ...]:
     ordered = sorted(set(versions))
     try:
         parse = scheme_for(purl_type).parse
-        return tuple(sorted(ordered, key=cmp_to_key(
-            lambda a, b: -1 if parse(a) < parse(b) else (1 if parse(b) < parse(a) else 0))))
+
+        def compare(a: str, b: str) -> int:
+            return -1 if parse(a) < parse(b) else (1 if parse(b) < parse(a) else 0)
+
+        return tuple(sorted(ordered, key=cmp_to_key(compare)))
     except FindingsError:
         return tuple(ordered)
 

@@ -78,8 +78,9 @@ def _parse(data: bytes) -> Any:
 
 
 def _record_name(value: Any, line: int) -> str:
-    if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return value["id"]
+    ident = value.get("id") if isinstance(value, dict) else None
+    if isinstance(ident, str):
+        return ident
     return f"line {line}" if line else "?"
 
 

@@ -117,7 +117,8 @@ def parse_osv(doc: Any, source: str) -> Advisory:
     """
     if not isinstance(doc, dict):
         raise _fail("?", "an OSV record must be a JSON object")
-    record = doc.get("id") if isinstance(doc.get("id"), str) and doc.get("id") else "?"
+    given = doc.get("id")
+    record = given if isinstance(given, str) and given else "?"
     ident = _text(doc, "id", record, required=True)
     affected_items = doc.get("affected", [])
     if not isinstance(affected_items, list):

@@ -21,9 +21,13 @@ from kit.findings.errors import FindingsError, FindingsFormatError, Problem
 from kit.findings.loader import iter_documents
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """*value* when it is a JSON object, else an empty one (an absent block reads as empty)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _image_of(bom: dict[str, Any]) -> str:
-    metadata = bom.get("metadata") if isinstance(bom.get("metadata"), dict) else {}
-    main = metadata.get("component") if isinstance(metadata.get("component"), dict) else {}
+    main = _object(_object(bom.get("metadata")).get("component"))
     purl = main.get("purl")
     if isinstance(purl, str) and purl.startswith("pkg:oci/"):
         return purl
@@ -65,7 +69,8 @@ def components_from_bom(bom: Any, file: str) -> tuple[list[Component], list[Prob
             problems.append(Problem(file, record, "component has no purl; not matched"))
             continue
         location = Location(image, _layer_of(item))
-        version = item.get("version") if isinstance(item.get("version"), str) else ""
+        given = item.get("version")
+        version = given if isinstance(given, str) else ""
         try:
             found.append(component_from_purl(purl, version, (location,)))
         except FindingsError as exc:

@@ -52,8 +52,8 @@ def _product(item: Any, where: str) -> Product:
     if isinstance(item, str) and item:
         return Product(item)
     if isinstance(item, dict):
-        identifiers = item.get("identifiers") if isinstance(item.get("identifiers"), dict) else {}
-        ident = item.get("@id") or identifiers.get("purl")
+        identifiers = item.get("identifiers")
+        ident = item.get("@id") or (identifiers.get("purl") if isinstance(identifiers, dict) else None)
         subs = item.get("subcomponents") or []
         if isinstance(ident, str) and ident and isinstance(subs, list):
             return Product(ident, tuple(sorted(_product(s, where).id for s in subs)))

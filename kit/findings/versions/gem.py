@@ -49,9 +49,11 @@ class GemVersion(CmpVersion):
             b = right[i] if i < len(right) else 0
             if a == b:
                 continue
-            if isinstance(a, str) != isinstance(b, str):
-                return -1 if isinstance(a, str) else 1
-            return sign((a > b) - (a < b))  # type: ignore[operator]
+            if isinstance(a, int) and isinstance(b, int):
+                return sign(a - b)
+            if isinstance(a, str) and isinstance(b, str):
+                return -1 if a < b else 1
+            return -1 if isinstance(a, str) else 1
         return 0
 
 
