@@ -44,9 +44,9 @@ def run_main(command: click.Command, prog_name: str) -> NoReturn:
     exit guarantees is kept: non-daemon threads are joined, atexit handlers (temporary
     directories, process pools, open clients) run, and stdout/stderr are flushed.
     """
+    code: object = 0
     try:
-        command.main(prog_name=prog_name)
-        code: object = 0
+        command.main(prog_name=prog_name)   # standalone mode: it ends only by raising SystemExit
     except SystemExit as exc:
         code = exc.code
     if code is None:
