@@ -23,22 +23,25 @@ from cyclonedx.contrib.license.exceptions import InvalidSpdxLicenseException
 from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom
-from cyclonedx.model.component import Component as CdxComponent, ComponentType
+from cyclonedx.model.component import Component as CdxComponent
+from cyclonedx.model.component import ComponentType
 from cyclonedx.model.dependency import Dependency
 from cyclonedx.model.license import License
 from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 from spdx_tools.common.spdx_licensing import spdx_licensing
-from spdx_tools.spdx.model import (
-    Actor, ActorType, CreationInfo, Document, ExternalPackageRef, ExternalPackageRefCategory,
-    Package, PackagePurpose, Relationship, RelationshipType)
+# from the defining modules: spdx_tools.spdx.model's __init__ re-exports only implicitly
+from spdx_tools.spdx.model.actor import Actor, ActorType
+from spdx_tools.spdx.model.document import CreationInfo, Document
+from spdx_tools.spdx.model.package import ExternalPackageRef, ExternalPackageRefCategory, Package, PackagePurpose
+from spdx_tools.spdx.model.relationship import Relationship, RelationshipType
 from spdx_tools.spdx.model.spdx_no_assertion import SpdxNoAssertion
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 
 from bundler.sbom.cyclonedx import SPEC_VERSIONS, TOOL_NAME, bom_refs, oci_purl, serial_number, utc
-from bundler.sbom.errors import SBOMError
+from bundler.sbom.errors import BadSBOMOption, InvalidSBOM
 from bundler.sbom.model import Catalog, Component
 from bundler.sbom.spdx import document_namespace
 
@@ -110,8 +113,8 @@ def to_cyclonedx(catalog: Catalog, created: datetime, spec_version: str = "1.7")
         SBOMError: *spec_version* is not 1.7 or 1.6.
     """
     if spec_version not in SCHEMA_VERSIONS:
-        raise SBOMError(f"CycloneDX spec version {spec_version!r} is not supported "
-                        f"(use {' or '.join(SCHEMA_VERSIONS)})", kind="bad-option")
+        raise BadSBOMOption(f"CycloneDX spec version {spec_version!r} is not supported "
+                        f"(use {' or '.join(SCHEMA_VERSIONS)})")
     bom = Bom(serial_number=serial_number(catalog.subject.digest))
     bom.metadata.timestamp = utc(created)
     purl = oci_purl(catalog)
@@ -213,8 +216,8 @@ def to_spdx(catalog: Catalog, created: datetime) -> bytes:
     doc = Document(creation_info=info, packages=[image, *packages], relationships=relationships)
     messages = _validate(info, image, packages, relationships)
     if messages:
-        raise SBOMError(f"image {subject}: SPDX document is invalid: {messages}",
-                        kind="invalid-sbom", entry=str(subject))
+        raise InvalidSBOM(f"image {subject}: SPDX document is invalid: {messages}",
+                        entry=str(subject))
     out = io.StringIO()
     write_document_to_stream(doc, out, validate=False)
     return json.dumps(json.loads(out.getvalue()), sort_keys=True, separators=(",", ":"),

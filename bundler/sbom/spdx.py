@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from bundler.sbom.cyclonedx import TOOL_NAME, dumps, oci_purl, utc
-from bundler.sbom.errors import SBOMError
+from bundler.sbom.errors import InvalidSBOM
 from bundler.sbom.model import Catalog
 
 NAMESPACE_BASE = "https://stella-ops.invalid/spdx/image"
@@ -149,20 +149,20 @@ def to_spdx(catalog: Catalog, created: datetime) -> bytes:
     for index, comp in enumerate(catalog.components):
         spdx_id = f"SPDXRef-Package-{index}"
         package = _package(spdx_id, comp.name, comp.version, comp.purl)
-        declared, comment, problems = declared_license(comp.licenses)
+        declared, comment, comp_problems = declared_license(comp.licenses)
         if declared is not None:
             package["licenseDeclared"] = declared
         if comment is not None:
             package["licenseComments"] = comment
         package["comment"] = f"layer {comp.layer}; path {comp.path}; cataloger {comp.cataloger}"
-        license_problems += [f"{spdx_id}: {p}" for p in problems]
+        license_problems += [f"{spdx_id}: {p}" for p in comp_problems]
         packages.append(package)
         relationships.append(_relationship("SPDXRef-Image", "CONTAINS", spdx_id))
     problems = _problems(namespace, packages, relationships, license_problems)
     if problems:
-        raise SBOMError(f"image {subject}: SPDX document is invalid: {'; '.join(problems[:5])}"
+        raise InvalidSBOM(f"image {subject}: SPDX document is invalid: {'; '.join(problems[:5])}"
                         + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
-                        kind="invalid-sbom", entry=str(subject))
+                        entry=str(subject))
     return dumps({
         "SPDXID": "SPDXRef-DOCUMENT",
         "creationInfo": {"created": utc(created).replace(tzinfo=None).isoformat() + "Z",

@@ -44,7 +44,7 @@ from functools import lru_cache
 from typing import Any
 
 from bundler.sbom.cyclonedx import TOOL_NAME, dumps, oci_purl, utc
-from bundler.sbom.errors import SBOMError
+from bundler.sbom.errors import InvalidSBOM, SBOMError
 from bundler.sbom.model import Catalog
 from bundler.sbom.spdx import NOASSERTION, PURL_REGEX, declared_license, document_namespace
 
@@ -52,6 +52,7 @@ SPEC_VERSION = "3.0.1"
 CONTEXT = "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"
 DATA_LICENSE = "CC0-1.0"
 _PURL = re.compile(PURL_REGEX)   # the purl check of SPDX 2.3 (spdx-tools' pattern)
+_Element = Any   # an spdx-python-model object: the generated bindings carry no annotations
 
 
 @lru_cache(maxsize=1)
@@ -69,8 +70,8 @@ def library_version() -> str:
 
 def _invalid(catalog: Catalog, problems: list[str]) -> SBOMError:
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    return SBOMError(f"image {catalog.subject}: SPDX 3 document is invalid: {'; '.join(problems[:5])}{more}",
-                     kind="invalid-sbom", entry=str(catalog.subject))
+    return InvalidSBOM(f"image {catalog.subject}: SPDX 3 document is invalid: {'; '.join(problems[:5])}{more}",
+                     entry=str(catalog.subject))
 
 
 def build(catalog: Catalog, created: datetime) -> Any:
@@ -100,8 +101,11 @@ def build(catalog: Catalog, created: datetime) -> Any:
             dataLicense=data_license, rootElement=[image],
             profileConformance=[m.ProfileIdentifierType.core, m.ProfileIdentifierType.software,
                                 m.ProfileIdentifierType.simpleLicensing])
-        packages, relationships, expressions = [], [], {}
-        no_assertion, problems = False, []
+        packages: list[_Element] = []
+        relationships: list[_Element] = []
+        expressions: dict[str, _Element] = {}     # one per distinct declared expression
+        problems: list[str] = []
+        no_assertion = False
         for index, comp in enumerate(catalog.components):
             spdx_id = f"Package-{index}"
             package = m.software_Package(
@@ -135,7 +139,7 @@ def build(catalog: Catalog, created: datetime) -> Any:
         describes = m.Relationship(
             spdxId=base + "Relationship-DOCUMENT-describes", creationInfo=info, from_=document,
             relationshipType=m.RelationshipType.describes, to=[image])
-        elements: list[Any] = [agent, tool, data_license, image, describes]
+        elements: list[_Element] = [agent, tool, data_license, image, describes]
         if packages:
             elements.append(m.Relationship(
                 spdxId=base + "Relationship-Image-contains", creationInfo=info, from_=image,

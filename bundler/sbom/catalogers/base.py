@@ -13,8 +13,15 @@ from bundler.sbom.probe import Probe
 class Cataloger(Protocol):
     """Finds one ecosystem's packages among the kept files of an image."""
 
-    name: str
-    probe: Probe | None          # files it finds by content (kept as an excerpt), if any
+    # Read-only members, so a cataloger may declare them as plain class attributes
+    # (``probe = None``); a settable protocol member would demand exactly ``Probe | None``.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def probe(self) -> Probe | None:
+        """Files it finds by content (kept as an excerpt), if any."""
+        ...
 
     def wants(self, path: str) -> bool:
         """True if the file at *path* (relative, no leading /) should be kept."""
