@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from bundler.oci import (OCILayout, PulledImage, Puller, RegistryClient, parse_platform,
                          registries_from_dict)
@@ -59,13 +59,47 @@ FORMATS: dict[str, tuple[str, str, Callable[[Catalog, dt.datetime], bytes]]] = {
 Step = Callable[[str], None]
 
 
+class ManifestDoc(TypedDict):
+    """One platform image of a release component (docs/kit-format.md, stella/release)."""
+
+    digest: str
+    platform: str | None
+    config: str
+    sboms: dict[str, str] | None     # format -> kit path of the SBOM
+
+
+class ComponentDoc(TypedDict):
+    """One service's image, pinned, in a release document."""
+
+    service: str
+    reference: str
+    image: str
+    tag: str | None
+    digest: str
+    mediaType: str
+    sourceDigest: str
+    filtered: bool
+    manifests: list[ManifestDoc]
+
+
+class ReleaseDoc(TypedDict):
+    """The release document a kit carries (``releases/NAME/VERSION.json``)."""
+
+    _type: str
+    name: str
+    version: str
+    created: str
+    components: list[ComponentDoc]
+    compose: dict[str, str] | None   # {"path": kit path of the compose file}
+
+
 @dataclass
 class ImageSet:
     """Everything the releases add to a kit."""
 
     sources: list[EntrySource] = field(default_factory=list)
     pulled: dict[str, PulledImage] = field(default_factory=dict)
-    releases: list[dict[str, Any]] = field(default_factory=list)
+    releases: list[ReleaseDoc] = field(default_factory=list)
     sbom_seconds: float = 0.0       # wall time the build waited for SBOM work after the pulls
     sbom_work_seconds: float = 0.0  # time of all SBOM work, part of it overlapped with the pulls
 
@@ -244,7 +278,7 @@ def _sboms(images: dict[str, PulledImage], made: dict[str, _ImageSBOMs], timing:
     return sources, paths
 
 
-def _component(service: str, ref: str, image: PulledImage, sboms: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _component(service: str, ref: str, image: PulledImage, sboms: dict[str, dict[str, str]]) -> ComponentDoc:
     return {
         "service": service, "reference": ref, "image": image.name, "tag": image.tag,
         "digest": image.layout.digest, "mediaType": image.layout.media_type,
@@ -255,16 +289,17 @@ def _component(service: str, ref: str, image: PulledImage, sboms: dict[str, dict
 
 
 def _release(rel: ReleaseSpec, images: dict[str, PulledImage], sboms: dict[str, dict[str, str]],
-             created: dt.datetime) -> tuple[dict[str, Any], list[EntrySource]]:
+             created: dt.datetime) -> tuple[ReleaseDoc, list[EntrySource]]:
     sources = []
     compose = None
     if rel.compose is not None:
         path = f"releases/{rel.name}/{rel.version}/compose.yaml"
         sources.append(EntrySource(path, COMPOSE_TYPE, file=rel.compose))
         compose = {"path": path}
-    doc = {"_type": "stella/release", "name": rel.name, "version": rel.version, "created": format_time(created),
-           "components": [_component(svc, ref, images[ref], sboms) for svc, ref in rel.components],
-           "compose": compose}
+    doc: ReleaseDoc = {
+        "_type": "stella/release", "name": rel.name, "version": rel.version, "created": format_time(created),
+        "components": [_component(svc, ref, images[ref], sboms) for svc, ref in rel.components],
+        "compose": compose}
     sources.append(EntrySource(f"releases/{rel.name}/{rel.version}.json", RELEASE_TYPE, data=canonical.dumps(doc)))
     return doc, sources
 

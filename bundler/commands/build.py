@@ -7,10 +7,16 @@ from pathlib import Path
 import click
 
 from bundler.build import default_cache_dir, plan_build, write_plan
+from bundler.images import ReleaseDoc
 from bundler.spec import load_spec
 from clisupport import byte_progress, emit_json, handle_errors, human_size, step_progress
 from kit.crypto import load_key_dir
 from kit.timeutil import format_time
+
+
+def _pinned(release: ReleaseDoc) -> dict[str, str]:
+    """Each service of *release* with its image pinned: ``image@digest``."""
+    return {c["service"]: f"{c['image']}@{c['digest']}" for c in release["components"]}
 
 
 @click.command()
@@ -44,13 +50,14 @@ def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: 
         with byte_progress(f"packing {target.name}", 2 * plan.input_bytes, progress) as advance:
             result = write_plan(spec, plan, signers, target, progress=advance)
         m = result.manifest
+        signed_by = sorted(s.keyid for s in result.envelope.signatures)
+        releases = [{"name": r["name"], "version": r["version"], "components": _pinned(r)}
+                    for r in (plan.images.releases if plan.images else [])]
         summary = {"kit": str(result.path), "kitId": m.kit_id, "name": m.name, "channel": m.channel,
                    "sequence": m.sequence, "created": format_time(m.created), "expires": format_time(m.expires),
                    "entries": len(m.entries), "bytes": m.total_size, "fileSize": result.file_size,
-                   "fileSha256": result.file_sha256, "signedBy": sorted(s.keyid for s in result.envelope.signatures),
-                   "releases": [{"name": r["name"], "version": r["version"],
-                                 "components": {c["service"]: f"{c['image']}@{c['digest']}" for c in r["components"]}}
-                                for r in (plan.images.releases if plan.images else [])],
+                   "fileSha256": result.file_sha256, "signedBy": signed_by,
+                   "releases": releases,
                    "sbomSeconds": round(plan.images.sbom_seconds, 3) if plan.images else 0.0,
                    "sbomWorkSeconds": round(plan.images.sbom_work_seconds, 3) if plan.images else 0.0,
                    "advisories": plan.advisories.to_dict() if plan.advisories else None}
@@ -59,11 +66,11 @@ def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: 
             return
         click.echo(f"built {result.path}: kit {m.kit_id[:19]}… ({m.name}/{m.channel} #{m.sequence}), "
                    f"{len(m.entries)} entries, {human_size(m.total_size)} → {human_size(result.file_size)}, "
-                   f"signed by {len(summary['signedBy'])} key(s)")
+                   f"signed by {len(signed_by)} key(s)")
         if plan.advisories is not None:
             click.echo(f"  {plan.advisories.summary()}")
             for problem in plan.advisories.skipped:
                 click.echo(f"  skipped {problem.one_line()}", err=True)
-        for rel in summary["releases"]:
-            for service, pinned in sorted(rel["components"].items()):
+        for rel in (plan.images.releases if plan.images else []):
+            for service, pinned in sorted(_pinned(rel).items()):
                 click.echo(f"  {rel['name']}@{rel['version']}  {service:<12} {pinned}")
