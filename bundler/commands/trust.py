@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from kit import timeutil
 from clisupport import emit_json, handle_errors
 from kit.crypto import PublicKey, Signer, load_key_dir
+from kit.dsse import Envelope
 from kit.trust import build_root, load_root_envelope, verify_chain
 from kit.trust.root import TrustRoot, read_root_file
 
@@ -25,7 +29,7 @@ def _keys(dirs: tuple[Path, ...]) -> tuple[list[PublicKey], list[Signer]]:
     return publics, signers
 
 
-def _expires(text: str) -> timeutil.dt.datetime:
+def _expires(text: str) -> dt.datetime:
     try:
         return timeutil.parse_time(text)
     except timeutil.TimeFormatError as exc:
@@ -62,7 +66,10 @@ _common = [
 ]
 
 
-def _with_common(func):  # type: ignore[no-untyped-def]
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _with_common(func: _Command) -> _Command:
     for option in reversed(_common):
         func = option(func)
     return func
@@ -119,7 +126,7 @@ def show(roots: tuple[Path, ...], as_json: bool) -> None:
 
 
 def _build(version: int, expires: str, publics: list[PublicKey], threshold: int, channels: tuple[str, ...],
-           signers: list[Signer]):  # type: ignore[no-untyped-def]
+           signers: list[Signer]) -> Envelope:
     try:
         return build_root(version=version, expires=_expires(expires), keys=publics, root_threshold=threshold,
                           channels={c: (publics, threshold) for c in channels}, signers=signers)

@@ -42,7 +42,7 @@ Warn = Callable[[str], None]
 
 def _walk(folder: Path) -> list[Path]:
     """Regular files under *folder*, sorted by relative path; hidden files and folders skipped."""
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(Path(dirpath) / n for n in filenames if not n.startswith("."))

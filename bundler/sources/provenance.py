@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from kit import canonical, dsse
 from kit.crypto import PublicKey, Signer
-from kit.errors import KitFormatError
+from kit.errors import MalformedPayload
 from kit.format import EntrySource
 from kit.timeutil import format_time
 
@@ -77,10 +77,11 @@ def _hex(value: str, what: str) -> str:
 def statement(subjects: Iterable[Digested], inputs: Iterable[tuple[str, str]], build: BuildInfo) -> dict[str, Any]:
     """The in-toto statement as a JSON value (subjects and dependencies sorted)."""
     when = format_time(build.created)
-    subject = sorted(({"name": s.path, "digest": {"sha256": _hex(s.sha256, s.path)}} for s in subjects
-                      if s.path != PROVENANCE_PATH), key=lambda s: s["name"])
-    resolved = sorted(({"uri": uri, "digest": {"sha256": _hex(sha, uri)}} for uri, sha in set(inputs)),
-                      key=lambda d: d["uri"])
+    # (name, hex) pairs sorted by name only, so equal names keep their order as before
+    subject = [{"name": name, "digest": {"sha256": hexd}} for name, hexd in sorted(
+        ((s.path, _hex(s.sha256, s.path)) for s in subjects if s.path != PROVENANCE_PATH), key=lambda p: p[0])]
+    resolved = [{"uri": uri, "digest": {"sha256": hexd}} for uri, hexd in sorted(
+        ((uri, _hex(sha, uri)) for uri, sha in set(inputs)), key=lambda p: p[0])]
     return {
         "_type": STATEMENT_TYPE,
         "subject": subject,
@@ -134,6 +135,6 @@ def verify_provenance(envelope_bytes: bytes, keys: Mapping[str, PublicKey], thre
     found = envelope.payload_json(PROVENANCE_PATH)
     if not isinstance(found, dict) or found.get("_type") != STATEMENT_TYPE \
             or found.get("predicateType") != PREDICATE_TYPE or not isinstance(found.get("subject"), list):
-        raise KitFormatError(f"{PROVENANCE_PATH}: not an in-toto v1 SLSA provenance statement",
-                             kind="malformed-payload", entry=PROVENANCE_PATH)
+        raise MalformedPayload(f"{PROVENANCE_PATH}: not an in-toto v1 SLSA provenance statement",
+                             entry=PROVENANCE_PATH)
     return found
