@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING
 
 from bundler.sbom import tarscan
 from bundler.sbom.errors import HostileLayerError, LayerError, LayerLimitError
@@ -63,16 +63,10 @@ class KeptFile:
         return (*self.history, (self.layer, self.data))
 
 
-class _Source(Protocol):
-    """A decompressing reader (gzip, zstandard) or the raw layer file."""
-
-    def read(self, n: int = -1, /) -> bytes: ...
-
-
 class _Counting(io.RawIOBase):
     """Counts decompressed bytes so a decompression bomb stops at the limit."""
 
-    def __init__(self, inner: _Source, limit: int, where: str) -> None:
+    def __init__(self, inner: tarscan.Readable, limit: int, where: str) -> None:
         self.inner, self.limit, self.where, self.total = inner, limit, where, 0
 
     def readable(self) -> bool:
@@ -95,7 +89,7 @@ def _open_layer(path: Path, limits: LayerLimits, where: str) -> Iterator[IO[byte
         magic = raw.read(4)
         raw.seek(0)
         if magic.startswith(_GZIP):
-            stream: _Source = gzip.GzipFile(fileobj=raw, mode="rb")
+            stream: tarscan.Readable = gzip.GzipFile(fileobj=raw, mode="rb")
         elif magic == _ZSTD:
             import zstandard  # only needed for zstd layers
             stream = zstandard.ZstdDecompressor().stream_reader(raw)
@@ -194,7 +188,7 @@ def _scan_fast(path: Path, wants: Callable[[str], bool], limits: LayerLimits,
     return _scan_chunks(tarscan.chunks(path, limits.max_layer_bytes, where), wants, limits, where, probe)
 
 
-def scan_stream(raw: IO[bytes], wants: Callable[[str], bool], limits: LayerLimits, where: str,
+def scan_stream(raw: tarscan.Readable, wants: Callable[[str], bool], limits: LayerLimits, where: str,
                 probe: Probe | None = None) -> _LayerChanges:
     """A layer's changes from a file object read front to back (e.g. a download as it
     arrives), with the fast reader only: anything it leaves to ``tarfile`` raises

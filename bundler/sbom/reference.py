@@ -103,7 +103,7 @@ def _index_dependencies(bom: Bom) -> None:
             for d2 in depends_on:
                 register_dependency(d2)
 
-    bom.register_dependency = register_dependency  # type: ignore[method-assign]
+    bom.register_dependency = register_dependency  # type: ignore[method-assign]  # deliberate, this Bom only
 
 
 def to_cyclonedx(catalog: Catalog, created: datetime, spec_version: str = "1.7") -> bytes:

@@ -97,7 +97,7 @@ class StreamingScan:
     def _run(self, digest: str, wants: Callable[[str], bool], limits: LayerLimits, probe: Probe | None) -> None:
         changes, started = None, time.thread_time()
         try:
-            changes = scan_stream(self._pipe, wants, limits, f"layer {digest}", probe)  # type: ignore[arg-type]  # a pipe, not an IO
+            changes = scan_stream(self._pipe, wants, limits, f"layer {digest}", probe)
         except BaseException:   # noqa: BLE001 — any failure: the stored blob is scanned instead
             changes = None
         if self._on_cpu is not None:

@@ -23,7 +23,7 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 from bundler.sbom.errors import LayerLimitError
 
@@ -40,7 +40,9 @@ class _Inflater(Protocol):
     def decompress(self, data: bytes, max_length: int = 0, /) -> bytes: ...
 
 
-class _Readable(Protocol):
+class Readable(Protocol):
+    """What the reader needs of its input: a file, a decompressor, a pipe fed by a download."""
+
     def read(self, n: int = -1, /) -> bytes: ...
 
 
@@ -98,7 +100,7 @@ def chunks(path: Path, max_bytes: int, where: str) -> Iterator[bytes]:
         yield from chunks_of(raw, max_bytes, where)
 
 
-def chunks_of(raw: IO[bytes], max_bytes: int, where: str) -> Iterator[bytes]:
+def chunks_of(raw: Readable, max_bytes: int, where: str) -> Iterator[bytes]:
     """As :func:`chunks`, from a file object read front to back (no seeking: it may be
     a pipe fed by a download)."""
     total = 0
@@ -118,7 +120,7 @@ def chunks_of(raw: IO[bytes], max_bytes: int, where: str) -> Iterator[bytes]:
         yield chunk
 
 
-def _read_exactly(raw: IO[bytes], n: int) -> bytes:
+def _read_exactly(raw: Readable, n: int) -> bytes:
     parts, need = [], n
     while need > 0:
         data = raw.read(need)
@@ -132,7 +134,7 @@ def _read_exactly(raw: IO[bytes], n: int) -> bytes:
 class _Prefixed:
     """*head* (already read to detect the format), then the rest of *raw*."""
 
-    def __init__(self, head: bytes, raw: IO[bytes]) -> None:
+    def __init__(self, head: bytes, raw: Readable) -> None:
         self.head, self.raw = head, raw
 
     def read(self, n: int = -1) -> bytes:
@@ -145,7 +147,7 @@ class _Prefixed:
         return out if len(out) == n else out + self.raw.read(n - len(out))
 
 
-def _gunzip(raw: _Readable) -> Iterator[bytes]:
+def _gunzip(raw: Readable) -> Iterator[bytes]:
     """gzip members one after another; zero padding between them is allowed (as GzipFile)."""
     data = raw.read(READ_SIZE)
     while True:
@@ -180,7 +182,7 @@ def _gunzip(raw: _Readable) -> Iterator[bytes]:
         data = member.unused_data + data
 
 
-def _unzstd(raw: _Readable) -> Iterator[bytes]:
+def _unzstd(raw: Readable) -> Iterator[bytes]:
     import zstandard  # only needed for zstd layers
     reader = zstandard.ZstdDecompressor().stream_reader(
         raw, read_size=READ_SIZE)  # type: ignore[arg-type]  # stub asks IO[bytes]; only read() is called
