@@ -9,9 +9,8 @@ far, provenance facts and the evaluation time. The pack must define
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kit.canonical import CanonicalJSONError, loads
@@ -41,8 +40,8 @@ def _sboms(inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
         except CanonicalJSONError:
             doc = {}
         comps = doc.get("components") if isinstance(doc, dict) else None
-        out.append({"path": item["path"], "sha256": item["sha256"],
-                    "format": "cyclonedx" if isinstance(doc, dict) and doc.get("bomFormat") == "CycloneDX" else "unknown",
+        cyclonedx = isinstance(doc, dict) and doc.get("bomFormat") == "CycloneDX"
+        out.append({"path": item["path"], "sha256": item["sha256"], "format": "cyclonedx" if cyclonedx else "unknown",
                     "components": len(comps) if isinstance(comps, list) else 0})
     return out
 
@@ -92,7 +91,26 @@ def split_pack(inputs: Mapping[str, Any]) -> tuple[list[rego.Module], str | None
 
 
 def evaluate(inputs: Mapping[str, Any], outcome: Outcome | None = None) -> GateResult:
-    """Run the pack; any error or timeout is FAIL with the reason."""
+    """Run the pack; any error or timeout is FAIL with the reason.
+
+    The input document goes to regopy in memory, pruned to what the pack reads, against
+    the pack compiled once per process (``rego.evaluate_document``); the result is the
+    same as :func:`evaluate_reference`'s, byte for byte (tests/gates).
+    """
+    return _evaluate(inputs, outcome, rego.evaluate_document)
+
+
+def evaluate_reference(inputs: Mapping[str, Any], outcome: Outcome | None = None) -> GateResult:
+    """The gate as it ran before the fast path: the whole document as JSON text (benchmark, tests)."""
+    def run(modules: list[rego.Module], data: str | None, doc: Mapping[str, Any], limit: float) -> rego.RegoOutcome:
+        return rego.evaluate(modules, data, rego.input_json(doc), limit)
+    return _evaluate(inputs, outcome, run)
+
+
+Runner = Callable[[list[rego.Module], str | None, Mapping[str, Any], float], rego.RegoOutcome]
+
+
+def _evaluate(inputs: Mapping[str, Any], outcome: Outcome | None, run: Runner) -> GateResult:
     outcome = outcome if outcome is not None else compute(inputs)
     modules, data = split_pack(inputs)
     pack = inputs["policy"]["name"]
@@ -100,8 +118,7 @@ def evaluate(inputs: Mapping[str, Any], outcome: Outcome | None = None) -> GateR
     if not modules:
         return GateResult(NAME, FAIL, f"policy pack {pack} has no Rego module", {**trace, "error": "no-modules"})
     limit = inputs["environment"].get("policyTimeoutSeconds") or DEFAULT_LIMIT
-    doc = json.dumps(input_document(inputs, outcome), sort_keys=True, separators=(",", ":"))
-    result = rego.evaluate(modules, data, doc, float(limit))
+    result = run(modules, data, input_document(inputs, outcome), float(limit))
     if not result.ok:
         return GateResult(NAME, FAIL, f"policy {pack} could not be evaluated ({result.kind}): {result.error}",
                           {**trace, "error": result.kind, "detail": result.error})
