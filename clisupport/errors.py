@@ -14,22 +14,23 @@ from typing import NoReturn
 import click
 
 from kit import exitcodes
-from kit.errors import KitError, exit_code_for
+from kit.errors import StellaError
 
 
-def fail(error: KitError, prog: str) -> NoReturn:
+def fail(error: StellaError, prog: str) -> NoReturn:
+    """Print *error* as one line and exit with the code its class declares."""
     click.echo(f"{prog}: error: {error.one_line()}", err=True)
-    sys.exit(exit_code_for(error))
+    sys.exit(error.exit_code)
 
 
 @contextlib.contextmanager
 
 
 def handle_errors(prog: str) -> Iterator[None]:
-    """Run a command body; turn KitError (and stray I/O errors) into message + exit code."""
+    """Run a command body; turn a StellaError (and stray I/O errors) into message + exit code."""
     try:
         yield
-    except KitError as exc:
+    except StellaError as exc:
         fail(exc, prog)
     except OSError as exc:
         name = getattr(exc, "filename", None)

@@ -18,7 +18,10 @@ from typing import Any
 
 from kit import canonical
 from kit.crypto.keys import PublicKey, Signer
-from kit.errors import KitFormatError, KitVerificationError
+from kit.errors import (
+    BadSignature, KitVerificationError, MalformedEnvelope, MalformedPayload, ThresholdNotMet, Unsigned, UntrustedKey,
+    WrongPayloadType,
+)
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -29,11 +32,11 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def _b64decode(text: Any, where: str) -> bytes:
     if not isinstance(text, str):
-        raise KitFormatError(f"{where} must be a base64 string", kind="malformed-envelope")
+        raise MalformedEnvelope(f"{where} must be a base64 string")
     try:
         return base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError):
-        raise KitFormatError(f"{where} is not valid base64", kind="malformed-envelope") from None
+        raise MalformedEnvelope(f"{where} is not valid base64") from None
 
 
 @dataclass(frozen=True)
@@ -58,22 +61,19 @@ class Envelope:
         try:
             obj = canonical.loads(data)
         except canonical.CanonicalJSONError as exc:
-            raise KitFormatError(f"{where}: {exc}", kind="malformed-envelope") from None
+            raise MalformedEnvelope(f"{where}: {exc}") from None
         return cls.from_dict(obj, where)
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "envelope") -> "Envelope":
         if not isinstance(obj, dict) or set(obj) != {"payload", "payloadType", "signatures"}:
-            raise KitFormatError(f"{where}: a DSSE envelope has exactly payload, payloadType and signatures",
-                                 kind="malformed-envelope")
+            raise MalformedEnvelope(f"{where}: a DSSE envelope has exactly payload, payloadType and signatures")
         if not isinstance(obj["payloadType"], str) or not isinstance(obj["signatures"], list):
-            raise KitFormatError(f"{where}: payloadType must be a string and signatures a list",
-                                 kind="malformed-envelope")
+            raise MalformedEnvelope(f"{where}: payloadType must be a string and signatures a list")
         sigs = []
         for i, item in enumerate(obj["signatures"]):
             if not isinstance(item, dict) or set(item) != {"keyid", "sig"} or not isinstance(item["keyid"], str):
-                raise KitFormatError(f"{where}: signature {i} needs exactly keyid and sig",
-                                     kind="malformed-envelope")
+                raise MalformedEnvelope(f"{where}: signature {i} needs exactly keyid and sig")
             sigs.append(Signature(item["keyid"], _b64decode(item["sig"], f"{where}: signature {i}")))
         return cls(obj["payloadType"], _b64decode(obj["payload"], f"{where}: payload"), tuple(sigs))
 
@@ -92,7 +92,7 @@ class Envelope:
         try:
             return canonical.loads(self.payload)
         except canonical.CanonicalJSONError as exc:
-            raise KitFormatError(f"{where}: {exc}", kind="malformed-payload") from None
+            raise MalformedPayload(f"{where}: {exc}") from None
 
 
 def sign(payload_type: str, payload: bytes, signers: Iterable[Signer]) -> Envelope:
@@ -158,22 +158,21 @@ def verify(envelope: Envelope, keys: Mapping[str, PublicKey], threshold: int, ex
     """Like :func:`check`, but raise when the result is not sufficient.
 
     Raises:
-        KitVerificationError: kind ``wrong-payload-type``, ``bad-signature``, ``untrusted-key``,
-            ``unsigned`` or ``threshold-not-met``.
+        KitVerificationError: ``WrongPayloadType``, ``BadSignature``, ``UntrustedKey``,
+            ``Unsigned`` or ``ThresholdNotMet`` (docs/cli.md names their kinds).
     """
     if envelope.payload_type != expected_type:
-        raise KitVerificationError(f"{what} has payload type {envelope.payload_type!r}, expected {expected_type!r}",
-                                   kind="wrong-payload-type")
+        raise WrongPayloadType(f"{what} has payload type {envelope.payload_type!r}, expected {expected_type!r}")
     result = check(envelope, keys, threshold, expected_type)
     if result:
         return result
+    failure: type[KitVerificationError]
     if result.invalid:
-        kind = "bad-signature"
+        failure = BadSignature
     elif not envelope.signatures:
-        kind = "unsigned"
+        failure = Unsigned
     elif not result.valid and result.untrusted:
-        kind = "untrusted-key"
+        failure = UntrustedKey
     else:
-        kind = "threshold-not-met"
-    raise KitVerificationError(f"{what} {result.describe()}" if envelope.signatures else f"{what} carries no signature",
-                               kind=kind)
+        failure = ThresholdNotMet
+    raise failure(f"{what} {result.describe()}" if envelope.signatures else f"{what} carries no signature")

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from kit.errors import KitFormatError
+from kit.errors import SchemaError
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
@@ -36,4 +36,4 @@ def validate(name: str, document: Any, where: str) -> None:
         first = errors[0]
         location = "/".join(str(p) for p in first.absolute_path) or "(top)"
         message = first.message if len(first.message) < 300 else first.message[:300] + "…"
-        raise KitFormatError(f"{where} does not match schema {name} at {location}: {message}", kind="schema")
+        raise SchemaError(f"{where} does not match schema {name} at {location}: {message}")

@@ -7,13 +7,13 @@ Exit codes (docs/cli.md): 0 verified; 1 verification failed; 2 usage error;
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from kit import __version__, exitcodes, timeutil
 from clisupport import byte_progress, emit_json, handle_errors, human_size, run_main
-from kit.errors import exit_code_for
+from kit import __version__, exitcodes, timeutil
 
 PROG = "stella-verify"
 
@@ -29,7 +29,7 @@ _appliance_key = click.option(
     help="The appliance's public key (key.pub.json, from `stella key export`).")
 
 
-def _at(value: str | None) -> timeutil.dt.datetime:
+def _at(value: str | None) -> datetime:
     if value is None:
         return timeutil.now()
     try:
@@ -61,7 +61,7 @@ def kit_cmd(kit_path: Path, trust: tuple[Path, ...], at: str | None, channel: st
         if result.error is not None:
             if not as_json:
                 click.echo(f"{PROG}: FAILED {kit_path}: {result.error.one_line()}", err=True)
-            sys.exit(exit_code_for(result.error))
+            sys.exit(result.error.exit_code)
         if not as_json:
             m = result.manifest
             assert m is not None and result.signatures is not None

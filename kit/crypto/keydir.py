@@ -11,19 +11,22 @@ from pathlib import Path
 
 from kit import canonical
 from kit.crypto.keys import PublicKey, Signer, load_private_pem, public_key_from_dict
-from kit.errors import KitIOError
+from kit.errors import Conflict, KitError, KitIOError
 
 PUBLIC_FILE = "key.pub.json"
 PRIVATE_FILE = "key.pem"
 
 
 class KeyDirError(KitIOError):
+    """A key directory cannot be read or written."""
+
     kind = "bad-key-dir"
 
 
-class KeyExistsError(KeyDirError):
+class KeyExistsError(KitError, Conflict):
+    """The key directory already holds a key (``--force`` replaces it)."""
+
     kind = "key-exists"
-    exit_code = 5                     # a conflict (kit.exitcodes.CONFLICT), not an I/O error
 
 
 def write_key_dir(directory: Path, signer: Signer, *, force: bool = False) -> None:

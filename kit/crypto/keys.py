@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from kit import canonical
-from kit.errors import KitFormatError
+from kit.errors import BadKey
 
 ED25519 = ("ed25519", "ed25519")
 ECDSA_P256 = ("ecdsa", "ecdsa-sha2-nistp256")
@@ -61,10 +61,10 @@ def public_key_from_dict(data: Any, where: str = "key") -> PublicKey:
         KitFormatError: unknown scheme or unreadable key material.
     """
     if not isinstance(data, dict) or set(data) != {"keytype", "scheme", "public"}:
-        raise KitFormatError(f"{where}: a key needs exactly keytype, scheme and public", kind="bad-key")
+        raise BadKey(f"{where}: a key needs exactly keytype, scheme and public")
     key = PublicKey(str(data["keytype"]), str(data["scheme"]), str(data["public"]))
     if (key.keytype, key.scheme) not in _SCHEMES:
-        raise KitFormatError(f"{where}: unsupported key scheme {key.keytype}/{key.scheme}", kind="bad-key")
+        raise BadKey(f"{where}: unsupported key scheme {key.keytype}/{key.scheme}")
     try:
         if (key.keytype, key.scheme) == ED25519:
             if len(bytes.fromhex(key.public)) != 32 or key.public != key.public.lower():
@@ -74,7 +74,7 @@ def public_key_from_dict(data: Any, where: str = "key") -> PublicKey:
             if not isinstance(loaded, ec.EllipticCurvePublicKey) or loaded.curve.name != "secp256r1":
                 raise ValueError("not a P-256 public key")
     except ValueError as exc:
-        raise KitFormatError(f"{where}: unreadable public key: {exc}", kind="bad-key") from None
+        raise BadKey(f"{where}: unreadable public key: {exc}") from None
     return key
 
 
@@ -128,9 +128,9 @@ def load_private_pem(data: bytes, where: str = "private key") -> Signer:
     try:
         private = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
-        raise KitFormatError(f"{where}: not an unencrypted PKCS#8 PEM key ({exc})", kind="bad-key") from None
+        raise BadKey(f"{where}: not an unencrypted PKCS#8 PEM key ({exc})") from None
     if isinstance(private, ed25519.Ed25519PrivateKey):
         return Signer(private)
     if isinstance(private, ec.EllipticCurvePrivateKey) and private.curve.name == "secp256r1":
         return Signer(private)
-    raise KitFormatError(f"{where}: unsupported key type (use Ed25519 or ECDSA P-256)", kind="bad-key")
+    raise BadKey(f"{where}: unsupported key type (use Ed25519 or ECDSA P-256)")

@@ -33,7 +33,27 @@ LABELS = ("stella.release.id", "stella.component.id", "stella.digest", "stella.e
 
 
 class LockError(KitFormatError):
+    """A Compose template or lock file cannot be read or rendered."""
+
     kind = "bad-compose-template"
+
+
+class LockChanged(LockError):
+    """A lock file was changed after it was rendered (edited by hand?)."""
+
+    kind = "lock-changed"
+
+
+class ImageNotInRelease(LockError):
+    """A Compose service names an image, or is a component, the release does not carry."""
+
+    kind = "image-not-in-release"
+
+
+class ImageNotImported(LockError):
+    """An image of the release is not in the appliance registry (its kit was not imported)."""
+
+    kind = "image-not-imported"
 
 
 @dataclass(frozen=True)
@@ -162,6 +182,6 @@ def check_lock(data: bytes) -> dict[str, Any]:
         raise LockError(f"{LOCK_NAME} has no x-stella.lockDigest")
     actual = lock_digest(doc)
     if actual != meta["lockDigest"]:
-        raise LockError(f"{LOCK_NAME} was changed after it was rendered (digest {actual[:19]}…, "
-                        f"recorded {meta['lockDigest'][:19]}…)", kind="lock-changed")
+        raise LockChanged(f"{LOCK_NAME} was changed after it was rendered (digest {actual[:19]}…, "
+                          f"recorded {meta['lockDigest'][:19]}…)")
     return doc

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kit.deploy.lockfile import LockError, PinnedImage, parse_template
+from kit.deploy.lockfile import ImageNotImported, ImageNotInRelease, PinnedImage, parse_template
 
 
 def image_name(reference: str) -> str:
@@ -42,13 +42,11 @@ def _component_for(name: str, body: Any, components: Sequence[Mapping[str, Any]]
         if comp is None and named:
             return named[0]
         if comp is None or not named or comp not in named:
-            raise LockError(f"compose service {name!r} references image {wanted!r}, which is not in release "
-                            f"{release} (images: {', '.join(sorted(str(c.get('image')) for c in components))})",
-                            kind="image-not-in-release")
+            raise ImageNotInRelease(f"compose service {name!r} references image {wanted!r}, which is not in release "
+                                    f"{release} (images: {', '.join(sorted(str(c.get('image')) for c in components))})")
     if comp is None:
-        raise LockError(f"compose service {name!r} is not a component of release {release} "
-                        f"(components: {', '.join(sorted(str(s) for s in by_service))})",
-                        kind="image-not-in-release")
+        raise ImageNotInRelease(f"compose service {name!r} is not a component of release {release} "
+                                f"(components: {', '.join(sorted(str(s) for s in by_service))})")
     return comp
 
 
@@ -67,8 +65,8 @@ def pin_services(template: bytes | str, components: Sequence[Mapping[str, Any]],
         digest = str(comp.get("digest"))
         repo = repositories.get(digest)
         if repo is None:
-            raise LockError(f"image {comp.get('image')}@{digest} of release {release} is not in the appliance "
-                            "registry (import the kit that carries it)", kind="image-not-imported")
+            raise ImageNotImported(f"image {comp.get('image')}@{digest} of release {release} is not in the appliance "
+                                   "registry (import the kit that carries it)")
         out[str(name)] = PinnedImage(f"{registry}/{repo}@{digest}", digest, comp.get("tag"))
     return out
 

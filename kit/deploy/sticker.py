@@ -18,7 +18,7 @@ from typing import Any
 
 from kit import canonical, dsse
 from kit.crypto.keys import PublicKey, Signer
-from kit.errors import KitFormatError
+from kit.errors import NotASticker, SchemaError
 
 STICKER_TYPE = "application/vnd.stella.version-sticker+json"
 STICKER_NAME = "stella.version.json"
@@ -39,10 +39,10 @@ def make_sticker(*, release: Mapping[str, Any], deployment: Mapping[str, Any], l
 def check_payload(payload: Any) -> dict[str, Any]:
     """Raises KitFormatError when *payload* is not a sticker."""
     if not isinstance(payload, dict) or payload.get("_type") != "stella/version-sticker":
-        raise KitFormatError("not a Stella version sticker", kind="not-a-sticker")
+        raise NotASticker("not a Stella version sticker")
     for name, kind in _REQUIRED.items():
         if not isinstance(payload.get(name), kind):
-            raise KitFormatError(f"version sticker: {name} is missing or not a {kind.__name__}", kind="schema")
+            raise SchemaError(f"version sticker: {name} is missing or not a {kind.__name__}")
     return payload
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from kit import canonical, dsse
 from kit.crypto.keys import PublicKey, Signer
-from kit.errors import KitFormatError
+from kit.errors import NotAnImportRecord, SchemaError, UnknownVersion
 
 PAYLOAD_TYPE = "application/vnd.stella.import-record+json"
 RECORD_TYPE = "stella/import-record"
@@ -34,19 +34,19 @@ def check_payload(payload: Any, where: str = "import record") -> dict[str, Any]:
         KitFormatError: not an import record, unknown major version, or a missing field.
     """
     if not isinstance(payload, dict) or payload.get("_type") != RECORD_TYPE:
-        raise KitFormatError(f"{where}: not a Stella import record", kind="not-an-import-record")
+        raise NotAnImportRecord(f"{where}: not a Stella import record")
     version = payload.get("formatVersion")
     if not isinstance(version, str) or version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
-        raise KitFormatError(f"{where}: unknown format version {version!r}", kind="unknown-version")
+        raise UnknownVersion(f"{where}: unknown format version {version!r}")
     for name, kind in REQUIRED.items():
         if not isinstance(payload.get(name), kind):
-            raise KitFormatError(f"{where}: field {name!r} is missing or not a {kind.__name__}", kind="schema")
+            raise SchemaError(f"{where}: field {name!r} is missing or not a {kind.__name__}")
     missing = [f for f in KIT_FIELDS if f not in payload["kit"]]
     if missing:
-        raise KitFormatError(f"{where}: kit.{missing[0]} is missing", kind="schema")
+        raise SchemaError(f"{where}: kit.{missing[0]} is missing")
     for i, check in enumerate(payload["checks"]):
         if not isinstance(check, dict) or not {"check", "ok", "detail"} <= set(check):
-            raise KitFormatError(f"{where}: checks[{i}] needs check, ok and detail", kind="schema")
+            raise SchemaError(f"{where}: checks[{i}] needs check, ok and detail")
     return payload
 
 

@@ -24,7 +24,9 @@ from typing import Any
 
 from kit import canonical, dsse
 from kit.crypto.keys import PublicKey, Signer
-from kit.errors import KitFormatError, KitVerificationError
+from kit.errors import (
+    DigestMismatch, ManifestMismatch, NotAnEvidencePacket, SchemaError, UnknownVersion,
+)
 
 PAYLOAD_TYPE = "application/vnd.stella.evidence-packet+json"
 PACKET_TYPE = "stella/evidence-packet"
@@ -36,15 +38,37 @@ EVENT = "event"
 
 @dataclass(frozen=True)
 class Packet:
-    payload: dict[str, Any]
+    """A packet's payload, shape-checked by ``from_payload`` (signatures are checked apart)."""
 
-    @property
-    def record(self) -> dict[str, Any]:
-        return self.payload["decisionRecord"]
+    packet_type: str
+    record: dict[str, Any]        # the decision record, hashed as it stands
+    inputs: dict[str, Any]        # every input document by name, hashed as it stands
+    event: object                 # the event document, or None
+    listed: dict[str, object]     # the manifest: document name -> digest as written (checked later)
+    payload: dict[str, Any]       # the whole signed document
 
-    @property
-    def inputs(self) -> dict[str, Any]:
-        return self.payload["inputs"]
+    @classmethod
+    def from_payload(cls, payload: object, where: str) -> Packet:
+        """The packet in *payload*, or KitFormatError naming the field that breaks the format."""
+        if not isinstance(payload, dict) or payload.get("_type") != PACKET_TYPE:
+            raise NotAnEvidencePacket(f"{where}: not a Stella evidence packet")
+        version = payload.get("formatVersion")
+        if not isinstance(version, str) or version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+            raise UnknownVersion(f"{where}: unknown format version {version!r}")
+        for name, kind in (("packetType", str), ("manifest", list), ("decisionRecord", dict), ("inputs", dict)):
+            if not isinstance(payload.get(name), kind):
+                raise SchemaError(f"{where}: field {name!r} is missing or not a {kind.__name__}")
+        packet_type, manifest = payload["packetType"], payload["manifest"]
+        if packet_type not in TYPES:
+            raise SchemaError(f"{where}: unknown packet type {packet_type!r}")
+        # Items that are not objects have always been passed over (a digest check follows);
+        # a name that is not a string could never match a document, so it is malformed here.
+        items = [item for item in manifest if isinstance(item, dict)]
+        for item in items:
+            if not isinstance(item.get("name"), str):
+                raise SchemaError(f"{where}: manifest item name {item.get('name')!r} is not a string")
+        return cls(packet_type, payload["decisionRecord"], payload["inputs"], payload.get("event"),
+                   {item["name"]: item.get("digest") for item in items}, payload)
 
 
 def _manifest(record: dict[str, Any], inputs: dict[str, Any], event: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -71,18 +95,7 @@ def build(packet_type: str, record: dict[str, Any], inputs: dict[str, Any], sign
 def parse(data: bytes, where: str = "evidence packet") -> tuple[dsse.Envelope, Packet]:
     """Envelope and payload, shape-checked but NOT signature-checked (replay without a key)."""
     envelope = dsse.Envelope.from_bytes(data, where)
-    payload = envelope.payload_json(where)
-    if not isinstance(payload, dict) or payload.get("_type") != PACKET_TYPE:
-        raise KitFormatError(f"{where}: not a Stella evidence packet", kind="not-an-evidence-packet")
-    version = payload.get("formatVersion")
-    if not isinstance(version, str) or version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
-        raise KitFormatError(f"{where}: unknown format version {version!r}", kind="unknown-version")
-    for name, kind in (("packetType", str), ("manifest", list), ("decisionRecord", dict), ("inputs", dict)):
-        if not isinstance(payload.get(name), kind):
-            raise KitFormatError(f"{where}: field {name!r} is missing or not a {kind.__name__}", kind="schema")
-    if payload["packetType"] not in TYPES:
-        raise KitFormatError(f"{where}: unknown packet type {payload['packetType']!r}", kind="schema")
-    return envelope, Packet(payload)
+    return envelope, Packet.from_payload(envelope.payload_json(where), where)
 
 
 def check_digests(packet: Packet) -> list[str]:
@@ -92,27 +105,25 @@ def check_digests(packet: Packet) -> list[str]:
         KitVerificationError: kind ``digest-mismatch`` naming the document, or
             ``manifest-mismatch`` when the manifest and the record disagree on an input.
     """
-    p = packet.payload
-    listed = {item.get("name"): item.get("digest") for item in p["manifest"] if isinstance(item, dict)}
+    listed = packet.listed
     docs: dict[str, Any] = {RECORD: packet.record, **{f"input/{n}": d for n, d in packet.inputs.items()}}
-    if p.get("event") is not None:
-        docs[EVENT] = p["event"]
+    if packet.event is not None:
+        docs[EVENT] = packet.event
     if set(listed) != set(docs):
         extra = sorted(set(listed) ^ set(docs))
-        raise KitVerificationError(f"the manifest and the packet's documents differ: {', '.join(extra)}",
-                                   kind="manifest-mismatch", entry=extra[0])
+        raise ManifestMismatch(f"the manifest and the packet's documents differ: {', '.join(extra)}", entry=extra[0])
     lines = []
     for name in sorted(docs):
         actual = canonical.digest(docs[name])
         if actual != listed[name]:
-            raise KitVerificationError(f"{name}: digest {actual} does not match the manifest's {listed[name]}",
-                                       kind="digest-mismatch", entry=name)
+            raise DigestMismatch(f"{name}: digest {actual} does not match the manifest's {listed[name]}", entry=name)
         lines.append(f"{name} {actual}")
-    named = packet.record.get("inputs") if isinstance(packet.record.get("inputs"), dict) else {}
+    record_inputs = packet.record.get("inputs")
+    named: dict[str, object] = record_inputs if isinstance(record_inputs, dict) else {}
     for name, digest in sorted(named.items()):
         if listed.get(f"input/{name}") != digest:
-            raise KitVerificationError(f"the decision record names input {name} as {digest}, the packet carries "
-                                       f"{listed.get(f'input/{name}')}", kind="manifest-mismatch", entry=f"input/{name}")
+            raise ManifestMismatch(f"the decision record names input {name} as {digest}, the packet carries "
+                                   f"{listed.get(f'input/{name}')}", entry=f"input/{name}")
     return lines
 
 

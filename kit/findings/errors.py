@@ -10,19 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.errors import KitError, KitFormatError, KitIOError
+from kit.errors import IOFailure, KitError, KitFormatError, KitIOError
 
 
 class FindingsError(KitError):
     """Root of the findings engine's errors."""
 
-    kind = "findings-error"
 
-
-class InvalidVersion(FindingsError, ValueError):
+class InvalidVersion(FindingsError, IOFailure, ValueError):
     """A version string is not valid for its ecosystem's rules."""
 
     kind = "invalid-version"
+
+
+class UnsupportedEcosystem(FindingsError, IOFailure):
+    """An advisory or component names an ecosystem the findings engine has no version rules for."""
+
+    kind = "unsupported-ecosystem"
 
 
 class FindingsFormatError(FindingsError, KitFormatError):

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit import canonical, schema
-from kit.errors import KitFormatError, KitLimitError
+from kit.errors import (
+    DuplicateIndexEntry, KitLimitError, NotAKit, SchemaError, UnknownVersion, UnsafeIndexPath, UnsortedIndex,
+)
 from kit.format.limits import KitLimits
 from kit.timeutil import format_time, parse_time
 
@@ -126,20 +128,19 @@ class Manifest:
             inherited=tuple(Entry.from_dict(e) for e in payload.get("inherited", [])),
             annotations=payload.get("annotations", {}), format_version=payload["formatVersion"])
         if (manifest.kind == "delta") != (manifest.base is not None):
-            raise KitFormatError(f"{where}: a delta kit needs a base, and only a delta kit may have one",
-                                 kind="schema")
+            raise SchemaError(f"{where}: a delta kit needs a base, and only a delta kit may have one")
         if manifest.expires <= manifest.created:
-            raise KitFormatError(f"{where}: expires is not after created", kind="schema")
+            raise SchemaError(f"{where}: expires is not after created")
         return manifest
 
 
 def check_format_version(payload: Any, where: str) -> None:
     if not isinstance(payload, dict) or payload.get("_type") != "stella/kit-manifest":
-        raise KitFormatError(f"{where}: the first entry is not a Stella kit manifest", kind="not-a-kit")
+        raise NotAKit(f"{where}: the first entry is not a Stella kit manifest")
     version = payload.get("formatVersion")
     if not isinstance(version, str) or version.split(".")[0] != str(SUPPORTED_MAJOR):
-        raise KitFormatError(f"{where}: unknown kit format version {version!r} "
-                             f"(this tool reads {SUPPORTED_MAJOR}.x)", kind="unknown-version")
+        raise UnknownVersion(f"{where}: unknown kit format version {version!r} "
+                             f"(this tool reads {SUPPORTED_MAJOR}.x)")
 
 
 def check_index(entries: tuple[Entry, ...], limits: KitLimits, where: str) -> None:
@@ -150,13 +151,11 @@ def check_index(entries: tuple[Entry, ...], limits: KitLimits, where: str) -> No
     for entry in entries:
         problem = check_entry_path(entry.path)
         if problem:
-            raise KitFormatError(f"{where}: unsafe entry path {entry.path!r}: {problem}",
-                                 kind="unsafe-path", entry=entry.path)
+            raise UnsafeIndexPath(f"{where}: unsafe entry path {entry.path!r}: {problem}", entry=entry.path)
         key = entry.path.encode("utf-8")
         if previous is not None and key <= previous:
-            kind = "duplicate-entry" if key == previous else "unsorted-index"
-            raise KitFormatError(f"{where}: index is not strictly sorted by path at {entry.path!r}",
-                                 kind=kind, entry=entry.path)
+            failure = DuplicateIndexEntry if key == previous else UnsortedIndex
+            raise failure(f"{where}: index is not strictly sorted by path at {entry.path!r}", entry=entry.path)
         previous = key
         if entry.size > limits.max_entry_size:
             raise KitLimitError(f"{where}: entry declares {entry.size} bytes, over the limit of "

@@ -23,7 +23,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from kit import canonical, dsse
-from kit.errors import KitError, KitFormatError, KitIOError, KitLimitError, KitVerificationError
+from kit.errors import (
+    BadHeader, BadPadding, DigestMismatch, DuplicateEntry, EntryNotInIndex, Expired, KitError, KitIOError,
+    KitLimitError, MissingEntry, NotAKit, NotARegularFile, OutOfOrder, SchemaError, TamperedManifest, TrailingGarbage,
+    Truncated, UnsafePath, WrongChannel,
+)
 from kit.format import tarstream, zstdio
 from kit.format.limits import KitLimits
 from kit.format.manifest import (
@@ -136,7 +140,7 @@ class KitReader:
     def _check_magic(fh: BinaryIO) -> None:
         head = fh.read(4)
         if head != zstdio.ZSTD_MAGIC:
-            raise KitFormatError("not a Stella kit: the file is not zstd-compressed", kind="not-a-kit")
+            raise NotAKit("not a Stella kit: the file is not zstd-compressed")
         fh.seek(0)
 
     def _run(self, stream: zstdio.DecompressedStream, result: ReadResult, trust: TrustRoot | None,
@@ -151,16 +155,15 @@ class KitReader:
         manifest = Manifest.from_payload(payload, self.limits, "manifest")
         result.manifest = manifest
         if raw_header != tarstream.encode_header(MANIFEST_PATH, size, epoch_seconds(manifest.created)):
-            raise KitVerificationError("the manifest entry's tar header is not canonical", kind="bad-header",
-                                 entry=MANIFEST_PATH)
+            raise BadHeader("the manifest entry's tar header is not canonical",
+                            entry=MANIFEST_PATH)
         result.passed("manifest", f"format {manifest.format_version}, {len(manifest.entries)} entries, "
                                   f"{manifest.total_size} bytes declared")
         if channel is not None and manifest.channel != channel:
-            raise KitVerificationError(f"kit is for channel {manifest.channel!r}, expected {channel!r}",
-                                       kind="wrong-channel")
+            raise WrongChannel(f"kit is for channel {manifest.channel!r}, expected {channel!r}")
         if at >= manifest.expires:
-            raise KitVerificationError(f"kit expired at {format_time(manifest.expires)} "
-                                       f"(checked at {format_time(at)})", kind="expired")
+            raise Expired(f"kit expired at {format_time(manifest.expires)} "
+                          f"(checked at {format_time(at)})")
         result.passed("expiry", f"valid until {format_time(manifest.expires)}")
         if manifest_only:
             return
@@ -171,22 +174,20 @@ class KitReader:
     def _read_manifest_entry(self, stream: zstdio.DecompressedStream) -> tuple[dsse.Envelope, Any, bytes, int]:
         raw, path, size, typeflag = _read_header(stream, self.limits, first=True)
         if typeflag not in (b"0", b"\0") or path != MANIFEST_PATH:
-            raise KitFormatError(f"the first entry is {path!r}, not the manifest envelope {MANIFEST_PATH}",
-                                 kind="not-a-kit", entry=path)
+            raise NotAKit(f"the first entry is {path!r}, not the manifest envelope {MANIFEST_PATH}", entry=path)
         if size > self.limits.max_manifest_bytes:
             raise KitLimitError(f"manifest envelope of {size} bytes exceeds the limit of "
                                 f"{self.limits.max_manifest_bytes}", entry=MANIFEST_PATH)
         data = stream.read(size)
         if len(data) != size:
-            raise KitVerificationError("the kit is truncated inside the manifest", kind="truncated", entry=MANIFEST_PATH)
+            raise Truncated("the kit is truncated inside the manifest", entry=MANIFEST_PATH)
         _read_padding(stream, size, MANIFEST_PATH)
         if not canonical.is_canonical(data):
-            raise KitVerificationError("the manifest envelope is not canonical JSON (edited?)",
-                                 kind="tampered-manifest", entry=MANIFEST_PATH)
+            raise TamperedManifest("the manifest envelope is not canonical JSON (edited?)", entry=MANIFEST_PATH)
         envelope = dsse.Envelope.from_bytes(data, "manifest envelope")
         if envelope.payload_type != KIT_MANIFEST_TYPE:
-            raise KitFormatError(f"manifest payload type is {envelope.payload_type!r}, not {KIT_MANIFEST_TYPE}",
-                                 kind="not-a-kit", entry=MANIFEST_PATH)
+            raise NotAKit(f"manifest payload type is {envelope.payload_type!r}, not {KIT_MANIFEST_TYPE}",
+                          entry=MANIFEST_PATH)
         payload = envelope.payload_json("manifest")
         check_format_version(payload, "manifest")
         return envelope, payload, raw, size
@@ -196,9 +197,9 @@ class KitReader:
                           result: ReadResult) -> None:
         name = payload.get("channel")
         if not isinstance(name, str):
-            raise KitFormatError("manifest has no channel", kind="schema", entry=MANIFEST_PATH)
+            raise SchemaError("manifest has no channel", entry=MANIFEST_PATH)
         if channel is not None and name != channel:
-            raise KitVerificationError(f"kit is for channel {name!r}, expected {channel!r}", kind="wrong-channel")
+            raise WrongChannel(f"kit is for channel {name!r}, expected {channel!r}")
         role = trust.channel(name)
         result.signatures = dsse.verify(envelope, trust.role_keys(role), role.threshold, KIT_MANIFEST_TYPE,
                                         f"kit manifest (channel {name})")
@@ -216,13 +217,12 @@ class KitReader:
                 exc.entry = exc.entry or entry.path      # name the entry we were waiting for
                 raise
             if raw is None:
-                raise KitVerificationError(f"entry {entry.path} is missing: the archive ends after "
-                                           f"{position} of {len(manifest.entries)} entries",
-                                           kind="missing-entry", entry=entry.path)
+                raise MissingEntry(f"entry {entry.path} is missing: the archive ends after "
+                                   f"{position} of {len(manifest.entries)} entries", entry=entry.path)
             _classify(path, typeflag, index, position, entry)
             if raw != tarstream.encode_header(entry.path, entry.size, mtime):
-                raise KitVerificationError("tar header is not the canonical header for the indexed entry "
-                                           "(size, mode, owner or time changed)", kind="bad-header", entry=path)
+                raise BadHeader("tar header is not the canonical header for the indexed entry "
+                                "(size, mode, owner or time changed)", entry=path)
             _stream_entry(stream, entry, sink, progress)
             result.entries_verified += 1
             result.bytes_verified += entry.size
@@ -234,18 +234,18 @@ class KitReader:
         try:
             block = stream.read(tarstream.BLOCK)
         except zstdio.DecompressError as exc:
-            raise KitVerificationError(str(exc), kind=exc.kind) from None
+            raise type(exc)(exc.message) from None
         if len(block) < tarstream.BLOCK:
-            raise KitVerificationError("the kit is truncated: no end-of-archive marker", kind="truncated")
+            raise Truncated("the kit is truncated: no end-of-archive marker")
         if not tarstream.is_zero_block(block):
-            raise KitVerificationError("an entry that is not in the index follows the last indexed entry",
-                                       kind="entry-not-in-index", entry=_peek_name(block))
+            raise EntryNotInIndex("an entry that is not in the index follows the last indexed entry",
+                                  entry=_peek_name(block))
         try:
             rest = stream.read(tarstream.BLOCK + 1)
         except zstdio.DecompressError as exc:
-            raise KitVerificationError(str(exc), kind=exc.kind) from None
+            raise type(exc)(exc.message) from None
         if rest[:tarstream.BLOCK] != bytes(tarstream.BLOCK) or len(rest) != tarstream.BLOCK:
-            raise KitVerificationError("data after the end-of-archive marker", kind="trailing-garbage")
+            raise TrailingGarbage("data after the end-of-archive marker")
 
 
 def _peek_name(block: bytes) -> str | None:
@@ -264,14 +264,14 @@ def _read_header(stream: zstdio.DecompressedStream, limits: KitLimits,
     try:
         block = stream.read(tarstream.BLOCK)
     except zstdio.DecompressError as exc:
-        raise KitVerificationError(str(exc), kind=exc.kind) from None
+        raise type(exc)(exc.message) from None
     if len(block) < tarstream.BLOCK:
         if first and not block:
-            raise KitFormatError("not a Stella kit: the compressed stream is empty", kind="not-a-kit")
-        raise KitVerificationError("the kit is truncated (the stream ends inside a header)", kind="truncated")
+            raise NotAKit("not a Stella kit: the compressed stream is empty")
+        raise Truncated("the kit is truncated (the stream ends inside a header)")
     if tarstream.is_zero_block(block):
         if first:
-            raise KitFormatError("not a Stella kit: the archive is empty", kind="not-a-kit")
+            raise NotAKit("not a Stella kit: the archive is empty")
         return None, "", 0, b""
     try:
         header = tarstream.parse_header(block)
@@ -283,7 +283,7 @@ def _read_header(stream: zstdio.DecompressedStream, limits: KitLimits,
             data = stream.read(header.size + tarstream.padding(header.size))
             nxt = stream.read(tarstream.BLOCK)
             if len(nxt) < tarstream.BLOCK or tarstream.is_zero_block(nxt):
-                raise KitVerificationError("a pax header is not followed by an entry", kind="bad-header")
+                raise BadHeader("a pax header is not followed by an entry")
             records = tarstream.parse_pax(data[:header.size])
             inner = tarstream.parse_header(nxt)
             raw = block + data + nxt
@@ -293,32 +293,29 @@ def _read_header(stream: zstdio.DecompressedStream, limits: KitLimits,
         return raw, path, size, header.typeflag
     except tarstream.TarHeaderError as exc:
         if first:
-            raise KitFormatError(f"not a Stella kit: the content is not a tar stream ({exc})",
-                                 kind="not-a-kit") from None
-        raise KitVerificationError(f"corrupt tar header: {exc}", kind="bad-header") from None
+            raise NotAKit(f"not a Stella kit: the content is not a tar stream ({exc})") from None
+        raise BadHeader(f"corrupt tar header: {exc}") from None
     except zstdio.DecompressError as exc:
-        raise KitVerificationError(str(exc), kind=exc.kind) from None
+        raise type(exc)(exc.message) from None
 
 
 def _classify(path: str, typeflag: bytes, index: dict[str, int], position: int, expected: Entry) -> None:
     """Name what is wrong when the next header is not the expected entry."""
     if typeflag not in (b"0", b"\0"):
         what = tarstream.TYPE_NAMES.get(typeflag, f"type {typeflag!r}")
-        raise KitVerificationError(f"entry {path!r} is a {what}; a kit holds only regular files",
-                                   kind="not-a-regular-file", entry=path)
+        raise NotARegularFile(f"entry {path!r} is a {what}; a kit holds only regular files", entry=path)
     problem = check_entry_path(path)
     if problem:
-        raise KitVerificationError(f"unsafe entry path {path!r}: {problem}", kind="unsafe-path", entry=path)
+        raise UnsafePath(f"unsafe entry path {path!r}: {problem}", entry=path)
     if path == expected.path:
         return
     where = index.get(path)
     if where is None:
-        raise KitVerificationError(f"entry {path!r} is not in the signed index", kind="entry-not-in-index",
-                                   entry=path)
+        raise EntryNotInIndex(f"entry {path!r} is not in the signed index",
+                              entry=path)
     if where < position:
-        raise KitVerificationError(f"entry {path!r} appears twice", kind="duplicate-entry", entry=path)
-    raise KitVerificationError(f"entry {path!r} is out of index order (expected {expected.path!r} here)",
-                               kind="out-of-order", entry=path)
+        raise DuplicateEntry(f"entry {path!r} appears twice", entry=path)
+    raise OutOfOrder(f"entry {path!r} is out of index order (expected {expected.path!r} here)", entry=path)
 
 
 def _read_padding(stream: zstdio.DecompressedStream, size: int, path: str) -> None:
@@ -326,10 +323,10 @@ def _read_padding(stream: zstdio.DecompressedStream, size: int, path: str) -> No
     if pad:
         data = stream.read(pad)
         if len(data) != pad:
-            raise KitVerificationError("the kit is truncated", kind="truncated", entry=path)
+            raise Truncated("the kit is truncated", entry=path)
         if not tarstream.is_zero_block(data):
-            raise KitVerificationError("non-zero bytes in the padding after the entry", kind="bad-padding",
-                                       entry=path)
+            raise BadPadding("non-zero bytes in the padding after the entry",
+                             entry=path)
 
 
 def _stream_entry(stream: zstdio.DecompressedStream, entry: Entry, sink: EntrySink | None,
@@ -346,13 +343,13 @@ def _stream_entry(stream: zstdio.DecompressedStream, entry: Entry, sink: EntrySi
                 if progress:
                     progress(len(piece))
         except zstdio.DecompressError as exc:
-            raise KitVerificationError(str(exc), kind=exc.kind, entry=entry.path) from None
+            raise type(exc)(exc.message, entry=entry.path) from None
         if got != entry.size:
-            raise KitVerificationError(f"the kit is truncated inside entry {entry.path} ({got} of {entry.size} bytes)",
-                                 kind="truncated", entry=entry.path)
+            raise Truncated(f"the kit is truncated inside entry {entry.path} ({got} of {entry.size} bytes)",
+                            entry=entry.path)
         if digest.hexdigest() != entry.sha256:
-            raise KitVerificationError(f"sha256 of {entry.path} is {digest.hexdigest()[:16]}…, the index says "
-                                       f"{entry.sha256[:16]}…", kind="digest-mismatch", entry=entry.path)
+            raise DigestMismatch(f"sha256 of {entry.path} is {digest.hexdigest()[:16]}…, the index says "
+                                 f"{entry.sha256[:16]}…", entry=entry.path)
         _read_padding(stream, entry.size, entry.path)
         verified = True
     finally:

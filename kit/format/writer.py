@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO
 
 from kit import dsse
 from kit.crypto.keys import Signer
-from kit.errors import KitFormatError, KitIOError
+from kit.errors import DuplicateIndexEntry, InputChanged, KitIOError, NoSigningKey, UnsafeIndexPath
 from kit.format import tarstream, zstdio
 from kit.format.limits import KitLimits
 from kit.format.manifest import KIT_MANIFEST_TYPE, MANIFEST_PATH, Entry, Manifest, check_entry_path, check_index
@@ -47,9 +48,8 @@ class EntrySource:
     data: bytes | None = None
     sha256: str | None = None
 
-    def open(self) -> BinaryIO:
+    def open(self) -> io.BufferedIOBase:   # buffered: readinto fills one buffer reused for every piece
         if self.data is not None:
-            import io
             return io.BytesIO(self.data)
         assert self.file is not None
         return open(self.file, "rb")
@@ -86,7 +86,7 @@ def _stream(source: EntrySource, buf: bytearray, progress: Progress | None) -> I
     try:
         with source.open() as fh:
             while True:
-                n = fh.readinto(buf)   # type: ignore[attr-defined]
+                n = fh.readinto(buf)
                 if not n:
                     return
                 if progress:
@@ -138,8 +138,8 @@ def _hash_one(source: EntrySource, progress: Progress | None) -> _Planned:
 
 
 def _changed(source: EntrySource) -> KitIOError:
-    return KitIOError(f"{source.file or source.path} changed while the kit was being built; build again",
-                      kind="input-changed", entry=source.path)
+    return InputChanged(f"{source.file or source.path} changed while the kit was being built; build again",
+                        entry=source.path)
 
 
 def plan_entries(sources: Sequence[EntrySource], progress: Progress | None = None) -> list[_Planned]:
@@ -156,10 +156,10 @@ def plan_entries(sources: Sequence[EntrySource], progress: Progress | None = Non
     for src in sources:
         problem = check_entry_path(src.path)
         if problem:
-            raise KitFormatError(f"cannot carry {src.path!r}: {problem}", kind="unsafe-path", entry=src.path)
+            raise UnsafeIndexPath(f"cannot carry {src.path!r}: {problem}", entry=src.path)
         if src.path in seen:
-            raise KitFormatError(f"two inputs map to the same kit path {src.path!r}", kind="duplicate-entry",
-                                 entry=src.path)
+            raise DuplicateIndexEntry(f"two inputs map to the same kit path {src.path!r}",
+                                      entry=src.path)
         seen.add(src.path)
     ordered = sorted(sources, key=lambda s: s.path.encode("utf-8"))
     with ThreadPoolExecutor(max_workers=zstdio.THREADS) as pool:
@@ -206,13 +206,13 @@ def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created
         KitIOError: unreadable inputs, an input that changed, or an unwritable output.
     """
     if not signers:
-        raise KitFormatError("a kit needs at least one signing key", kind="unsigned")
+        raise NoSigningKey("a kit needs at least one signing key")
     planned = plan_entries(sources, progress)
     if derived is not None:
         extra = plan_entries(derived([p.entry for p in planned]))
         planned = sorted([*planned, *extra], key=lambda p: p.entry.path.encode("utf-8"))
         if len({p.entry.path for p in planned}) != len(planned):
-            raise KitFormatError("a derived entry repeats the path of an input", kind="duplicate-entry")
+            raise DuplicateIndexEntry("a derived entry repeats the path of an input")
     entries = [p.entry for p in planned]
     check_index(tuple(entries), limits, "kit")
     manifest = Manifest(name=name, channel=channel, sequence=sequence, created=created, expires=expires,
@@ -243,7 +243,7 @@ def _write_stream(out: _HashingFile, envelope: dsse.Envelope, manifest: Manifest
     mtime = epoch_seconds(manifest.created)
     envelope_bytes = envelope.to_bytes()
     buf = bytearray(zstdio.WRITE_CHUNK)
-    with zstdio.compressor().stream_writer(out, closefd=False) as z:
+    with zstdio.stream_writer(out) as z:
         z.write(tarstream.encode_header(MANIFEST_PATH, len(envelope_bytes), mtime))
         z.write(envelope_bytes)
         z.write(bytes(tarstream.padding(len(envelope_bytes))))

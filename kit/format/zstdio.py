@@ -10,11 +10,11 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO, BinaryIO, Protocol, cast
 
 import zstandard
 
-from kit.errors import KitVerificationError
+from kit.errors import Corrupt, KitVerificationError, TrailingGarbage, Truncated
 from kit.format.zstdframe import WalkingReader
 
 LEVEL = 3
@@ -31,15 +31,49 @@ def compressor() -> zstandard.ZstdCompressor:
                                     write_content_size=False)
 
 
+class ByteSource(Protocol):
+    """What zstandard's stream reader calls on its source."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class ByteSink(Protocol):
+    """What zstandard's stream writer calls on its sink."""
+
+    def write(self, data: bytes | memoryview, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+# zstandard's stubs ask for a full IO[bytes]; its C code calls only read() or write() and
+# flush(), so the hashing and frame-walking wrappers are handed over at these two points.
+def stream_writer(sink: ByteSink) -> zstandard.ZstdCompressionWriter:
+    """The kit's compressor writing into *sink* (left open at the end)."""
+    return compressor().stream_writer(cast(IO[bytes], sink), closefd=False)
+
+
+def _stream_reader(dctx: zstandard.ZstdDecompressor, source: ByteSource) -> zstandard.ZstdDecompressionReader:
+    return dctx.stream_reader(cast(IO[bytes], source), read_size=CHUNK, read_across_frames=True, closefd=False)
+
+
 class DecompressError(KitVerificationError):
     """The compressed stream is damaged (raised in the consumer, in stream order).
 
-    ``kind`` is ``corrupt`` (bad data), ``truncated`` (the frame stops early) or
-    ``trailing-garbage`` (bytes after the frame).
+    One of ``CorruptStream`` (bad data), ``TruncatedStream`` (the frame stops early) or
+    ``GarbageAfterStream`` (bytes after the frame); each is also the kit kind it reports.
     """
 
-    def __init__(self, message: str, kind: str = "corrupt"):
-        super().__init__(message, kind=kind)
+
+class CorruptStream(DecompressError, Corrupt):
+    """The compressed stream is damaged."""
+
+
+class TruncatedStream(DecompressError, Truncated):
+    """The compressed stream ends before its frame does."""
+
+
+class GarbageAfterStream(DecompressError, TrailingGarbage):
+    """Bytes follow the kit's zstd frame."""
 
 
 class _End:
@@ -62,7 +96,7 @@ class DecompressedStream:
         self.consumed = 0
         dctx = zstandard.ZstdDecompressor(max_window_size=max_window_size)
         self._source = WalkingReader(fh)
-        self._reader = dctx.stream_reader(self._source, read_size=CHUNK, read_across_frames=True, closefd=False)
+        self._reader = _stream_reader(dctx, self._source)
         self._thread = threading.Thread(target=self._run, name="kit-decompress", daemon=True)
         self._thread.start()
 
@@ -87,20 +121,20 @@ class DecompressedStream:
                     return
         except zstandard.ZstdError as exc:
             if walker.trailing:
-                self._put(DecompressError("bytes after the end of the kit's zstd frame", "trailing-garbage"))
+                self._put(GarbageAfterStream("bytes after the end of the kit's zstd frame"))
             else:
-                self._put(DecompressError(f"corrupt compressed data: {exc}"))
+                self._put(CorruptStream(f"corrupt compressed data: {exc}"))
         except OSError as exc:
             self._put(exc)
 
     def _end_state(self) -> Exception | _End:
         walker = self._source.walker
         if walker.trailing:
-            return DecompressError("bytes after the end of the kit's zstd frame", "trailing-garbage")
+            return GarbageAfterStream("bytes after the end of the kit's zstd frame")
         if walker.malformed:
-            return DecompressError("corrupt zstd frame structure")
+            return CorruptStream("corrupt zstd frame structure")
         if not walker.complete:
-            return DecompressError("the compressed stream ends before its frame does", "truncated")
+            return TruncatedStream("the compressed stream ends before its frame does")
         return _End()
 
     def _fill(self) -> bool:

@@ -11,24 +11,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from kit.canonical import CanonicalJSONError, loads
-from kit.errors import KitFormatError
+from kit.errors import BadGateInput, KitFormatError
 from kit.findings import MemoryIndex, Outcome, evaluate
 from kit.findings.advisory import advisory_from_dict
+from kit.findings.component import Component
 from kit.findings.errors import FindingsError, Problem
 from kit.findings.finding import Finding
 from kit.findings.sbom import components_from_bom, merge_components
 from kit.findings.vex_load import parse_openvex
+from kit.findings.vex_model import Statement
 
 
 def _json(item: Mapping[str, str]) -> Any:
     try:
         return loads(item["content"], allow_floats=True)
     except CanonicalJSONError as exc:
-        raise KitFormatError(f"{item['path']}: {exc}", kind="bad-input", entry=item["path"]) from None
+        raise BadGateInput(f"{item['path']}: {exc}", entry=item["path"]) from None
 
 
-def sbom_components(inputs: Mapping[str, Any]) -> tuple[list[Any], list[Problem]]:
-    components, problems = [], []
+def sbom_components(inputs: Mapping[str, Any]) -> tuple[list[Component], list[Problem]]:
+    components: list[Component] = []
+    problems: list[Problem] = []
     for item in inputs["sboms"]["documents"]:
         try:
             comps, probs = components_from_bom(_json(item), item["path"])
@@ -40,8 +43,9 @@ def sbom_components(inputs: Mapping[str, Any]) -> tuple[list[Any], list[Problem]
     return list(merge_components(components)), problems
 
 
-def vex_statements(inputs: Mapping[str, Any]) -> tuple[list[Any], list[Problem]]:
-    statements, problems = [], []
+def vex_statements(inputs: Mapping[str, Any]) -> tuple[list[Statement], list[Problem]]:
+    statements: list[Statement] = []
+    problems: list[Problem] = []
     for item in inputs["vex"]["documents"]:
         try:
             parsed = parse_openvex(_json(item), item["path"])
@@ -60,8 +64,7 @@ def compute(inputs: Mapping[str, Any]) -> Outcome:
     try:
         index = MemoryIndex(advisory_from_dict(r) for r in inputs["advisories"]["records"])
     except (KeyError, TypeError, ValueError, StopIteration) as exc:
-        raise KitFormatError(f"advisories: a record is not a normalized advisory ({exc})",
-                             kind="bad-input", entry="advisories") from None
+        raise BadGateInput(f"advisories: a record is not a normalized advisory ({exc})", entry="advisories") from None
     return evaluate(components, index, statements, None, [*problems, *vex_problems])
 
 

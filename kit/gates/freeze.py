@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import rrulebase, rrulestr
 
-from kit.errors import KitFormatError
+from kit.errors import BadDuration, BadRrule, BadTimezone, BadWindow
 from kit.gates.model import FAIL, PASS, GateResult
 from kit.timeutil import format_time, parse_time
 
@@ -35,11 +35,11 @@ def parse_duration(text: str) -> int:
     """``64h``, ``2d``, ``1h30m``, ``90s`` → seconds (KitFormatError otherwise)."""
     match = _DURATION.match(text.strip())
     if not text.strip() or not match or not any(match.groups()):
-        raise KitFormatError(f"not a duration: {text!r} (use e.g. 64h, 2d, 1h30m)", kind="bad-duration")
+        raise BadDuration(f"not a duration: {text!r} (use e.g. 64h, 2d, 1h30m)")
     d, h, m, s = (int(g or 0) for g in match.groups())
     seconds = ((d * 24 + h) * 60 + m) * 60 + s
     if seconds > MAX_DURATION:
-        raise KitFormatError(f"duration {text!r} is longer than {MAX_DURATION // 86400} days", kind="bad-duration")
+        raise BadDuration(f"duration {text!r} is longer than {MAX_DURATION // 86400} days")
     return seconds
 
 
@@ -47,28 +47,30 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise KitFormatError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)",
-                             kind="bad-timezone") from None
+        raise BadTimezone(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
 
 
 def _local(text: str) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise KitFormatError(f"not a local date-time: {text!r}", kind="bad-window") from None
+        raise BadWindow(f"not a local date-time: {text!r}") from None
     return moment.replace(tzinfo=None, microsecond=0)
 
 
-def rule_of(window: Mapping[str, Any]) -> rrule | None:
-    """The parsed recurrence (None for a one-off window); KitFormatError when invalid."""
+def rule_of(window: Mapping[str, Any]) -> rrulebase | None:
+    """The parsed recurrence (None for a one-off window); KitFormatError when invalid.
+
+    An ``rrule`` for one rule; an ``rruleset`` when the text adds EXDATE/RDATE lines.
+    """
     text = window.get("rrule")
     if not text:
         return None
     body = str(text).removeprefix("RRULE:")
     try:
-        return rrulestr(body, dtstart=_local(window["dtstart"]))   # type: ignore[return-value]
+        return rrulestr(body, dtstart=_local(window["dtstart"]))
     except (ValueError, TypeError) as exc:
-        raise KitFormatError(f"not an RFC 5545 rule: {text!r} ({exc})", kind="bad-rrule") from None
+        raise BadRrule(f"not an RFC 5545 rule: {text!r} ({exc})") from None
 
 
 def check_window(window: Mapping[str, Any]) -> None:
@@ -76,9 +78,9 @@ def check_window(window: Mapping[str, Any]) -> None:
     zone(str(window.get("tz", "")))
     start = _local(str(window.get("dtstart", "")))
     if not isinstance(window.get("duration"), int) or not 0 < window["duration"] <= MAX_DURATION:
-        raise KitFormatError("a freeze window needs a positive duration of at most ten years", kind="bad-window")
+        raise BadWindow("a freeze window needs a positive duration of at most ten years")
     if not dt.datetime(1970, 1, 2) <= start <= dt.datetime(9000, 1, 1):
-        raise KitFormatError(f"freeze window start {start.isoformat()} is out of range", kind="bad-window")
+        raise BadWindow(f"freeze window start {start.isoformat()} is out of range")
     rule_of(window)
 
 

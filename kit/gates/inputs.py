@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from kit import canonical
-from kit.errors import KitFormatError
+from kit.errors import BadGateInput, GateInputDigestMismatch
 
 NAMES = ("promotion", "release", "sboms", "advisories", "vex", "policy", "environment",
          "approvals", "previous", "time")
-_SHAPES: dict[str, dict[str, type]] = {
+_SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "promotion": {"id": str, "release": dict, "environment": str, "requester": str},
     "release": {"path": str, "sha256": str, "content": str},
     "sboms": {"documents": list},
@@ -27,33 +27,32 @@ _SHAPES: dict[str, dict[str, type]] = {
     "policy": {"name": str, "files": list},
     "environment": {"name": str, "order": int, "requiredApprovals": int, "freezeWindows": list},
     "approvals": {"approvals": list},
-    "previous": {"environment": (str, type(None))},   # type: ignore[dict-item]
+    "previous": {"environment": (str, type(None))},
     "time": {"evaluatedAt": str},
 }
 
 
 def _check_file(item: Any, where: str) -> None:
     if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("path", "sha256", "content")):
-        raise KitFormatError(f"{where}: needs path, sha256 and content strings", kind="bad-input", entry=where)
+        raise BadGateInput(f"{where}: needs path, sha256 and content strings", entry=where)
     actual = hashlib.sha256(item["content"].encode("utf-8")).hexdigest()
     if actual != item["sha256"]:
-        raise KitFormatError(f"{where}: content does not match its sha256 {item['sha256'][:16]}…",
-                             kind="input-digest-mismatch", entry=where)
+        raise GateInputDigestMismatch(f"{where}: content does not match its sha256 {item['sha256'][:16]}…",
+                                      entry=where)
 
 
 def check_inputs(inputs: Mapping[str, Any]) -> None:
     """Raise KitFormatError unless every input is present and has its documented shape."""
     missing = [n for n in NAMES if n not in inputs]
     if missing:
-        raise KitFormatError(f"decision inputs lack {', '.join(missing)}", kind="bad-input", entry=missing[0])
+        raise BadGateInput(f"decision inputs lack {', '.join(missing)}", entry=missing[0])
     for name, shape in _SHAPES.items():
         doc = inputs[name]
         if not isinstance(doc, dict):
-            raise KitFormatError(f"input {name} must be a JSON object", kind="bad-input", entry=name)
+            raise BadGateInput(f"input {name} must be a JSON object", entry=name)
         for field, kind in shape.items():
             if not isinstance(doc.get(field), kind):
-                raise KitFormatError(f"input {name}: field {field!r} is missing or has the wrong type",
-                                     kind="bad-input", entry=name)
+                raise BadGateInput(f"input {name}: field {field!r} is missing or has the wrong type", entry=name)
     _check_file(inputs["release"], "release")
     for key in ("sboms", "vex"):
         for i, item in enumerate(inputs[key]["documents"]):

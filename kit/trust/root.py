@@ -17,7 +17,9 @@ from typing import Any
 
 from kit import canonical, dsse, schema
 from kit.crypto.keys import PublicKey, Signer, public_key_from_dict
-from kit.errors import KitFormatError, KitIOError, KitVerificationError
+from kit.errors import (
+    BadKey, ExpiredRoot, KitIOError, NotATrustRoot, RootChainGap, SchemaError, UnknownVersion, WrongChannel,
+)
 from kit.timeutil import format_time, parse_time
 
 TRUST_ROOT_TYPE = "application/vnd.stella.trust-root+json"
@@ -60,14 +62,12 @@ class TrustRoot:
         role = self.channels.get(name)
         if role is None:
             known = ", ".join(sorted(self.channels)) or "none"
-            raise KitVerificationError(f"the trust root has no channel {name!r} (it has: {known})",
-                                       kind="wrong-channel")
+            raise WrongChannel(f"the trust root has no channel {name!r} (it has: {known})")
         return role
 
     def check_not_expired(self, at: dt.datetime) -> None:
         if at >= self.expires:
-            raise KitVerificationError(f"trust root version {self.version} expired at {format_time(self.expires)}",
-                                       kind="expired-root")
+            raise ExpiredRoot(f"trust root version {self.version} expired at {format_time(self.expires)}")
 
     def summary(self) -> dict[str, Any]:
         return {"version": self.version, "digest": self.digest, "expires": format_time(self.expires),
@@ -104,23 +104,23 @@ def parse_payload(payload: Any, where: str) -> tuple[int, dt.datetime, dict[str,
     if isinstance(payload, dict) and isinstance(payload.get("formatVersion"), str):
         major = payload["formatVersion"].split(".")[0]
         if major != str(SUPPORTED_MAJOR):
-            raise KitFormatError(f"{where}: unknown trust root format version {payload['formatVersion']} "
-                                 f"(this tool reads {SUPPORTED_MAJOR}.x)", kind="unknown-version")
+            raise UnknownVersion(f"{where}: unknown trust root format version {payload['formatVersion']} "
+                                 f"(this tool reads {SUPPORTED_MAJOR}.x)")
     schema.validate("trust-root", payload, where)
     keys = {}
     for kid, raw in payload["keys"].items():
         key = public_key_from_dict(raw, f"{where}: key {kid[:12]}")
         if key.keyid != kid:
-            raise KitFormatError(f"{where}: key listed as {kid[:12]} has id {key.keyid[:12]}", kind="bad-key")
+            raise BadKey(f"{where}: key listed as {kid[:12]} has id {key.keyid[:12]}")
         keys[kid] = key
 
     def role(raw: dict[str, Any], name: str) -> Role:
         missing = [k for k in raw["keyids"] if k not in keys]
         if missing:
-            raise KitFormatError(f"{where}: role {name} names unknown key {missing[0][:12]}", kind="bad-key")
+            raise BadKey(f"{where}: role {name} names unknown key {missing[0][:12]}")
         if raw["threshold"] > len(raw["keyids"]):
-            raise KitFormatError(f"{where}: role {name} threshold {raw['threshold']} exceeds its "
-                                 f"{len(raw['keyids'])} keys", kind="schema")
+            raise SchemaError(f"{where}: role {name} threshold {raw['threshold']} exceeds its "
+                              f"{len(raw['keyids'])} keys")
         return Role(tuple(raw["keyids"]), raw["threshold"])
 
     return (payload["version"], parse_time(payload["expires"]), keys, role(payload["root"], "root"),
@@ -135,7 +135,7 @@ def load_root_envelope(data: bytes, where: str = "trust root") -> TrustRoot:
     """
     env = dsse.Envelope.from_bytes(data, where)
     if env.payload_type != TRUST_ROOT_TYPE:
-        raise KitFormatError(f"{where}: payload type {env.payload_type!r} is not a trust root", kind="not-a-trust-root")
+        raise NotATrustRoot(f"{where}: payload type {env.payload_type!r} is not a trust root")
     version, expires, keys, root, channels = parse_payload(env.payload_json(where), where)
     return TrustRoot(version, expires, keys, root, channels, env)
 
@@ -166,8 +166,7 @@ def verify_chain(roots: Sequence[TrustRoot], at: dt.datetime) -> TrustRoot:
                 f"trust root version {anchor.version}")
     for prev, new in zip(chain, chain[1:]):
         if new.version != prev.version + 1:
-            raise KitVerificationError(f"trust root chain jumps from version {prev.version} to {new.version}",
-                                       kind="root-chain-gap")
+            raise RootChainGap(f"trust root chain jumps from version {prev.version} to {new.version}")
         dsse.verify(new.envelope, prev.role_keys(prev.root), prev.root.threshold, TRUST_ROOT_TYPE,
                     f"trust root version {new.version} (by the keys of version {prev.version})")
         dsse.verify(new.envelope, new.role_keys(new.root), new.root.threshold, TRUST_ROOT_TYPE,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
-from kit.findings.errors import FindingsError
+from kit.findings.errors import UnsupportedEcosystem
 from kit.findings.versions import alpine, debian, gem, golang, maven, pep440, rpm, semver
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
@@ -51,13 +51,12 @@ def scheme_for(purl_type: str) -> Scheme:
     """The rules for *purl_type*.
 
     Raises:
-        FindingsError: no rules are known for that type (the caller reports the
+        UnsupportedEcosystem: no rules are known for that type (the caller reports the
             component as skipped rather than guessing an order).
     """
     parser = _PARSERS.get(purl_type)
     if parser is None:
-        raise FindingsError(f"no version rules for package type {purl_type!r}",
-                            kind="unsupported-ecosystem")
+        raise UnsupportedEcosystem(f"no version rules for package type {purl_type!r}")
     return Scheme(purl_type, lru_cache(maxsize=1 << 16)(parser))
 
 
