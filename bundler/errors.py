@@ -1,21 +1,19 @@
 """Root of the errors raised by ``bundler``.
 
-Every bundler error is a ``KitError`` so the CLIs map it to an exit code in one place
-(``kind`` says what went wrong, ``entry`` names the image, layer or file concerned).
+Every bundler error is a ``StellaError`` whose class gives its name (``kind``) and exit
+code, so the CLIs map it in one place; ``entry`` names the image, layer or file concerned.
 """
 
 from __future__ import annotations
 
-from kit.errors import KitError, KitFormatError
+from kit.errors import Malformed, StellaError
 
 
-class BundlerError(KitError):
+class BundlerError(StellaError):
     """Something the bundler was asked to do failed; the message names the input."""
 
-    kind = "bundler-error"
 
-
-class SpecError(KitFormatError):
+class SpecError(BundlerError, Malformed):
     """kit.yaml is malformed: unknown key, wrong type, missing input."""
 
     kind = "bad-spec"

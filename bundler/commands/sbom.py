@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,8 +13,8 @@ import click
 from bundler.oci import Limits, Registries, RegistryConfig, parse_platform, parse_reference
 from bundler.oci.pull import pull_images
 from bundler.sbom import SBOMCache, catalog_pulled, to_cyclonedx, to_spdx, to_spdx3
-from kit import exitcodes
-from kit.errors import KitError
+from clisupport import handle_errors
+from kit.errors import KitIOError
 from kit.registryhost import plain_http_by_default
 
 
@@ -70,14 +70,21 @@ def sbom(reference: str, fmt: str, spec_version: str, platform: str, insecure: b
          out: str | None, created: str | None, cache_dir: str | None) -> None:
     """Pull REFERENCE (HOST/REPO:TAG or @sha256:…) and write its SBOM."""
     when = parse_created(created)
-    try:
+    with handle_errors("stella-bundler"):
         data = _render(reference, fmt, spec_version, platform, insecure, when, cache_dir)
-    except KitError as exc:
-        click.echo(f"error: {exc.one_line()}", err=True)
-        sys.exit(getattr(exc, "exit_code", exitcodes.IO_ERROR))
-    if out:
-        tmp = Path(out).with_name(f".{Path(out).name}.partial")
-        tmp.write_bytes(data + b"\n")
+        if out:
+            _write(Path(out), data + b"\n")
+        else:
+            click.echo(data.decode("utf-8"))
+
+
+def _write(out: Path, data: bytes) -> None:
+    """Write beside *out* and rename: a failed write leaves nothing under either name."""
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        tmp.write_bytes(data)
         tmp.replace(out)
-    else:
-        click.echo(data.decode("utf-8"))
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise KitIOError(f"cannot write {out}: {exc.strerror or exc}", entry=str(out)) from None

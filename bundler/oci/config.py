@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bundler.oci.credentials import Credentials, docker_config_credentials
-from bundler.oci.errors import OCIError
+from bundler.oci.errors import BadRegistryConfig
 from kit.registryhost import plain_http_by_default
 
 _KEYS = {"url", "insecure", "username", "password", "password_env", "ca_file"}
@@ -77,21 +77,20 @@ class RegistryConfig:
 
 def _entry(host: str, data: Mapping[str, Any]) -> RegistryConfig:
     if not isinstance(data, Mapping):
-        raise OCIError(f"registries.{host} must be a mapping", kind="bad-config", entry=host)
+        raise BadRegistryConfig(f"registries.{host} must be a mapping", entry=host)
     unknown = set(data) - _KEYS
     if unknown:
-        raise OCIError(f"registries.{host}: unknown keys {sorted(unknown)}", kind="bad-config",
-                       entry=host)
+        raise BadRegistryConfig(f"registries.{host}: unknown keys {sorted(unknown)}", entry=host)
     insecure = bool(data.get("insecure", False))
     if insecure and not plain_http_by_default(host):
-        raise OCIError(f"registries.{host}: insecure (plain HTTP) is only allowed for loopback "
-                       "registries", kind="bad-config", entry=host)
+        raise BadRegistryConfig(f"registries.{host}: insecure (plain HTTP) is only allowed for loopback "
+                                "registries", entry=host)
     password = data.get("password")
     if data.get("password_env"):
         password = os.environ.get(str(data["password_env"]))
         if password is None:
-            raise OCIError(f"registries.{host}: environment variable {data['password_env']} "
-                           "is not set", kind="bad-config", entry=host)
+            raise BadRegistryConfig(f"registries.{host}: environment variable {data['password_env']} "
+                                    "is not set", entry=host)
     creds = Credentials(str(data["username"]), str(password or "")) if data.get("username") else None
     return RegistryConfig(host, data.get("url"), insecure, creds, data.get("ca_file"))
 

@@ -1,83 +1,92 @@
 """Errors of the OCI registry client; each message names the image and the problem.
 
-``exit_code`` lets the CLI map a failure to ``kit.exitcodes`` without a lookup table.
+Each class names its exit-code category (``kit.errors``), so the CLI maps a failure to
+``kit.exitcodes`` without a lookup table.
 """
 
 from __future__ import annotations
 
 from bundler.errors import BundlerError
-from kit import exitcodes
+from kit.errors import IOFailure, LimitExceeded, Malformed, Refused, Usage
 
 
 class OCIError(BundlerError):
     """Root of every registry, manifest or layout error."""
 
-    kind = "oci-error"
-    exit_code = exitcodes.IO_ERROR
 
-
-class BadReferenceError(OCIError):
+class BadReferenceError(OCIError, Usage):
     """An image reference cannot be parsed."""
 
     kind = "bad-reference"
-    exit_code = exitcodes.USAGE
 
 
-class RegistryUnreachableError(OCIError):
+class RegistryUnreachableError(OCIError, IOFailure):
     """The registry did not answer (connection refused, DNS, TLS, timeout)."""
 
     kind = "registry-unreachable"
 
 
-class AuthError(OCIError):
+class AuthError(OCIError, IOFailure):
     """The registry refused our credentials (or asked for some and we have none)."""
 
     kind = "auth-failed"
 
 
-class NotFoundError(OCIError):
+class NotFoundError(OCIError, IOFailure):
     """The repository, tag, manifest or blob does not exist in the registry."""
 
     kind = "not-found"
 
 
-class RegistryResponseError(OCIError):
+class RegistryResponseError(OCIError, Malformed):
     """The registry answered with an unexpected status or a malformed body."""
 
     kind = "registry-error"
-    exit_code = exitcodes.MALFORMED
 
 
-class DigestMismatchError(OCIError):
+class DigestMismatchError(OCIError, Refused):
     """Bytes received do not hash to the digest that names them."""
 
     kind = "digest-mismatch"
-    exit_code = exitcodes.REFUSED
 
 
-class SizeMismatchError(OCIError):
+class SizeMismatchError(OCIError, Refused):
     """A blob is longer or shorter than its descriptor says."""
 
     kind = "size-mismatch"
-    exit_code = exitcodes.REFUSED
 
 
-class LimitExceededError(OCIError):
+class LimitExceededError(OCIError, LimitExceeded):
     """A manifest, blob or image is larger than the configured limits allow."""
 
     kind = "limit-exceeded"
-    exit_code = exitcodes.REFUSED
 
 
-class UnsupportedMediaTypeError(OCIError):
+class UnsupportedMediaTypeError(OCIError, Malformed):
     """A manifest or layer media type we refuse to handle (schema 1, zstd for dockerd 20.10, ...)."""
 
     kind = "unsupported-media-type"
-    exit_code = exitcodes.MALFORMED
 
 
-class PlatformError(OCIError):
+class PlatformError(OCIError, Refused):
     """No manifest matches the requested platforms."""
 
     kind = "platform-not-found"
-    exit_code = exitcodes.REFUSED
+
+
+class BadRegistryConfig(OCIError, IOFailure):
+    """The registries configuration file cannot be read as one."""
+
+    kind = "bad-config"
+
+
+class BadDigest(OCIError, IOFailure):
+    """A digest in an OCI layout is not ``sha256:`` and 64 hex digits."""
+
+    kind = "bad-digest"
+
+
+class MissingBlob(OCIError, IOFailure):
+    """A blob an OCI layout refers to is not in the layout."""
+
+    kind = "missing-blob"

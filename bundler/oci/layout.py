@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundler.oci.errors import DigestMismatchError, OCIError, SizeMismatchError
+from bundler.oci.errors import BadDigest, DigestMismatchError, SizeMismatchError
 
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -70,8 +70,7 @@ class OCILayout:
         algo, _, hexdigest = digest.partition(":")
         if algo != "sha256" or len(hexdigest) != 64 or not all(
                 c in "0123456789abcdef" for c in hexdigest):
-            raise OCIError(f"digest {digest!r} is not sha256:<64 hex>", kind="bad-digest",
-                           entry=digest)
+            raise BadDigest(f"digest {digest!r} is not sha256:<64 hex>", entry=digest)
         return self.blob_dir / hexdigest
 
     def has_blob(self, digest: str, size: int | None = None) -> bool:

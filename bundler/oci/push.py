@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bundler.oci import mediatypes as mt
 from bundler.oci.client import RegistryClient
-from bundler.oci.errors import OCIError, UnsupportedMediaTypeError
+from bundler.oci.errors import MissingBlob, NotFoundError, UnsupportedMediaTypeError
 from bundler.oci.layout import REF_NAME, OCILayout
 from bundler.oci.reference import Reference, parse_reference
 
@@ -21,8 +21,8 @@ from bundler.oci.reference import Reference, parse_reference
 def _blob(client: RegistryClient, layout: OCILayout, ref: Reference, digest: str) -> None:
     path = layout.blob_path(digest)
     if not path.is_file():
-        raise OCIError(f"image {ref}: blob {digest} is missing from layout {layout.root}",
-                       kind="missing-blob", entry=digest)
+        raise MissingBlob(f"image {ref}: blob {digest} is missing from layout {layout.root}",
+                          entry=digest)
     if client.blob_exists(ref, digest):
         return
     with path.open("rb") as fh:
@@ -72,5 +72,4 @@ def push_ref(client: RegistryClient, layout_dir: Path, ref_name: str,
     for entry in layout.refs():
         if entry.get("annotations", {}).get(REF_NAME) == ref_name:
             return push_image(client, layout_dir, entry["digest"], entry["mediaType"], target)
-    raise OCIError(f"layout {layout_dir} has no image named {ref_name!r}", kind="not-found",
-                   entry=ref_name)
+    raise NotFoundError(f"layout {layout_dir} has no image named {ref_name!r}", entry=ref_name)

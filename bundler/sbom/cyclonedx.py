@@ -30,7 +30,7 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from bundler.sbom.errors import SBOMError
+from bundler.sbom.errors import BadSBOMOption, InvalidSBOM
 from bundler.sbom.model import Catalog, Component
 
 SPEC_VERSIONS = {"1.7": "http://cyclonedx.org/schema/bom-1.7.schema.json",
@@ -179,8 +179,8 @@ def to_cyclonedx(catalog: Catalog, created: datetime, spec_version: str = "1.7")
             does not parse or it declares an empty license name (``invalid-sbom``).
     """
     if spec_version not in SPEC_VERSIONS:
-        raise SBOMError(f"CycloneDX spec version {spec_version!r} is not supported "
-                        f"(use {' or '.join(SPEC_VERSIONS)})", kind="bad-option")
+        raise BadSBOMOption(f"CycloneDX spec version {spec_version!r} is not supported "
+                            f"(use {' or '.join(SPEC_VERSIONS)})")
     subject = catalog.subject
     purl = oci_purl(catalog)
     refs = bom_refs(catalog.components, purl)
@@ -189,8 +189,8 @@ def to_cyclonedx(catalog: Catalog, created: datetime, spec_version: str = "1.7")
         try:
             parts.append(_component(comp, ref))
         except ValueError as exc:
-            raise SBOMError(f"image {subject}: component {comp.purl!r} cannot be written: {exc}",
-                            kind="invalid-sbom", entry=str(subject)) from exc
+            raise InvalidSBOM(f"image {subject}: component {comp.purl!r} cannot be written: {exc}",
+                              entry=str(subject)) from exc
     parts.sort(key=_order)
     dependencies: list[dict[str, Any]] = [{"ref": ref} for ref in refs]
     root_dependency: dict[str, Any] = {"ref": purl}

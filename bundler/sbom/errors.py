@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 from bundler.errors import BundlerError
-from kit import exitcodes
+from kit.errors import IOFailure, LimitExceeded, Malformed, Refused
 
 
 class SBOMError(BundlerError):
     """Root of every cataloging or SBOM-writing error."""
 
-    kind = "sbom-error"
-    exit_code = exitcodes.IO_ERROR
 
-
-class LayerError(SBOMError):
+class LayerError(SBOMError, Malformed):
     """A layer is not a readable tar (bad compression, not tar, truncated)."""
 
     kind = "bad-layer"
-    exit_code = exitcodes.MALFORMED
 
 
-class HostileLayerError(LayerError):
+class HostileLayerError(SBOMError, Refused):
     """A layer entry tries to escape the image root (``..`` in its name)."""
 
     kind = "path-traversal"
-    exit_code = exitcodes.REFUSED
 
 
-class LayerLimitError(SBOMError):
+class LayerLimitError(SBOMError, LimitExceeded):
     """A layer or a kept file is larger, or has more entries, than the limits allow."""
 
     kind = "limit-exceeded"
-    exit_code = exitcodes.REFUSED
+
+
+class BadSBOMOption(SBOMError, IOFailure):
+    """An SBOM renderer was given an option it does not support."""
+
+    kind = "bad-option"
+
+
+class InvalidSBOM(SBOMError, IOFailure):
+    """A catalog cannot be written as a valid SBOM (a purl that does not parse, an empty license)."""
+
+    kind = "invalid-sbom"
