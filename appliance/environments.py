@@ -14,10 +14,13 @@ from typing import Any
 import sqlite_utils
 
 from appliance import audit
-from appliance.promotions.errors import NotFound, OrchestrationRefused, StateConflict
+from appliance.errors import BadName
+from appliance.promotions.errors import (
+    AlreadyExists, AlreadyStopped, NoReason, NotStopped, UnknownEnvironment, UnknownWindow,
+)
 from appliance.store.db import transaction
 from kit import canonical
-from kit.errors import KitFormatError
+from kit.errors import BadWindow
 from kit.gates.freeze import active_occurrence, check_window, next_start, zone
 from kit.timeutil import format_time, now
 
@@ -42,12 +45,12 @@ _COLS = ("name", "ord", "required_approvals", "approver_role", "separation_of_du
 
 def create(db: sqlite_utils.Database, spec: EnvSpec, actor: str) -> None:
     if not spec.name or not spec.name.replace("-", "").isalnum():
-        raise KitFormatError(f"bad environment name {spec.name!r}", kind="bad-name")
+        raise BadName(f"bad environment name {spec.name!r}")
     if db.execute("SELECT 1 FROM environments WHERE name = ?", [spec.name]).fetchone():
-        raise StateConflict(f"environment {spec.name} already exists", kind="exists")
+        raise AlreadyExists(f"environment {spec.name} already exists")
     taken = db.execute("SELECT name FROM environments WHERE ord = ?", [spec.order]).fetchone()
     if taken:
-        raise StateConflict(f"order {spec.order} is taken by {taken[0]}", kind="exists")
+        raise AlreadyExists(f"order {spec.order} is taken by {taken[0]}")
     with transaction(db):
         when = format_time(now())
         db.execute(f"INSERT INTO environments ({', '.join(_COLS)}, created_at, created_by) VALUES "
@@ -68,7 +71,7 @@ def _spec_dict(spec: EnvSpec) -> dict[str, Any]:
 def get(db: sqlite_utils.Database, name: str) -> EnvSpec:
     row = db.execute(f"SELECT {', '.join(_COLS)} FROM environments WHERE name = ?", [name]).fetchone()
     if row is None:
-        raise NotFound(f"unknown environment {name!r} (stella env list)", kind="unknown-environment")
+        raise UnknownEnvironment(f"unknown environment {name!r} (stella env list)")
     return EnvSpec(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7])
 
 
@@ -103,7 +106,7 @@ def freeze(db: sqlite_utils.Database, name: str, *, rrule: str | None, start: st
     """Add a freeze window; returns its id (F-0001…)."""
     get(db, name)
     if not reason.strip():
-        raise OrchestrationRefused("a freeze window needs a --reason", kind="no-reason")
+        raise NoReason("a freeze window needs a --reason")
     # Default anchor: local midnight far enough back that an occurrence which began before
     # this command (and is still running) exists; --start anchors INTERVAL>1 rules.
     local_now = now().astimezone(zone(tz)).replace(tzinfo=None, hour=0, minute=0, second=0)
@@ -114,7 +117,7 @@ def freeze(db: sqlite_utils.Database, name: str, *, rrule: str | None, start: st
         active_occurrence(window, now())
         next_start(window, now())
     except (OverflowError, ValueError) as exc:
-        raise KitFormatError(f"freeze window cannot be evaluated: {exc}", kind="bad-window") from None
+        raise BadWindow(f"freeze window cannot be evaluated: {exc}") from None
     with transaction(db):
         count = db.execute("SELECT count(*) FROM freeze_windows").fetchone()[0]
         ident = f"F-{count + 1:04d}"
@@ -129,7 +132,7 @@ def freeze(db: sqlite_utils.Database, name: str, *, rrule: str | None, start: st
 def unfreeze(db: sqlite_utils.Database, ident: str, actor: str) -> None:
     row = db.execute("SELECT environment FROM freeze_windows WHERE id = ? AND removed_at IS NULL", [ident]).fetchone()
     if row is None:
-        raise NotFound(f"no active freeze window {ident}", kind="unknown-window")
+        raise UnknownWindow(f"no active freeze window {ident}")
     with transaction(db):
         when = format_time(now())
         db.execute("UPDATE freeze_windows SET removed_at = ?, removed_by = ? WHERE id = ?", [when, actor, ident])
@@ -138,9 +141,9 @@ def unfreeze(db: sqlite_utils.Database, ident: str, actor: str) -> None:
 
 def stop_the_line(db: sqlite_utils.Database, reason: str, actor: str, at: dt.datetime | None = None) -> None:
     if not reason.strip():
-        raise OrchestrationRefused("stop-the-line needs a --reason", kind="no-reason")
+        raise NoReason("stop-the-line needs a --reason")
     if stop_state(db):
-        raise StateConflict("the line is already stopped (stella env resume)", kind="already-stopped")
+        raise AlreadyStopped("the line is already stopped (stella env resume)")
     value = {"by": actor, "reason": reason, "at": format_time(at or now())}
     with transaction(db):
         db.execute("INSERT INTO site_state VALUES (?, ?)", [STOP_KEY, canonical.dumps(value).decode()])
@@ -150,7 +153,7 @@ def stop_the_line(db: sqlite_utils.Database, reason: str, actor: str, at: dt.dat
 def resume(db: sqlite_utils.Database, actor: str, reason: str | None) -> None:
     state = stop_state(db)
     if not state:
-        raise StateConflict("the line is not stopped", kind="not-stopped")
+        raise NotStopped("the line is not stopped")
     with transaction(db):
         db.execute("DELETE FROM site_state WHERE key = ?", [STOP_KEY])
         audit.append(db, actor, "site.resume", {"stopped": state, "reason": reason}, format_time(now()))

@@ -1,47 +1,134 @@
 """Errors of the appliance, on top of ``kit.errors`` so one mapper gives every exit code.
 
-``kit.errors.exit_code_for`` honours an ``exit_code`` attribute: conflicts (another
-import running, a kit older than the active one) exit 5; everything else follows the
-kit classes (refused 1, malformed 3, I/O 4).
+Each kind is a class under ``ApplianceError`` with one category mixin from ``kit.errors``
+giving its exit code: refused 1, usage 2, malformed 3, I/O 4, conflict 5 (another import
+running, a kit older than the active one).
 """
 
 from __future__ import annotations
 
-from kit import exitcodes
-from kit.errors import KitError, KitIOError, KitVerificationError
+from kit.errors import Conflict, IOFailure, Malformed, Refused, StellaError, Usage
 
 
-class ApplianceError(KitError):
-    """Root of the appliance's own errors (internal or I/O by default: exit 4)."""
+class ApplianceError(StellaError):
+    """Root of the appliance's own errors (the category mixin of each kind gives its exit code)."""
+
+
+class DatabaseError(ApplianceError, IOFailure):
+    """The appliance database cannot be migrated (a newer schema, a failed migration)."""
 
     kind = "appliance-error"
 
 
-class HomeError(KitIOError):
-    """The home directory is missing, not initialised, or already initialised."""
+class HomeError(ApplianceError, IOFailure):
+    """The home directory is missing or holds no trust root."""
 
     kind = "home"
 
 
-class NotInitialisedError(HomeError):
+class NotInitialisedError(ApplianceError, Usage):
+    """The home directory was never initialised (run ``stella init``)."""
+
     kind = "not-initialised"
-    exit_code = exitcodes.USAGE
 
 
-class ConflictError(ApplianceError):
+class ConflictError(ApplianceError, Conflict):
     """Another process holds the lock, or the kit is older than the active one."""
 
-    kind = "conflict"
-    exit_code = exitcodes.CONFLICT
+
+class Locked(ConflictError):
+    """Another stella process holds the appliance lock."""
+
+    kind = "locked"
 
 
-class RefusedError(KitVerificationError):
+class OlderThanActive(ConflictError):
+    """The kit or trust root is not newer than the active one (a rollback)."""
+
+    kind = "older-than-active"
+
+
+class AlreadyInitialised(ConflictError):
+    """The home directory is already initialised."""
+
+    kind = "already-initialised"
+
+
+class RefusedError(ApplianceError, Refused):
     """A check refused the operation (delta base missing, trust rotation not signed...)."""
 
-    kind = "refused"
+
+class KitChanged(RefusedError):
+    """The kit file changed while it was being imported; nothing was imported."""
+
+    kind = "kit-changed"
 
 
-class RegistryError(ApplianceError):
+class BaseMissing(RefusedError):
+    """A delta kit's base kit, or an entry it inherits, is not on this appliance."""
+
+    kind = "base-missing"
+
+
+class RegistryError(ApplianceError, IOFailure):
     """The local registry could not be started or seeded."""
 
     kind = "registry"
+
+
+class RegistryDown(RegistryError):
+    """The local registry does not answer, so a deploy cannot pull from it."""
+
+    kind = "registry-down"
+
+
+class ApplianceFormatError(ApplianceError, Malformed):
+    """A name, option or stored document given to the appliance is malformed."""
+
+
+class BadName(ApplianceFormatError):
+    """An environment, target or Compose project name has characters it may not have."""
+
+    kind = "bad-name"
+
+
+class BadDockerURL(ApplianceFormatError):
+    """A target's Docker URL is not ``unix://``, ``tcp://`` or ``ssh://``."""
+
+    kind = "bad-docker-url"
+
+
+class BadTimeout(ApplianceFormatError):
+    """A target's health timeout is below one second."""
+
+    kind = "bad-timeout"
+
+
+class BadRole(ApplianceFormatError):
+    """A user was to be given no role, or a role the appliance does not know."""
+
+    kind = "bad-role"
+
+
+class BadRelease(ApplianceFormatError):
+    """A stored release document is not canonical JSON or not a release."""
+
+    kind = "bad-release"
+
+
+class BadDocument(ApplianceFormatError):
+    """A stored document is not UTF-8 text."""
+
+    kind = "bad-document"
+
+
+class NoTargets(ApplianceFormatError):
+    """An environment has no deploy targets."""
+
+    kind = "no-targets"
+
+
+class NoComposeTemplate(ApplianceFormatError):
+    """A release has no Compose template to render its lock file from."""
+
+    kind = "no-compose-template"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from appliance.errors import ConflictError
+from appliance.errors import Locked
 
 
 def _holder(fd: int) -> str:
@@ -53,8 +53,8 @@ def exclusive(path: Path, wait: float = 0.0, what: str = "another import") -> It
                 holder = _holder(probe)
             finally:
                 os.close(probe)
-            raise ConflictError(f"{what} is running on this appliance{holder}; waited {wait:g}s "
-                                "(retry later or pass --wait SECONDS)", kind="locked")
+            raise Locked(f"{what} is running on this appliance{holder}; waited {wait:g}s "
+                         "(retry later or pass --wait SECONDS)")
         time.sleep(0.1)
     try:
         os.ftruncate(fd, 0)

@@ -13,7 +13,7 @@ import sqlite_utils
 from appliance import releases
 from appliance.findings_index import SqliteAdvisoryIndex
 from appliance.home import Home
-from appliance.promotions.errors import NotFound
+from appliance.promotions.errors import NotDeployed
 from appliance.promotions.inputs import vex_input
 from kit.findings import Outcome, evaluate
 from kit.gates.findings import sbom_components, vex_statements
@@ -24,7 +24,7 @@ def _deployed_version(db: sqlite_utils.Database, name: str, env: str) -> str:
     row = db.execute("SELECT release FROM deployments WHERE environment = ? AND release LIKE ? AND state = 'deployed' "
                      "ORDER BY finished_at DESC, id DESC LIMIT 1", [env, f"{name}@%"]).fetchone()
     if row is None:
-        raise NotFound(f"no version of {name} is deployed in {env}", kind="not-deployed")
+        raise NotDeployed(f"no version of {name} is deployed in {env}")
     return str(row[0])
 
 

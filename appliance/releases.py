@@ -13,11 +13,11 @@ from typing import Any
 
 import sqlite_utils
 
+from appliance.errors import BadDocument, BadRelease
 from appliance.home import Home
-from appliance.promotions.errors import NotFound
+from appliance.promotions.errors import UnknownRelease
 from appliance.store.blobs import BlobStore
 from kit.canonical import CanonicalJSONError, loads
-from kit.errors import KitFormatError
 
 _ROWS = ("SELECT r.name, r.version, r.kit_id, r.path, r.sha256, k.name, k.sequence, k.created, k.imported_at "
          "FROM releases r JOIN kits k ON k.kit_id = r.kit_id WHERE r.path LIKE '%.json' AND r.version IS NOT NULL")
@@ -52,7 +52,7 @@ def listing(db: sqlite_utils.Database) -> list[Release]:
 def parse_ref(ref: str) -> tuple[str, str | None]:
     name, _, version = ref.partition("@")
     if not name:
-        raise NotFound(f"bad release reference {ref!r} (use NAME@VERSION)", kind="unknown-release")
+        raise UnknownRelease(f"bad release reference {ref!r} (use NAME@VERSION)")
     return name, version or None
 
 
@@ -63,7 +63,7 @@ def resolve(db: sqlite_utils.Database, ref: str) -> Release:
     if not found:
         known = sorted({r.label for r in listing(db) if r.name == name})
         hint = f"; known: {', '.join(known)}" if known else "; stella release list shows what was imported"
-        raise NotFound(f"unknown release {ref}{hint}", kind="unknown-release")
+        raise UnknownRelease(f"unknown release {ref}{hint}")
     return max(found, key=lambda r: r.imported_at) if version is None else found[0]
 
 
@@ -76,16 +76,16 @@ def text_of(home: Home, sha256: str, what: str) -> str:
     try:
         return BlobStore(home.blobs).path(sha256).read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise KitFormatError(f"{what} is not UTF-8 text", kind="bad-document", entry=what) from None
+        raise BadDocument(f"{what} is not UTF-8 text", entry=what) from None
 
 
 def document(home: Home, rel: Release) -> dict[str, Any]:
     try:
         doc = loads(text_of(home, rel.sha256, rel.path), allow_floats=True)
     except CanonicalJSONError as exc:
-        raise KitFormatError(f"{rel.path}: {exc}", kind="bad-release", entry=rel.path) from None
+        raise BadRelease(f"{rel.path}: {exc}", entry=rel.path) from None
     if not isinstance(doc, dict):
-        raise KitFormatError(f"{rel.path}: not a release document", kind="bad-release", entry=rel.path)
+        raise BadRelease(f"{rel.path}: not a release document", entry=rel.path)
     return doc
 
 

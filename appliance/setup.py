@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from appliance import audit, keys, lock, trust
-from appliance.errors import ConflictError
+from appliance.errors import AlreadyInitialised
 from appliance.home import Home, actor as current_actor
 from appliance.registry import config as registry_config
 from appliance.store.db import open_db, transaction
@@ -26,7 +26,7 @@ def init_home(home: Home, trust_file: Path, at: dt.datetime, profile: str = "def
         KitFormatError / KitVerificationError: the trust root is malformed or not valid.
     """
     if home.is_initialised() or home.db_path.exists():
-        raise ConflictError(f"{home.root} already holds an appliance (stella.db exists)", kind="already-initialised")
+        raise AlreadyInitialised(f"{home.root} already holds an appliance (stella.db exists)")
     root = read_root_file(trust_file)
     verify_chain([root], at)
     home.make_dirs()

@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlite_utils
 
 from appliance import audit
-from appliance.errors import ConflictError, HomeError
+from appliance.errors import HomeError, OlderThanActive
 from appliance.home import Home, fsync_dir
 from appliance.store.db import transaction
 from kit.timeutil import format_time, now
@@ -73,8 +73,8 @@ def rotate(home: Home, db: sqlite_utils.Database, data: bytes, actor: str, at: d
     old = current(db)
     new = load_root_envelope(data, where)
     if new.version <= old.version:
-        raise ConflictError(f"{where} is version {new.version}; the appliance already trusts version "
-                            f"{old.version} (a rotation must be newer)", kind="older-than-active")
+        raise OlderThanActive(f"{where} is version {new.version}; the appliance already trusts version "
+                              f"{old.version} (a rotation must be newer)")
     verify_chain([old, new], at)
     _write_atomic(home.trust / "history" / f"{new.version}.json", new.envelope.to_bytes())
     with transaction(db):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from appliance import audit
-from appliance.promotions.errors import NotFound, OrchestrationRefused
+from appliance.errors import BadRole
+from appliance.promotions.errors import MissingRole, NoUser, UnknownUser
 from appliance.store.db import transaction
-from kit.errors import KitFormatError
 from kit.timeutil import format_time, now
 
 ROLES = ("requester", "approver", "deployer", "admin", "auditor")
@@ -39,13 +39,13 @@ def acting_name(as_user: str | None) -> str:
     """
     name = as_user or os.environ.get("STELLA_USER")
     if not name:
-        raise OrchestrationRefused("who is acting? give --as USER or set STELLA_USER", kind="no-user")
+        raise NoUser("who is acting? give --as USER or set STELLA_USER")
     return name
 
 
 def get(db: sqlite_utils.Database, name: str) -> User:
     if not db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
-        raise NotFound(f"unknown user {name!r} (stella user add {name} --role ROLE)", kind="unknown-user")
+        raise UnknownUser(f"unknown user {name!r} (stella user add {name} --role ROLE)")
     roles = tuple(r[0] for r in db.execute("SELECT role FROM user_roles WHERE name = ? ORDER BY role", [name]))
     return User(name, roles)
 
@@ -54,7 +54,7 @@ def acting(db: sqlite_utils.Database, as_user: str | None, role: str | None = No
     """The acting user, required to hold *role* (admin does not imply other roles)."""
     user = get(db, acting_name(as_user))
     if role is not None and not user.has(role):
-        raise OrchestrationRefused(f"{user.name} lacks the {role} role", kind="missing-role")
+        raise MissingRole(f"{user.name} lacks the {role} role")
     return user
 
 
@@ -66,7 +66,7 @@ def add(db: sqlite_utils.Database, name: str, roles: tuple[str, ...], as_user: s
     """Create *name* or grant it more roles; audited."""
     bad = [r for r in roles if r not in ROLES]
     if bad or not roles:
-        raise KitFormatError(f"role must be one of {', '.join(ROLES)}", kind="bad-role")
+        raise BadRole(f"role must be one of {', '.join(ROLES)}")
     empty = db.execute("SELECT count(*) FROM users").fetchone()[0] == 0
     # bootstrap: the first user is created by whoever can write the home (named as given)
     actor = (as_user or os.environ.get("STELLA_USER") or name) if empty else acting(db, as_user, "admin").name

@@ -13,7 +13,7 @@ from appliance.registry import config as registry_config
 from appliance.store.blobs import BlobStore
 from appliance.store.db import open_db
 from clisupport import byte_progress, emit_json, handle_errors
-from kit.errors import KitError
+from kit.errors import StellaError
 
 PROG = "stella import"
 
@@ -50,14 +50,14 @@ def _autoseed(home: Home, outcome: ImportOutcome) -> dict[str, object] | None:
     settings = registry_config.load(home)
     if not settings.autoseed:
         return None
-    from appliance.registry.seed import seed_all   # httpx: loaded only when seeding
+    from appliance.registry.seed import seed_all  # httpx: loaded only when seeding
 
     db = open_db(home.db_path)
     try:
         if not db.execute("SELECT 1 FROM images WHERE kit_id = ?", [outcome.kit_id]).fetchone():
             return None
         return seed_all(db, settings.addr, BlobStore(home.blobs), outcome.kit_id).to_dict()
-    except KitError as exc:
+    except StellaError as exc:
         return {"error": exc.message}
     finally:
         db.close()

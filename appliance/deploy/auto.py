@@ -23,7 +23,7 @@ from appliance import environments, users
 from appliance.deploy import targets
 from appliance.home import Home
 from appliance.promotions import service, states, store
-from kit.errors import KitError
+from kit.errors import StellaError
 
 if TYPE_CHECKING:
     from appliance.deploy.outcome import Report
@@ -75,13 +75,13 @@ def run_for(home: Home, db: sqlite_utils.Database, promotion_id: str, approver: 
             f"auto-deploy is on in {p.environment} but no deploy identity is set "
             f"(stella target settings {p.environment} --deploy-as USER)")
         return result
-    from appliance.deploy import run            # docker, compose, the registry client: only when deploying
+    from appliance.deploy import run  # docker, compose, the registry client: only when deploying
     try:
         deployer = users.get(db, settings.deploy_as)
         result.report = run.deploy(home, db, p.id, deployer, trigger={"auto": True, "approvedBy": approver})
     except service.GatesBlocked as exc:
         result.refused_kind, result.refused, result.decision = exc.kind, _blocked(db, p, deployer, exc), exc.decision
-    except KitError as exc:
+    except StellaError as exc:
         result.refused_kind, result.refused = exc.kind, exc.message
     return result
 

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import ApplianceError
+from kit.errors import IOFailure
 
 
-class ComposeError(ApplianceError):
+class ComposeError(ApplianceError, IOFailure):
+    """Docker Compose is missing, or it failed on a target."""
+
     kind = "compose-failed"
 
 

@@ -10,17 +10,18 @@ started (``put_archive`` / ``get_archive`` reach the volume mounted in it).
 from __future__ import annotations
 
 import atexit
-import io
-import threading
-import tarfile
-from collections.abc import Iterable, Iterator
 import contextlib
+import io
+import tarfile
+import threading
+from collections.abc import Iterable, Iterator
 
 import docker
 import docker.errors
 import requests.exceptions
+from docker.models.containers import Container
 
-from appliance.deploy.errors import DeployError, EngineDown
+from appliance.deploy.errors import EngineDown, RegistryUnreachable, StickerUnreachable, StickerWriteFailed
 from kit.deploy.drift import Observed
 from kit.deploy.sticker import STICKER_NAME
 from kit.registryhost import plain_http_by_default
@@ -106,8 +107,8 @@ def ensure_images(c: docker.DockerClient, refs: Iterable[str], what: str) -> lis
             repo, digest = ref.split("@", 1)
             c.images.pull(repo, tag=digest)
         except _TRANSPORT as exc:
-            raise DeployError(f"{what}: the engine cannot pull {ref} from the appliance registry "
-                              f"({_short(exc)}){_plain_http_hint(ref)}", kind="registry-unreachable") from None
+            raise RegistryUnreachable(f"{what}: the engine cannot pull {ref} from the appliance registry "
+                                      f"({_short(exc)}){_plain_http_hint(ref)}") from None
         pulled.append(ref)
     return pulled
 
@@ -146,11 +147,11 @@ def _carrier_image(c: docker.DockerClient, refs: Iterable[str]) -> str:
             continue
     for image in c.images.list():
         return str(image.id)
-    raise DeployError("no image on the engine to reach the sticker volume with", kind="sticker-unreachable")
+    raise StickerUnreachable("no image on the engine to reach the sticker volume with")
 
 
 @contextlib.contextmanager
-def _volume_container(c: docker.DockerClient, project: str, refs: Iterable[str]) -> Iterator[object]:
+def _volume_container(c: docker.DockerClient, project: str, refs: Iterable[str]) -> Iterator[Container]:
     ctr = c.containers.create(_carrier_image(c, refs), command=["stella-sticker"], network_mode="none",
                               volumes={sticker_volume(project): {"bind": STICKER_DIR, "mode": "rw"}},
                               labels={"stella.sticker-io": "1"})
@@ -173,8 +174,8 @@ def write_sticker(c: docker.DockerClient, project: str, data: bytes, refs: Itera
         info.size, info.mode = len(data), 0o644
         tar.addfile(info, io.BytesIO(data))
     with _volume_container(c, project, refs) as ctr:
-        if not ctr.put_archive(STICKER_DIR, buf.getvalue()):  # type: ignore[attr-defined]
-            raise DeployError(f"could not write the version sticker to volume {name}", kind="sticker-write")
+        if not ctr.put_archive(STICKER_DIR, buf.getvalue()):
+            raise StickerWriteFailed(f"could not write the version sticker to volume {name}")
 
 
 def read_sticker(c: docker.DockerClient, project: str, refs: Iterable[str]) -> bytes | None:
@@ -185,7 +186,7 @@ def read_sticker(c: docker.DockerClient, project: str, refs: Iterable[str]) -> b
         return None
     with _volume_container(c, project, refs) as ctr:
         try:
-            stream, _stat = ctr.get_archive(f"{STICKER_DIR}/{STICKER_NAME}")  # type: ignore[attr-defined]
+            stream, _stat = ctr.get_archive(f"{STICKER_DIR}/{STICKER_NAME}")
         except docker.errors.NotFound:
             return None
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:

@@ -7,33 +7,51 @@ target engine that does not answer; conflict (5): another process is deploying.
 
 from __future__ import annotations
 
-from kit import exitcodes
-from kit.errors import KitError, KitVerificationError
-
 from appliance.errors import ApplianceError
+from kit.errors import Conflict, IOFailure, Refused, Usage
 
 
-class DeployError(ApplianceError):
+class DeployError(ApplianceError, IOFailure):
     """A target could not be reached or driven (exit 4)."""
-
-    kind = "deploy-error"
 
 
 class EngineDown(DeployError):
+    """A target's Docker engine does not answer."""
+
     kind = "engine-unreachable"
 
 
-class DeployFailed(KitVerificationError):
+class RegistryUnreachable(DeployError):
+    """A target's engine cannot pull from the appliance registry."""
+
+    kind = "registry-unreachable"
+
+
+class StickerUnreachable(DeployError):
+    """No image on the target's engine can mount the sticker volume."""
+
+    kind = "sticker-unreachable"
+
+
+class StickerWriteFailed(DeployError):
+    """The version sticker could not be written to its volume."""
+
+    kind = "sticker-write"
+
+
+class DeployFailed(ApplianceError, Refused):
     """The rollout ran and failed; the report says what was rolled back (exit 1)."""
 
     kind = "deploy-failed"
 
 
-class UnknownTarget(KitError):
+class UnknownTarget(ApplianceError, Usage):
+    """No deploy target has that name."""
+
     kind = "unknown-target"
-    exit_code = exitcodes.USAGE
 
 
-class DeployConflict(KitError):
+class DeployConflict(ApplianceError, Conflict):
+    """Another process is deploying to the environment."""
+
     kind = "deploy-running"
-    exit_code = exitcodes.CONFLICT

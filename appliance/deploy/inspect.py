@@ -15,7 +15,7 @@ from appliance.home import Home
 from kit.deploy.drift import Difference, StickerState, compare
 from kit.deploy.lockfile import check_lock
 from kit.deploy.sticker import read_sticker
-from kit.errors import KitError
+from kit.errors import StellaError
 
 
 def whereis(db: sqlite_utils.Database, name: str | None = None) -> list[dict[str, Any]]:
@@ -69,7 +69,7 @@ def _sticker(c: Any, home: Home, project: str, refs: list[str]) -> StickerState:
         return StickerState(missing=True, problem=f"no {engine.sticker_volume(project)} volume or no sticker in it")
     try:
         return StickerState(payload=read_sticker(data, keys.public(home)))
-    except KitError as exc:
+    except StellaError as exc:
         return StickerState(problem=f"the sticker does not verify: {exc.message}")
 
 

@@ -16,14 +16,13 @@ import sqlite_utils
 from appliance import releases
 from appliance.deploy import engine
 from appliance.deploy.targets import Target
-from appliance.errors import RegistryError
+from appliance.errors import NoComposeTemplate, NoTargets, RegistryDown, RegistryError
 from appliance.home import Home
 from appliance.registry import config as registry_config
 from appliance.registry.mediatypes import ACCEPT
 from appliance.store.blobs import BlobStore
-from kit.deploy.lockfile import LockError, LockIdentity, PinnedImage, render_lock
+from kit.deploy.lockfile import LockIdentity, PinnedImage, render_lock
 from kit.deploy.pins import pin_services
-from kit.errors import KitFormatError
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,8 @@ def load_release(home: Home, db: sqlite_utils.Database, ref: str) -> ReleaseInfo
     row = db.execute("SELECT sha256 FROM kit_entries WHERE kit_id = ? AND path = ?", [rel.kit_id, path]).fetchone() \
         if isinstance(path, str) else None
     if row is None:
-        raise LockError(f"release {rel.label} has no compose template in its kit, so it cannot be deployed "
-                        "(give the release a compose: file in kit.yaml)", kind="no-compose-template")
+        raise NoComposeTemplate(f"release {rel.label} has no compose template in its kit, so it cannot be deployed "
+                                "(give the release a compose: file in kit.yaml)")
     return ReleaseInfo(rel.label, rel.kit_id, doc, BlobStore(home.blobs).path(row[0]).read_bytes())
 
 
@@ -127,19 +126,19 @@ def seed_release(home: Home, db: sqlite_utils.Database, info: ReleaseInfo) -> No
     rows = db.execute("SELECT DISTINCT repository, digest, tag, media_type FROM images").fetchall()
     if _already_seeded(addr, rows, wanted):
         return
-    from appliance.registry.seed import Seeder   # httpx: only when something may need pushing
+    from appliance.registry.seed import Seeder  # httpx: only when something may need pushing
     seeder = Seeder(addr, BlobStore(home.blobs))
     try:
         if not seeder.ping():
-            raise RegistryError(f"the appliance registry at {addr} does not answer /v2/ "
-                                "(start it: stella registry serve)", kind="registry-down")
+            raise RegistryDown(f"the appliance registry at {addr} does not answer /v2/ "
+                               "(start it: stella registry serve)")
         for repo, digest, tag, media_type in rows:
             if digest in wanted:
                 seeder.seed(repo, digest, media_type, tag)
     except Exception as exc:  # httpx errors are transport problems of the appliance's own registry
         if isinstance(exc, RegistryError):
             raise
-        raise RegistryError(f"seeding the appliance registry at {addr}: {exc}", kind="registry-down") from None
+        raise RegistryDown(f"seeding the appliance registry at {addr}: {exc}") from None
     finally:
         seeder.close()
 
@@ -152,8 +151,8 @@ def preflight(home: Home, db: sqlite_utils.Database, info: ReleaseInfo, environm
         LockError, KitFormatError: bad template; RegistryError; EngineDown.
     """
     if not targets:
-        raise KitFormatError(f"environment {environment} has no deploy targets "
-                             f"(stella target add NAME --env {environment} --docker URL)", kind="no-targets")
+        raise NoTargets(f"environment {environment} has no deploy targets "
+                        f"(stella target add NAME --env {environment} --docker URL)")
     for t in targets:
         render(home, db, info, t, environment, "D-check")      # pins every service first, then renders
     seed_release(home, db, info)

@@ -18,7 +18,7 @@ from appliance.deploy import engine, plan, records, rollout, targets
 from appliance.deploy.errors import DeployConflict, DeployError
 from appliance.deploy.outcome import Report, deploy_lock, fail, succeed
 from appliance.home import Home
-from kit.errors import KitError
+from kit.errors import StellaError
 
 NOTE = "resumed: the process running this deployment died before it finished"
 
@@ -39,7 +39,7 @@ def _settled(home: Home, job: rollout.Job) -> rollout.Result:
             if diffs:
                 res.error = f"target {job.target.name}: " + "; ".join(f"{d.service} {d.kind} ({d.detail})"
                                                                       for d in diffs)
-    except (DeployError, KitError) as exc:
+    except (DeployError, StellaError) as exc:
         res.error = exc.message
     return res
 

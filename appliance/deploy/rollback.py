@@ -17,7 +17,7 @@ from appliance import environments, users
 from appliance.deploy import outcome, run
 from appliance.home import Home
 from appliance.promotions import service, states
-from appliance.promotions.errors import NotFound
+from appliance.promotions.errors import NoPreviousRelease
 from appliance.store.db import transaction
 from kit.timeutil import format_time, now
 
@@ -44,8 +44,8 @@ def choose(db: sqlite_utils.Database, env: str, to: str | None) -> RollbackPlan:
         return RollbackPlan(env, current, to)
     older = [r for r in history if r != current]
     if not older:
-        raise NotFound(f"nothing to roll back to in {env}: no release was deployed there before "
-                       f"{current or 'now'} (name one with --to NAME@VERSION)", kind="no-previous-release")
+        raise NoPreviousRelease(f"nothing to roll back to in {env}: no release was deployed there before "
+                                f"{current or 'now'} (name one with --to NAME@VERSION)")
     return RollbackPlan(env, current, older[0])
 
 

@@ -23,7 +23,7 @@ from appliance.deploy.targets import Target
 from appliance.home import Home
 from kit.deploy.drift import Difference, Observed, StickerState, compare
 from kit.deploy.lockfile import LOCK_NAME, check_lock
-from kit.errors import KitError
+from kit.errors import StellaError
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def apply(home: Home, job: Job) -> Result:
             elif diffs:
                 res.error = f"target {t.name}: " + "; ".join(f"{d.service} {d.kind} ({d.detail})" for d in diffs)
             res.ok = res.error is None
-    except (DeployError, KitError) as exc:
+    except (DeployError, StellaError) as exc:
         res.error = exc.message
     res.timings_ms["total"] = int((time.monotonic() - started) * 1000)
     return res
@@ -175,7 +175,7 @@ def restore(home: Home, t: Target, previous: Rollout | None, timeout: int) -> di
                              services=service_results(doc, seen, diffs))
                 if not run.ok or diffs:
                     facts["error"] = run.last_error() if not run.ok else "; ".join(d.detail for d in diffs)
-    except (DeployError, KitError) as exc:
+    except (DeployError, StellaError) as exc:
         facts.update(action="failed", ok=False, error=exc.message)
     facts["ms"] = int((time.monotonic() - started) * 1000)
     return facts

@@ -22,7 +22,7 @@ from appliance.deploy import plan, records, recovery, rollout, targets
 from appliance.deploy.outcome import Report, deploy_lock, fail, succeed
 from appliance.home import Home
 from appliance.promotions import service, states, store
-from appliance.promotions.errors import OrchestrationRefused
+from appliance.promotions.errors import MissingRole
 
 
 def deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
@@ -44,7 +44,7 @@ def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: 
             trigger: dict[str, Any]) -> Report:
     p = store.get(db, promotion_id)
     if not deployer.has("deployer"):
-        raise OrchestrationRefused(f"{deployer.name} lacks the deployer role", kind="missing-role")
+        raise MissingRole(f"{deployer.name} lacks the deployer role")
     states.check(p.id, p.state, states.DEPLOYING, "deploy")
     info = plan.load_release(home, db, p.release)
     ts = targets.listing(db, p.environment)

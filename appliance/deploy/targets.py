@@ -11,9 +11,9 @@ import sqlite_utils
 
 from appliance import audit, environments, users
 from appliance.deploy.errors import UnknownTarget
-from appliance.promotions.errors import OrchestrationRefused, StateConflict
+from appliance.errors import BadDockerURL, BadName, BadTimeout
+from appliance.promotions.errors import AlreadyExists, MissingRole, NoDeployAs
 from appliance.store.db import transaction
-from kit.errors import KitFormatError
 from kit.timeutil import format_time, now
 
 DEFAULT_HEALTH_TIMEOUT = 120
@@ -52,12 +52,11 @@ _COLS = "name, environment, docker, project, env_file, registry"
 
 def _check(name: str, docker: str, project: str) -> None:
     if not _NAME.match(name):
-        raise KitFormatError(f"bad target name {name!r} (lowercase letters, digits, . _ -)", kind="bad-name")
+        raise BadName(f"bad target name {name!r} (lowercase letters, digits, . _ -)")
     if not _PROJECT.match(project):
-        raise KitFormatError(f"bad compose project {project!r} (lowercase letters, digits, _ -)", kind="bad-name")
+        raise BadName(f"bad compose project {project!r} (lowercase letters, digits, _ -)")
     if not docker.startswith(("unix://", "tcp://", "ssh://")):
-        raise KitFormatError(f"bad docker URL {docker!r} (unix:///path, tcp://host:port or ssh://…)",
-                             kind="bad-docker-url")
+        raise BadDockerURL(f"bad docker URL {docker!r} (unix:///path, tcp://host:port or ssh://…)")
 
 
 def add(db: sqlite_utils.Database, target: Target, actor: str) -> Target:
@@ -65,12 +64,11 @@ def add(db: sqlite_utils.Database, target: Target, actor: str) -> Target:
     _check(target.name, target.docker, target.project)
     environments.get(db, target.environment)
     if db.execute("SELECT 1 FROM deploy_targets WHERE name = ? AND removed_at IS NULL", [target.name]).fetchone():
-        raise StateConflict(f"target {target.name} already exists", kind="exists")
+        raise AlreadyExists(f"target {target.name} already exists")
     clash = db.execute("SELECT name FROM deploy_targets WHERE docker = ? AND project = ? AND removed_at IS NULL",
                        [target.docker, target.project]).fetchone()
     if clash:
-        raise StateConflict(f"target {clash[0]} already deploys project {target.project} on {target.docker}",
-                            kind="exists")
+        raise AlreadyExists(f"target {clash[0]} already deploys project {target.project} on {target.docker}")
     when = format_time(now())
     with transaction(db):
         # a removed target's row stays (its rollouts reference it); adding the name again revives it
@@ -128,13 +126,12 @@ def save_settings(db: sqlite_utils.Database, new: DeploySettings, actor: str) ->
     """
     environments.get(db, new.environment)
     if new.health_timeout < 1:
-        raise KitFormatError("the health timeout must be at least 1 second", kind="bad-timeout")
+        raise BadTimeout("the health timeout must be at least 1 second")
     if new.deploy_as is not None and not users.get(db, new.deploy_as).has("deployer"):
-        raise OrchestrationRefused(f"{new.deploy_as} lacks the deployer role, so auto-deploy cannot act as them",
-                                   kind="missing-role")
+        raise MissingRole(f"{new.deploy_as} lacks the deployer role, so auto-deploy cannot act as them")
     if new.auto_deploy and new.deploy_as is None:
-        raise OrchestrationRefused(f"auto-deploy in {new.environment} needs an identity to deploy as "
-                                   "(--deploy-as USER, a user with the deployer role)", kind="no-deploy-as")
+        raise NoDeployAs(f"auto-deploy in {new.environment} needs an identity to deploy as "
+                         "(--deploy-as USER, a user with the deployer role)")
     with transaction(db):
         db.execute("INSERT OR REPLACE INTO deploy_settings (environment, health_timeout, auto_deploy, deploy_as) "
                    "VALUES (?, ?, ?, ?)", [new.environment, new.health_timeout, int(new.auto_deploy), new.deploy_as])

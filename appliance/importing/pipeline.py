@@ -20,19 +20,19 @@ from typing import Any, Callable
 import sqlite_utils
 
 from appliance import audit, keys, lock, testhooks, trust
-from appliance.errors import ConflictError, RefusedError
+from appliance.errors import BaseMissing, ConflictError, KitChanged, OlderThanActive, RefusedError
 from appliance.home import Home, actor as current_actor, fsync_dir
 from appliance.importing import commit as committer, record, staging
 from appliance.importing.derive import derive
 from appliance.quarantine import quarantine
 from appliance.store.blobs import BlobStore
 from appliance.store.db import open_db
-from kit.errors import exit_code_for
-from kit.errors import KitError, KitFormatError, KitVerificationError
+from kit.errors import KitFormatError, KitVerificationError, NotAKit
 from kit.format.limits import KitLimits
 from kit.format.manifest import Manifest
 from kit.format.reader import Check, KitReader, ReadResult, inspect_kit
 from kit.timeutil import format_time, now
+from kit.trust.root import TrustRoot
 
 
 @dataclass(frozen=True)
@@ -68,21 +68,13 @@ class ImportOutcome:
                 "forced": self.forced, "checks": self.checks}
 
 
-class QuarantinedError(KitError):
-    """Verification failed; the kit now sits in quarantine/ (exit code of the failure)."""
-
-    def __init__(self, cause: KitError, folder: Path):
-        super().__init__(f"{cause.message}; kit quarantined in {folder}", kind=cause.kind, entry=cause.entry)
-        self.exit_code = exit_code_for(cause)
-        self.folder = folder
-
-
 def import_kit(home: Home, kit: Path, options: ImportOptions = ImportOptions()) -> ImportOutcome:
     """Import *kit* into *home* (see the module docstring for the order of checks).
 
     Raises:
         ConflictError: another import holds the lock, or the kit is older than active.
-        QuarantinedError: the kit failed verification (and was quarantined).
+        KitVerificationError / KitFormatError: the kit failed verification and was quarantined
+            (the failure's own class, its message naming the quarantine folder).
         KitVerificationError / RefusedError: refused by a check (nothing changed).
         KitIOError: the kit or the home cannot be read or written.
     """
@@ -112,7 +104,7 @@ class _Import:
     def run(self) -> ImportOutcome:
         ident = inspect_kit(self.kit, self.options.limits)
         kit_id = ident.kit_id
-        if ident.manifest is not None and already_imported(self.db, kit_id):
+        if ident.manifest is not None and kit_id is not None and already_imported(self.db, kit_id):
             return _outcome("already-imported", ident.manifest, kit_id)
         root = trust.current(self.db)
         self.checks.append(Check("trust-root", True, f"appliance trust root version {root.version} {root.digest}"))
@@ -124,7 +116,7 @@ class _Import:
             return self._dry_run(root, checked.envelope.payload, kit_id)
         return self._import(root, checked.manifest, checked.envelope.payload, kit_id)
 
-    def _checked_manifest(self, ident: ReadResult, root: Any) -> ReadResult:
+    def _checked_manifest(self, ident: ReadResult, root: TrustRoot) -> ReadResult:
         """Freshness and delta base, with the outcome of checking signatures and expiry first.
 
         Reading and validating a manifest costs ~70 µs per entry, so the manifest read for
@@ -157,21 +149,23 @@ class _Import:
         if result.envelope.payload != payload:
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
-            raise RefusedError(f"the kit file {self.kit.name} changed while it was being imported "
-                               f"(its manifest is no longer {kit_id}); nothing imported", kind="kit-changed")
+            raise KitChanged(f"the kit file {self.kit.name} changed while it was being imported "
+                             f"(its manifest is no longer {kit_id}); nothing imported")
 
     def _refuse(self, result: ReadResult) -> None:
         error = result.error
         assert error is not None
         if self.options.dry_run or not isinstance(error, (KitVerificationError, KitFormatError)):
             raise error
-        if error.kind == "not-a-kit":        # not a kit at all (a stray file): refuse, keep nothing
+        if isinstance(error, NotAKit):       # not a kit at all (a stray file): refuse, keep nothing
             raise error
         report = {"refusedAt": format_time(now()), "actor": current_actor(), "error": {
             "kind": error.kind, "message": error.message, "entry": error.entry},
             "checks": [c.to_dict() for c in (*self.checks, *result.checks)],
             "kitId": result.kit_id, "sequence": result.manifest.sequence if result.manifest else None}
-        raise QuarantinedError(error, quarantine(self.home, self.kit, report))
+        folder = quarantine(self.home, self.kit, report)
+        # the failure's own class, so its kind and exit code are the failure's
+        raise type(error)(f"{error.message}; kit quarantined in {folder}", entry=error.entry)
 
     def _check_fresh(self, m: Manifest) -> None:
         row = self.db.execute("SELECT max(sequence) FROM kits WHERE channel = ?", [m.channel]).fetchone()
@@ -183,9 +177,9 @@ class _Import:
             return
         what = "older than active" if m.sequence < active else "not above the active one (older than active)"
         if not self.options.force:
-            raise ConflictError(f"kit {m.name} sequence {m.sequence} on channel {m.channel} is {what} "
-                                f"sequence {active}; refused (rollback). Use --force --reason TEXT to import "
-                                "it anyway", kind="older-than-active")
+            raise OlderThanActive(f"kit {m.name} sequence {m.sequence} on channel {m.channel} is {what} "
+                                  f"sequence {active}; refused (rollback). Use --force --reason TEXT to import "
+                                  "it anyway")
         self.forced = True
         self.checks.append(Check("freshness", True, f"FORCED: sequence {m.sequence} is not above the active "
                                                     f"{active} on channel {m.channel}; reason: {self.options.reason}"))
@@ -195,18 +189,18 @@ class _Import:
             return
         base_id = m.base["kitId"]
         if not already_imported(self.db, base_id):
-            raise RefusedError(f"delta kit {m.name} sequence {m.sequence} needs its base kit {base_id} "
-                               f"(sequence {m.base['sequence']}), which this appliance has not imported; "
-                               "import the base (or a full kit) first", kind="base-missing")
+            raise BaseMissing(f"delta kit {m.name} sequence {m.sequence} needs its base kit {base_id} "
+                              f"(sequence {m.base['sequence']}), which this appliance has not imported; "
+                              "import the base (or a full kit) first")
         store = BlobStore(self.home.blobs)
         missing = [e for e in m.inherited if not store.has(e.sha256)]
         if missing:
-            raise RefusedError(f"delta kit inherits {missing[0].path} ({missing[0].sha256[:16]}…), which is not "
-                               "in the content store", kind="base-missing", entry=missing[0].path)
+            raise BaseMissing(f"delta kit inherits {missing[0].path} ({missing[0].sha256[:16]}…), which is not "
+                              "in the content store", entry=missing[0].path)
         self.checks.append(Check("delta-base", True, f"base {base_id} present; {len(m.inherited)} inherited "
                                                      "entries in the content store"))
 
-    def _dry_run(self, root: Any, payload: bytes, kit_id: str) -> ImportOutcome:
+    def _dry_run(self, root: TrustRoot, payload: bytes, kit_id: str) -> ImportOutcome:
         result = self.reader.verify(trust=root, at=self.at, progress=self.options.progress)
         if not result.ok:
             self._refuse(result)
@@ -214,7 +208,7 @@ class _Import:
         assert result.manifest is not None
         return _outcome("dry-run", result.manifest, kit_id, checks=result.checks + self.checks)
 
-    def _import(self, root: Any, manifest: Manifest, payload: bytes, kit_id: str) -> ImportOutcome:
+    def _import(self, root: TrustRoot, manifest: Manifest, payload: bytes, kit_id: str) -> ImportOutcome:
         import_id = f"{now().strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
         directory = self.home.staging / import_id
         sink = staging.create(directory, BlobStore(self.home.blobs), (e.sha256 for e in manifest.entries))

@@ -15,7 +15,7 @@ import sqlite_utils
 from appliance import keys
 from appliance.home import Home
 from appliance.promotions import store
-from appliance.promotions.errors import NotFound
+from appliance.promotions.errors import NoDecision, NoDeployment, UnknownDeployment
 from kit.evidence import packet
 
 
@@ -30,17 +30,15 @@ def _record(db: sqlite_utils.Database, promotion_id: str, digest: str | None, pu
         args.append(purpose)
     row = db.execute(sql + " ORDER BY created_at DESC, rowid DESC LIMIT 1", args).fetchone()
     if row is None:
-        raise NotFound(f"{promotion_id} has no {purpose or ''} decision record".replace("  ", " "),
-                       kind="no-decision")
-    from kit import canonical
-    return canonical.loads(row[0])
+        raise NoDecision(f"{promotion_id} has no {purpose or ''} decision record".replace("  ", " "))
+    return store.loads_record(row[0])
 
 
 def deployment_event(db: sqlite_utils.Database, deployment_id: str) -> dict[str, Any]:
     row = db.execute("SELECT id, promotion_id, environment, release, state, deployer, started_at, finished_at, "
                      "health, detail FROM deployments WHERE id = ?", [deployment_id]).fetchone()
     if row is None:
-        raise NotFound(f"unknown deployment {deployment_id}", kind="unknown-deployment")
+        raise UnknownDeployment(f"unknown deployment {deployment_id}")
     import json
     keys_ = ("id", "promotion", "environment", "release", "state", "deployer", "startedAt", "finishedAt", "health")
     return {"at": row[7] or row[6], "deployment": {**dict(zip(keys_, row[:9])), "detail": json.loads(row[9])}}
@@ -67,7 +65,7 @@ def export(home: Home, db: sqlite_utils.Database, promotion_id: str, *, packet_t
         row = db.execute("SELECT id FROM deployments WHERE promotion_id = ? ORDER BY id DESC LIMIT 1",
                          [promotion_id]).fetchone()
         if row is None:
-            raise NotFound(f"{promotion_id} has no deployment", kind="no-deployment")
+            raise NoDeployment(f"{promotion_id} has no deployment")
         event = deployment_event(db, row[0])
     purpose = "deploy" if packet_type != "release_decision" and decision is None else None
     record = _record(db, promotion_id, decision, purpose)

@@ -19,7 +19,10 @@ import sqlite_utils
 from appliance import audit, environments, releases, users
 from appliance.home import Home
 from appliance.promotions import inputs as gate_inputs, states, store
-from appliance.promotions.errors import OrchestrationRefused, StateConflict
+from appliance.promotions.errors import (
+    AlreadyApproved, BadTransition, DuplicatePromotion, MissingRole, NoComment, NoReason, OrchestrationRefused,
+    SeparationOfDuties, UnknownDeployment,
+)
 from appliance.promotions.store import Promotion
 from appliance.store.db import transaction
 from kit import canonical
@@ -64,17 +67,17 @@ def promote(home: Home, db: sqlite_utils.Database, ref: str, env_name: str, reas
     """Create a promotion and evaluate its gates; refused (nothing stored) when a gate
     other than approvals blocks. ``stella rollback`` requests with ``role="deployer"``."""
     if not actor.has(role):
-        raise OrchestrationRefused(f"{actor.name} lacks the {role} role", kind="missing-role")
+        raise MissingRole(f"{actor.name} lacks the {role} role")
     if not reason.strip():
-        raise OrchestrationRefused("a promotion needs a --reason", kind="no-reason")
+        raise NoReason("a promotion needs a --reason")
     rel = releases.resolve(db, ref)
     env = environments.get(db, env_name)
     pending = store.listing(db, "WHERE environment = ? AND release_name = ? AND release_version = ? AND state IN "
                                 f"({', '.join('?' * len(states.PENDING))})",
                             [env.name, rel.name, rel.version, *states.PENDING])
     if pending:
-        raise StateConflict(f"{rel.label} is already being promoted to {env.name} as {pending[0].id} "
-                            f"({pending[0].state})", kind="duplicate")
+        raise DuplicatePromotion(f"{rel.label} is already being promoted to {env.name} as {pending[0].id} "
+                                 f"({pending[0].state})")
     moment = at or now()
     when = format_time(moment)
     p = Promotion(store.next_id(db, "promotions", "P"), rel.name, rel.version, rel.sha256, rel.kit_id, rel.path,
@@ -119,16 +122,13 @@ def approve(home: Home, db: sqlite_utils.Database, promotion_id: str, actor: use
     p = store.get(db, promotion_id)
     env = environments.get(db, p.environment)
     if not actor.has(env.approver_role):
-        raise OrchestrationRefused(f"{actor.name} lacks the {env.approver_role} role {env.name} requires",
-                                   kind="missing-role")
+        raise MissingRole(f"{actor.name} lacks the {env.approver_role} role {env.name} requires")
     if p.state not in (states.AWAITING, states.APPROVED):   # extra approvals on approved are kept
-        raise StateConflict(f"cannot approve {p.id}: it is {p.state}, not awaiting-approval", kind="bad-transition")
+        raise BadTransition(f"cannot approve {p.id}: it is {p.state}, not awaiting-approval")
     if env.separation_of_duties and actor.name == p.requester:
-        raise OrchestrationRefused(f"{actor.name} requested {p.id} and cannot approve it (separation of duties)",
-                                   kind="separation-of-duties")
+        raise SeparationOfDuties(f"{actor.name} requested {p.id} and cannot approve it (separation of duties)")
     if db.execute("SELECT 1 FROM approvals WHERE promotion_id = ? AND user = ?", [p.id, actor.name]).fetchone():
-        raise OrchestrationRefused(f"{actor.name} has already decided on {p.id}; nobody approves twice",
-                                   kind="already-approved")
+        raise AlreadyApproved(f"{actor.name} has already decided on {p.id}; nobody approves twice")
     moment = at or now()
     when = format_time(moment)
     with transaction(db):
@@ -147,9 +147,9 @@ def reject(home: Home, db: sqlite_utils.Database, promotion_id: str, actor: user
     p = store.get(db, promotion_id)
     env = environments.get(db, p.environment)
     if not actor.has(env.approver_role) and not actor.has("admin"):
-        raise OrchestrationRefused(f"{actor.name} lacks the {env.approver_role} role", kind="missing-role")
+        raise MissingRole(f"{actor.name} lacks the {env.approver_role} role")
     if not comment.strip():
-        raise OrchestrationRefused("a rejection needs a --comment", kind="no-comment")
+        raise NoComment("a rejection needs a --comment")
     states.check(p.id, p.state, states.REJECTED, "reject")
     moment = at or now()
     when = format_time(moment)
@@ -165,8 +165,7 @@ def reject(home: Home, db: sqlite_utils.Database, promotion_id: str, actor: user
 def cancel(db: sqlite_utils.Database, promotion_id: str, actor: users.User, reason: str) -> Promotion:
     p = store.get(db, promotion_id)
     if actor.name != p.requester and not actor.has("admin"):
-        raise OrchestrationRefused(f"only the requester ({p.requester}) or an admin can cancel {p.id}",
-                                   kind="missing-role")
+        raise MissingRole(f"only the requester ({p.requester}) or an admin can cancel {p.id}")
     with transaction(db):
         store.transition(db, p.id, p.state, states.CANCELLED, actor=actor.name, at=format_time(now()),
                          note=reason or "cancelled", doing="cancel")
@@ -199,7 +198,7 @@ def start_deployment(home: Home, db: sqlite_utils.Database, promotion_id: str, d
     """
     p = store.get(db, promotion_id)
     if not deployer.has("deployer"):
-        raise OrchestrationRefused(f"{deployer.name} lacks the deployer role", kind="missing-role")
+        raise MissingRole(f"{deployer.name} lacks the deployer role")
     states.check(p.id, p.state, states.DEPLOYING, "deploy")
     moment = at or now()
     when = format_time(moment)
@@ -224,8 +223,7 @@ def finish_deployment(db: sqlite_utils.Database, deployment_id: str, ok: bool, a
     """deploying → deployed (ok) | failed; records the deployment's end."""
     row = db.execute("SELECT promotion_id, state FROM deployments WHERE id = ?", [deployment_id]).fetchone()
     if row is None:
-        from appliance.promotions.errors import NotFound
-        raise NotFound(f"unknown deployment {deployment_id}", kind="unknown-deployment")
+        raise UnknownDeployment(f"unknown deployment {deployment_id}")
     p = store.get(db, row[0])
     target = states.DEPLOYED if ok else states.FAILED
     when = format_time(at or now())

@@ -11,7 +11,7 @@ and what would be allowed.
 
 from __future__ import annotations
 
-from appliance.promotions.errors import StateConflict
+from appliance.promotions.errors import BadTransition
 
 REQUESTED, EVALUATED, AWAITING = "requested", "gates-evaluated", "awaiting-approval"
 APPROVED, DEPLOYING, DEPLOYED, FAILED = "approved", "deploying", "deployed", "failed"
@@ -34,4 +34,4 @@ def check(promotion_id: str, current: str | None, target: str, doing: str) -> No
     allowed = ALLOWED.get(current, ())
     if target not in allowed:
         hint = f"; from {current} it can only become {', '.join(allowed)}" if allowed else f"; {current} is final"
-        raise StateConflict(f"cannot {doing} {promotion_id}: it is {current}{hint}", kind="bad-transition")
+        raise BadTransition(f"cannot {doing} {promotion_id}: it is {current}{hint}")

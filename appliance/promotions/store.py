@@ -14,8 +14,9 @@ from typing import Any
 import sqlite_utils
 
 from appliance import audit
+from appliance.errors import ApplianceError
 from appliance.promotions import states
-from appliance.promotions.errors import NotFound
+from appliance.promotions.errors import MissingInput, UnknownDecision, UnknownPromotion
 from kit import canonical
 from kit.gates import Decision
 
@@ -52,7 +53,7 @@ _COLS = ("id, release_name, release_version, release_sha256, kit_id, release_pat
 def get(db: sqlite_utils.Database, promotion_id: str) -> Promotion:
     row = db.execute(f"SELECT {_COLS} FROM promotions WHERE id = ?", [promotion_id]).fetchone()
     if row is None:
-        raise NotFound(f"unknown promotion {promotion_id!r} (stella promotion list)", kind="unknown-promotion")
+        raise UnknownPromotion(f"unknown promotion {promotion_id!r} (stella promotion list)")
     return Promotion(*row)
 
 
@@ -114,21 +115,30 @@ def save_decision(db: sqlite_utils.Database, decision: Decision, inputs: dict[st
 def latest_decision(db: sqlite_utils.Database, promotion_id: str) -> tuple[str, dict[str, Any]] | None:
     row = db.execute("SELECT digest, record FROM decision_records WHERE promotion_id = ? "
                      "ORDER BY created_at DESC, rowid DESC LIMIT 1", [promotion_id]).fetchone()
-    return (row[0], canonical.loads(row[1])) if row else None
+    return (row[0], loads_record(row[1])) if row else None
 
 
 def decision(db: sqlite_utils.Database, digest: str) -> dict[str, Any]:
     row = db.execute("SELECT record FROM decision_records WHERE digest = ?", [digest]).fetchone()
     if row is None:
-        raise NotFound(f"unknown decision record {digest}", kind="unknown-decision")
-    return canonical.loads(row[0])
+        raise UnknownDecision(f"unknown decision record {digest}")
+    return loads_record(row[0])
+
+
+def loads_record(text: str) -> dict[str, Any]:
+    """A decision record read back from ``decision_records``: canonical JSON this appliance wrote
+    (``Decision.record_bytes``), so an object unless the database was edited behind its back."""
+    record = canonical.loads(text)
+    if not isinstance(record, dict):
+        raise ApplianceError("the database holds a decision record that is not a JSON object")
+    return record
 
 
 def input_documents(db: sqlite_utils.Database, record: dict[str, Any]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for name, digest in record["inputs"].items():
         row = db.execute("SELECT document FROM decision_inputs WHERE digest = ?", [digest]).fetchone()
         if row is None:
-            raise NotFound(f"input {name} ({digest}) of a decision record is missing", kind="missing-input")
+            raise MissingInput(f"input {name} ({digest}) of a decision record is missing")
         out[name] = canonical.loads(row[0])
     return out

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from appliance.errors import ApplianceError
+from appliance.errors import DatabaseError
 from kit.timeutil import format_time, now
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -56,7 +56,7 @@ def open_db(path: Path, upto: int | None = None) -> sqlite_utils.Database:
     """Open and bring the schema up to date.
 
     Raises:
-        ApplianceError: the database is newer than this code (downgrade refused).
+        DatabaseError: the database is newer than this code (downgrade refused).
     """
     db = connect(path)
     migrate(db, upto)
@@ -76,8 +76,8 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None) -> list[int]:
     known = applied(db)
     shipped = migrations()
     if known and max(known) > max(m.version for m in shipped):
-        raise ApplianceError(f"the database schema (version {max(known)}) is newer than this stella "
-                             f"(knows up to {max(m.version for m in shipped)}); upgrade stella")
+        raise DatabaseError(f"the database schema (version {max(known)}) is newer than this stella "
+                            f"(knows up to {max(m.version for m in shipped)}); upgrade stella")
     done = []
     for mig in migrations(upto):
         if mig.version in known:
@@ -91,8 +91,8 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None) -> list[int]:
                 db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                            [mig.version, mig.name, format_time(now())])
         except sqlite3.Error as exc:
-            raise ApplianceError(f"database migration {mig.version:04d}_{mig.name} failed: {exc}; "
-                                 "the database is unchanged at the previous version") from None
+            raise DatabaseError(f"database migration {mig.version:04d}_{mig.name} failed: {exc}; "
+                                "the database is unchanged at the previous version") from None
         done.append(mig.version)
     return done
 
