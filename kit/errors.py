@@ -13,7 +13,7 @@ it claims to be (``KitFormatError``, "malformed") and input that reads fine but 
 check (``KitVerificationError``, "refused"). The same printed name may exist at two exit
 codes when it means two things (``unsafe-path`` in the signed index is malformed, in the
 stream it is refused): two classes, named by meaning. docs/cli.md lists every kind; it is
-generated from these classes (``python -m clisupport.errordocs``).
+generated from these classes (``scripts/errordocs.py``).
 """
 
 from __future__ import annotations
