@@ -19,7 +19,7 @@ def verify_packet(path: Path, key_path: Path) -> tuple[packet.Packet, list[str]]
 
 def summary(p: packet.Packet) -> dict[str, Any]:
     rec = p.record
-    return {"packetType": p.payload["packetType"], "subject": rec.get("subject"), "verdict": rec.get("verdict"),
+    return {"packetType": p.packet_type, "subject": rec.get("subject"), "verdict": rec.get("verdict"),
             "evaluatedAt": rec.get("evaluatedAt"), "blocking": rec.get("blocking"),
             "gates": [{"name": g.get("name"), "verdict": g.get("verdict"), "reason": g.get("reason")}
                       for g in rec.get("gates") or []]}
