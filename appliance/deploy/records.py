@@ -36,13 +36,16 @@ class Rollout:
     environment: str = ""
     promotion_id: str = ""
 
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Rollout:
+        """From a row of ``_COLS``: the appliance's own tables (``detail`` is canonical JSON it wrote)."""
+        return cls(deployment_id=row[0], target=row[1], state=row[2], lock_sha256=row[3], lock_text=row[4],
+                   sticker=row[5], started_at=row[6], finished_at=row[7], detail=json.loads(row[8]),
+                   release=row[9], environment=row[10], promotion_id=row[11])
+
 
 _COLS = ("r.deployment_id, r.target, r.state, r.lock_sha256, r.lock_text, r.sticker, r.started_at, r.finished_at, "
          "r.detail, d.release, d.environment, d.promotion_id")
-
-
-def _row(row: tuple[Any, ...]) -> Rollout:
-    return Rollout(*row[:8], json.loads(row[8]), *row[9:])  # type: ignore[arg-type]
 
 
 def store_blob(home: Home, data: bytes) -> str:
@@ -77,7 +80,7 @@ def finish(db: sqlite_utils.Database, deployment_id: str, target: str, state: st
 def of_deployment(db: sqlite_utils.Database, deployment_id: str) -> list[Rollout]:
     rows = db.execute(f"SELECT {_COLS} FROM target_rollouts r JOIN deployments d ON d.id = r.deployment_id "
                       "WHERE r.deployment_id = ? ORDER BY r.target", [deployment_id])
-    return [_row(r) for r in rows]
+    return [Rollout.from_row(r) for r in rows]
 
 
 def current(db: sqlite_utils.Database, target: str, exclude: str | None = None) -> Rollout | None:
@@ -85,7 +88,7 @@ def current(db: sqlite_utils.Database, target: str, exclude: str | None = None) 
     row = db.execute(f"SELECT {_COLS} FROM target_rollouts r JOIN deployments d ON d.id = r.deployment_id "
                      "WHERE r.target = ? AND r.state = 'deployed' AND r.deployment_id != ? "
                      "ORDER BY r.finished_at DESC, r.deployment_id DESC LIMIT 1", [target, exclude or ""]).fetchone()
-    return _row(row) if row else None
+    return Rollout.from_row(row) if row else None
 
 
 def orphans(db: sqlite_utils.Database) -> list[str]:

@@ -35,6 +35,13 @@ class Unfinished:
     owner_alive: bool                  # a process holds deploy.lock: it is still running
     pid: str | None                    # the pid written in deploy.lock (the live owner, or the dead one)
 
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...], *, owner_alive: bool, pid: str | None) -> Unfinished:
+        """From a ``find`` row (id, promotion_id, release, environment, deployer, started_at, …):
+        the appliance's own table, whose columns are NOT NULL text."""
+        return cls(deployment=row[0], promotion=row[1], release=row[2], environment=row[3], deployer=row[4],
+                   started_at=row[5], owner_alive=owner_alive, pid=pid)
+
     def to_dict(self) -> dict[str, Any]:
         return {"deployment": self.deployment, "promotion": self.promotion, "release": self.release,
                 "environment": self.environment, "deployer": self.deployer, "startedAt": self.started_at,
@@ -74,7 +81,7 @@ def find(home: Home, db: sqlite_utils.Database) -> list[Unfinished]:
             alive = False
             os.close(fd)
     pid = _holder_pid(path)
-    return [Unfinished(*r[:6], owner_alive=alive, pid=pid) for r in rows]
+    return [Unfinished.from_row(r, owner_alive=alive, pid=pid) for r in rows]
 
 
 def orphaned(home: Home, db: sqlite_utils.Database) -> list[Unfinished]:
