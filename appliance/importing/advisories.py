@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -26,11 +26,21 @@ _UPSERT = ("INSERT INTO advisory_index VALUES (?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT (ecosystem, name, advisory_id, source) DO UPDATE SET modified = excluded.modified, "
            "withdrawn = excluded.withdrawn, record = excluded.record WHERE excluded.modified >= modified")
 
+# (ecosystem, name, advisory id, source, modified, withdrawn 0/1, record line): one advisory_index row
+IndexRow = tuple[str, str, str, str, str, int, str]
 
-def index_rows(path: Path) -> list[tuple[str, str, str, str, str, int, str]]:
+
+class AdvisoryRows(Protocol):
+    """Where :func:`derive_advisories` puts its rows (``importing.derive.Derived``, which imports this module)."""
+
+    advisory_index: list[IndexRow]
+    advisory_snapshots: list[dict[str, Any]]
+
+
+def index_rows(path: Path) -> list[IndexRow]:
     """Rows for ``advisory_index`` from a records.ndjson file; unusable lines are skipped
     (the kit verified: the bundler already normalized every record)."""
-    rows = []
+    rows: list[IndexRow] = []
     with open(path, "rb") as fh:
         for line in fh:
             text = line.decode("utf-8").rstrip("\n")
@@ -54,7 +64,7 @@ def snapshot_rows(kit_id: str, path: Path) -> list[dict[str, Any]]:
         return []
 
 
-def derive_advisories(kit_id: str, entry: Entry, locate: Callable[[str], Path], out: Any) -> None:
+def derive_advisories(kit_id: str, entry: Entry, locate: Callable[[str], Path], out: AdvisoryRows) -> None:
     """Fill ``out.advisory_index`` / ``out.advisory_snapshots`` from one kit entry."""
     if entry.path == RECORDS:
         out.advisory_index.extend(index_rows(locate(entry.sha256)))
@@ -62,7 +72,7 @@ def derive_advisories(kit_id: str, entry: Entry, locate: Callable[[str], Path], 
         out.advisory_snapshots.extend(snapshot_rows(kit_id, locate(entry.sha256)))
 
 
-def store(db: sqlite_utils.Database, rows: list[tuple[str, str, str, str, str, int, str]]) -> None:
+def store(db: sqlite_utils.Database, rows: list[IndexRow]) -> None:
     """Upsert index rows; call inside the import transaction."""
     if rows:
         db.conn.executemany(_UPSERT, rows)

@@ -22,8 +22,8 @@ from typing import Any
 import sqlite_utils
 
 from appliance import audit, testhooks
-from appliance.importing import advisories
 from appliance.home import Home, fsync_dir
+from appliance.importing import advisories
 from appliance.importing.derive import Derived
 from appliance.importing.staging import RECORD_FILE
 from appliance.store.db import transaction
@@ -118,7 +118,7 @@ def recover(home: Home, db: sqlite_utils.Database) -> list[str]:
 
     Returns the import ids that were finished or cleaned (for a message).
     """
-    done = []
+    done: list[str] = []
     if not home.staging.is_dir():
         return done
     for staging_dir in sorted(home.staging.iterdir()):

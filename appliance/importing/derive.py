@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.importing.advisories import derive_advisories
+from appliance.importing.advisories import IndexRow, derive_advisories
 from appliance.registry.names import repository_of
 from kit import canonical
 from kit.format.manifest import Entry
@@ -41,7 +41,7 @@ class Derived:
     policy_packs: list[dict[str, Any]] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
     advisory_snapshots: list[dict[str, Any]] = field(default_factory=list)
-    advisory_index: list[Any] = field(default_factory=list)      # upserted by importing.advisories.store
+    advisory_index: list[IndexRow] = field(default_factory=list)      # upserted by importing.advisories.store
 
     def tables(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         for name in ("releases", "sboms", "components", "advisories", "vex_statements", "policy_packs", "images",
@@ -116,7 +116,8 @@ def _images(kit_id: str, e: Entry, doc: Any, kit_name: str) -> Iterator[dict[str
     for desc in manifests if isinstance(manifests, list) else []:
         if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
             continue
-        notes = desc.get("annotations") if isinstance(desc.get("annotations"), dict) else {}
+        annotations = desc.get("annotations")
+        notes = annotations if isinstance(annotations, dict) else {}
         repo, tag, name = repository_of(notes, kit_name)
         yield {"kit_id": kit_id, "repository": repo, "tag": tag, "digest": desc["digest"],
                "media_type": _str(desc.get("mediaType")) or "application/vnd.oci.image.manifest.v1+json",
@@ -124,7 +125,8 @@ def _images(kit_id: str, e: Entry, doc: Any, kit_name: str) -> Iterator[dict[str
 
 
 def derive(kit_id: str, kit_name: str, published: str, entries: Iterable[Entry], locate: Locate) -> Derived:
-    out, seen_sboms, policy = Derived(), set(), []
+    out, policy = Derived(), []
+    seen_sboms: set[str] = set()
     listed: set[str] = set()
     entries = sorted(entries, key=lambda e: e.path.encode("utf-8"))
     for e in entries:

@@ -30,6 +30,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Literal
 
 from appliance import testhooks
 from appliance.store.blobs import BlobStore
@@ -72,7 +73,8 @@ _ALIGN = 4096                 # O_DIRECT offsets, lengths and buffer addresses: 
 _BOUNCE = 4 << 20             # the aligned buffer chunks are gathered in (page-aligned: mmap)
 
 
-_Job = tuple[str, _Blob, object]   # ("write", blob, memoryview) | ("close", blob, keep); None stops
+# ("write", blob, chunk) | ("close", blob, keep); None stops the writer
+_Job = tuple[Literal["write"], _Blob, memoryview] | tuple[Literal["close"], _Blob, bool]
 
 
 class _Writer:
@@ -105,13 +107,13 @@ class _Writer:
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
-            op, blob, arg = job
+            blob = job[1]
             try:
-                if op == "write":
+                if job[0] == "write":             # indexed, not unpacked: mypy narrows the tuple by its tag
                     if self._error is None:
-                        self._write(blob, arg)      # type: ignore[arg-type]
+                        self._write(blob, job[2])
                 else:
-                    self._close(blob, keep=arg is True)
+                    self._close(blob, keep=job[2] is True)
             except OSError as exc:
                 self._failed(exc, blob.path)
         self._to_sync.put(None)
