@@ -11,8 +11,8 @@ from appliance.commands.options import home_option, json_option
 from appliance.deploy import inspect, recovery
 from appliance.deploy.errors import EngineDown
 from appliance.home import actor
-from kit import exitcodes
 from clisupport import emit_json, handle_errors
+from kit import exitcodes
 
 
 @click.command("drift")
@@ -40,8 +40,8 @@ def drift(what: str | None, home: str | None, as_json: bool) -> None:
                        f"{'matches' if not r.differences else str(len(r.differences)) + ' difference(s)'}")
             for d in r.differences:
                 click.echo(f"    {d.service:<16} {d.kind:<16} {d.detail}")
-        for d in down:
-            click.echo(f"{d['target']} ({d['environment']}): engine-unreachable: {d['error']}", err=True)
+        for u in down:
+            click.echo(f"{u['target']} ({u['environment']}): engine-unreachable: {u['error']}", err=True)
     if down:
         sys.exit(exitcodes.IO_ERROR)
     if any(r.differences for r in results):

@@ -109,7 +109,8 @@ def show(promotion_id: str, home: str | None, as_json: bool) -> None:
     with handle_errors(f"{PROG} promotion show"), opened(home) as (_h, db):
         p = store.get(db, promotion_id)
         latest = store.latest_decision(db, p.id)
-        doc = {"promotion": p.to_dict(), "approvals": store.approvals(db, p.id), "history": store.history(db, p.id),
+        approvals, history = store.approvals(db, p.id), store.history(db, p.id)
+        doc = {"promotion": p.to_dict(), "approvals": approvals, "history": history,
                "decision": latest[0] if latest else None, "record": latest[1] if latest else None}
         if as_json:
             emit_json(doc)
@@ -119,9 +120,9 @@ def show(promotion_id: str, home: str | None, as_json: bool) -> None:
         if latest:
             click.echo(f"  decision {latest[0]} at {latest[1]['evaluatedAt']}: {latest[1]['verdict']}")
             echo_gates(latest[1])
-        for a in doc["approvals"]:
+        for a in approvals:
             click.echo(f"  {a['decision']} by {a['user']} at {a['at']}{': ' + a['comment'] if a['comment'] else ''}")
-        for hline in doc["history"]:
+        for hline in history:
             click.echo(f"  {hline['at']} {hline['actor']}: {hline['from'] or '-'} → {hline['to']} ({hline['note']})")
 
 

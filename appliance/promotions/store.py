@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from appliance import audit
-from appliance.errors import ApplianceError
+from appliance.errors import DatabaseError
 from appliance.promotions import states
 from appliance.promotions.errors import MissingInput, UnknownDecision, UnknownPromotion
 from kit import canonical
@@ -130,7 +130,7 @@ def loads_record(text: str) -> dict[str, Any]:
     (``Decision.record_bytes``), so an object unless the database was edited behind its back."""
     record = canonical.loads(text)
     if not isinstance(record, dict):
-        raise ApplianceError("the database holds a decision record that is not a JSON object")
+        raise DatabaseError("the database holds a decision record that is not a JSON object")
     return record
 
 

@@ -25,7 +25,6 @@ from appliance.store.blobs import BlobStore
 from kit.timeutil import format_time, now
 
 
-
 @dataclass
 class SeedReport:
     images: int = 0
@@ -47,7 +46,8 @@ def images_to_seed(db: sqlite_utils.Database, kit_id: str | None = None) -> list
     if kit_id:
         sql += " WHERE kit_id = ?"
         args.append(kit_id)
-    return [tuple(r) for r in db.execute(sql + " ORDER BY repository, digest", args)]  # type: ignore[misc]
+    rows = db.execute(sql + " ORDER BY repository, digest", args)
+    return [(repo, digest, tag, media_type) for repo, digest, tag, media_type in rows]
 
 
 class Seeder:
