@@ -5,6 +5,12 @@ current (deployed), the gates are evaluated again with today's advisory index an
 decision record is stored (purpose ``reevaluate``). A change is a policy verdict that
 differs from the promotion's previous record. ``stella status`` flags deployed releases
 whose latest record fails the policy gate (:func:`flagged`).
+
+Every target is evaluated in this process, one after the other, so the policy pack is
+compiled once and reused across releases (kit.gates.rego keeps it per process: the first
+evaluation compiles it in its time-limited child, the next ones run on the pack built
+here), and each child reads only the part of the input the pack uses (docs/gates.md,
+"How the evaluation runs"). The records are the ones a single evaluation would write.
 """
 
 from __future__ import annotations

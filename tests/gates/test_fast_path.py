@@ -173,13 +173,21 @@ def test_runaway_policy_still_stopped() -> None:
         assert not out.ok and out.kind == "timeout" and "time limit" in out.error
 
 
-def test_pack_is_built_once_and_reused() -> None:
+def test_pack_is_built_once_and_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many releases, one pack (stella reevaluate, the server): built once in this process."""
+    built: list[int] = []
+    compile_ = rego._compile
+
+    def counting(pack: Any) -> Any:
+        built.append(1)                                 # counted in this process only (children are forks)
+        return compile_(pack)
+
+    monkeypatch.setattr(rego, "_compile", counting)
     modules = [Module("gate.rego", PACKS["fields"] + "# reuse\n")]
-    for i in range(3):
-        doc = document([f"t{i}", "x"], [i])
-        both(modules, None, doc)
+    for i in range(4):
+        both(modules, None, document([f"t{i}", "x", str(i)], [i, -i]))
     pack = rego._pack(modules, None)
-    assert pack.compiled_in_child and pack.prepared is not None
+    assert pack.compiled_in_child and pack.prepared is not None and len(built) == 1
 
 
 def gate_inputs(n: int, pack_files: list[dict[str, str]] | None = None) -> dict[str, Any]:
