@@ -73,7 +73,7 @@ def document(texts: list[str], numbers: list[Any]) -> dict[str, Any]:
 
 
 TRICKY = ["plain", 'a"b', "a\\b", "a\\nb", "a\nb", "tab\tx", "é", "ü€😀", "\x00z", "\x1f", "/", "<>&", "'",
-          "\u2028", "", "\\u00e9", '\\"', "%s %v", "#", "`raw`"]
+          "\u2028", "", "\\u00e9", '\\"', "%s %v", "#", "`raw`", "\ud800", "\x7f"]
 NUMBERS: list[Any] = [0, -5, 7, 2**62, -(2**63), 2**63 - 1]
 
 
@@ -244,7 +244,14 @@ BUILTIN_USES = {
 }
 LANGUAGE = ["input.a == [3, 1, 2]", "input.n[0] == [1, 2]", "input.o == input.o", "2 in input.a", "input.a",
             "{x | some x in input.o}", "[y | some x in input.n; some y in x]", "{x | some x in input.a} | {9}",
-            '{"x": input.a, "y": input.o}', "[input.a, input.s]", 'input.s[_] == "a"', "input"]
+            '{"x": input.a, "y": input.o}', "[input.a, input.s]", 'input.s[_] == "a"', "input",
+            "[input.a < input.n[0], input.s[0] < input.s[1], input.n[1] > input.n[0]]",
+            "{x | some x in input.a} - {1}", "{x | some x in input.a} & {1, 2}", "input.a[0] * 2 / 3 - 1",
+            'input.o[0] == {"k": 1, "v": ["x"]}', "[v | some v in input.o[0]]", "[k | some k, _ in input.o]",
+            "{k: v | some k, v in input.s}", "[x | x := input.n[_][_]]"]
+# whole queries (destructuring an input array)
+LANGUAGE_QUERIES = ["[p, q, r] = input.a; x := [p, q, r]", "[y, z] = input.n; x := [z, y]",
+                    "[{\"k\": k, \"v\": v}, _] = input.o; x := [k, v]"]
 
 
 def query_both(expr: str) -> tuple[str, str]:
@@ -257,7 +264,7 @@ def query_both(expr: str) -> tuple[str, str]:
     rego._native().free(handle)
     ref = regopy.Interpreter()
     ref.set_input_term(rego.input_json(ARRAYS))
-    query = f"x := {expr}"
+    query = expr if expr in LANGUAGE_QUERIES else f"x := {expr}"
     return str(fast.query(query)), str(ref.query(query))
 
 
@@ -265,7 +272,7 @@ def test_in_memory_builtins_are_all_checked() -> None:
     assert set(BUILTIN_USES) == rego.IN_MEMORY_BUILTINS
 
 
-@pytest.mark.parametrize("expr", [*BUILTIN_USES.values(), *LANGUAGE])
+@pytest.mark.parametrize("expr", [*BUILTIN_USES.values(), *LANGUAGE, *LANGUAGE_QUERIES])
 def test_in_memory_builtins(expr: str) -> None:
     fast, ref = query_both(expr)
     assert fast == ref and ref != "undefined"
