@@ -38,7 +38,7 @@ from appliance.registry import config as registry_config  # noqa: E402
 from appliance.registry.serve import start  # noqa: E402
 from kit.crypto import generate  # noqa: E402
 from tests.appliance.helpers import make_root, stella  # noqa: E402
-from tests.deploy.site import Rel, build_kit, free_port, web  # noqa: E402
+from tests.appliance.deploy.site import Rel, build_kit, free_port, web  # noqa: E402
 
 SERVICES = ("api", "web", "worker")
 
