@@ -422,6 +422,9 @@ def evaluate_document(modules: list[Module], data_json: str | None, doc: Mapping
     pack.uses += 1
     if pack.uses > 1:
         prepare(modules, data_json)
+    else:
+        with _LOCK:
+            _native()                 # load regopy here once (no pack code runs): children inherit it
     result, final = _forked(lambda: _fast_body(pack, doc), limit_seconds)
     if final is not None and final.kind == "timeout":
         return final
