@@ -10,8 +10,8 @@ from __future__ import annotations
 import click
 
 from appliance.commands import LAZY
-from kit import __version__
 from clisupport import LazyGroup, run_main
+from kit import __version__
 
 
 @click.group(cls=LazyGroup, lazy=LAZY, context_settings={"help_option_names": ["-h", "--help"]})

@@ -16,7 +16,12 @@ import sqlite_utils
 from appliance import audit
 from appliance.errors import BadName
 from appliance.promotions.errors import (
-    AlreadyExists, AlreadyStopped, NoReason, NotStopped, UnknownEnvironment, UnknownWindow,
+    AlreadyExists,
+    AlreadyStopped,
+    NoReason,
+    NotStopped,
+    UnknownEnvironment,
+    UnknownWindow,
 )
 from appliance.store.db import transaction
 from kit import canonical

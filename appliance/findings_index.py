@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from kit.canonical import dumps
 from kit.findings.advisory import Advisory, advisory_from_dict

@@ -67,7 +67,7 @@ class Home:
     def is_initialised(self) -> bool:
         return self.db_path.is_file() and (self.keys / "key.pem").is_file()
 
-    def require(self) -> "Home":
+    def require(self) -> Home:
         """Raises NotInitialisedError when ``stella init`` has not run here."""
         if not self.is_initialised():
             raise NotInitialisedError(f"{self.root} is not an initialised appliance home "

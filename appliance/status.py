@@ -51,7 +51,8 @@ def summary(home: Home, db: sqlite_utils.Database, at: dt.datetime) -> dict[str,
     blobs = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM blobs").fetchone()
     return {
         "home": str(home.root),
-        "lastImport": dict(zip(("kitId", "name", "channel", "sequence", "importedAt", "actor"), last)) if last else None,
+        "lastImport": (dict(zip(("kitId", "name", "channel", "sequence", "importedAt", "actor"), last))
+                       if last else None),
         "channels": [{"channel": c, "activeSequence": s, "kits": n} for c, s, n in channels],
         "advisories": advisory_sources(db, at),
         "trustRoot": dict(zip(("version", "digest", "expires"), root)) if root else None,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _util import BIN, ROOT, best, timed  # noqa: E402
+from _util import BIN, best, timed  # noqa: E402
 
 from bundler.oci import Registries, RegistryClient, RegistryConfig  # noqa: E402
 from bundler.oci.push import push_image  # noqa: E402

@@ -37,15 +37,15 @@ from appliance.home import Home  # noqa: E402
 from appliance.registry import config as registry_config  # noqa: E402
 from appliance.registry.serve import start  # noqa: E402
 from kit.crypto import generate  # noqa: E402
-from tests.appliance.helpers import make_root, stella  # noqa: E402
 from tests.appliance.deploy.site import Rel, build_kit, free_port, web  # noqa: E402
+from tests.appliance.helpers import make_root, stella  # noqa: E402
 
 SERVICES = ("api", "web", "worker")
 
 
 def _ok(result: object) -> str:
-    assert getattr(result, "exit_code") == 0, getattr(result, "output")
-    return str(getattr(result, "output"))
+    assert result.exit_code == 0, result.output
+    return str(result.output)
 
 
 def _setup(tmp: Path, docker_host: str) -> tuple[Path, str, subprocess.Popen[bytes]]:
@@ -108,7 +108,8 @@ def main() -> None:
                 inproc.append(time.perf_counter() - started)
                 compose.down()
                 promotion = _promote(home)
-                ours.append(_time([sys.executable, "-c", "from appliance.cli import main; main()", "deploy", promotion, "--as", "dave",
+                ours.append(_time([sys.executable, "-c", "from appliance.cli import main; main()",
+                               "deploy", promotion, "--as", "dave",
                                    "--home", str(home)], env))
                 compose.down()
                 direct.append(_time([compose_binary(), "--project-name", project, "--file", str(by_hand),

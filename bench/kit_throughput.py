@@ -101,9 +101,11 @@ def run(work: Path, size_mib: int, reps: int) -> None:
     print(f"input: {mib:.0f} MiB in {len(files)} files; kit file {kit.stat().st_size / (1 << 20):.0f} MiB; "
           f"best of {reps}")
     print(f"build   ours {bo.seconds:6.2f} s ({mib / bo.seconds:5.0f} MiB/s)   baseline tar|zstd -3 -T2|openssl "
-          f"{bb.seconds:6.2f} s   ratio {bo.seconds / bb.seconds:.2f}  (goal <= 1.3)   peak RSS {bo.max_rss_mib:.0f} MiB")
+          f"{bb.seconds:6.2f} s   ratio {bo.seconds / bb.seconds:.2f}  (goal <= 1.3)   "
+          f"peak RSS {bo.max_rss_mib:.0f} MiB")
     print(f"verify  ours {vo.seconds:6.2f} s ({mib / vo.seconds:5.0f} MiB/s)   baseline zstd -dc|openssl       "
-          f"{vb.seconds:6.2f} s   ratio {vo.seconds / vb.seconds:.2f}  (goal <= 1.3)   peak RSS {vo.max_rss_mib:.0f} MiB")
+          f"{vb.seconds:6.2f} s   ratio {vo.seconds / vb.seconds:.2f}  (goal <= 1.3)   "
+          f"peak RSS {vo.max_rss_mib:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bundler.inputs import collect
-from bundler.sources import (AdvisoryReport, BuildInfo, advisory_entries, file_uri, oci_uri,
-                             provenance_entry)
+from bundler.sources import AdvisoryReport, BuildInfo, advisory_entries, file_uri, oci_uri, provenance_entry
 from bundler.spec import KitSpec
 from kit import __version__
 from kit.crypto import Signer
@@ -47,7 +46,7 @@ class BuildPlan:
                    for s in self.sources)
 
 
-def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: "Step | None" = None,
+def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: Step | None = None,
                warn: Warn | None = None) -> BuildPlan:
     """Check and collect every input; pull and catalog images (network, connected side).
 
@@ -59,7 +58,7 @@ def plan_build(spec: KitSpec, cache_dir: Path | None = None, step: "Step | None"
     advisories, report = advisory_entries(spec.advisories)
     images = None
     if spec.releases:
-        from bundler.images import collect_images   # registry and SBOM libraries only when needed
+        from bundler.images import collect_images  # registry and SBOM libraries only when needed
         images = collect_images(spec.releases, registries=spec.registries, platforms=spec.platforms,
                                 cache_dir=cache_dir or default_cache_dir(), created=spec.created, step=step,
                                 sboms=spec.sboms)

@@ -26,11 +26,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypedDict
 
-from bundler.oci import (OCILayout, PulledImage, Puller, RegistryClient, parse_platform,
-                         registries_from_dict)
+from bundler.oci import OCILayout, PulledImage, Puller, RegistryClient, parse_platform, registries_from_dict
 from bundler.releases import ReleaseSpec
-from bundler.sbom import Catalog, SBOMCache, catalog_pulled, to_cyclonedx, to_spdx
-from bundler.sbom import spdx3
+from bundler.sbom import Catalog, SBOMCache, catalog_pulled, spdx3, to_cyclonedx, to_spdx
 from bundler.sbom.catalog import layer_tap, prescan
 from bundler.sbom.layers import ScanCache
 from kit import canonical
@@ -333,7 +331,8 @@ def collect_images(releases: Sequence[ReleaseSpec], *, registries: dict[str, Any
     index = {"schemaVersion": 2, "mediaType": INDEX_TYPE,
              "manifests": [out.pulled[ref].layout.to_dict() for ref in refs]}
     out.sources.append(EntrySource("oci/index.json", INDEX_TYPE, data=canonical.dumps(index)))
-    out.sources.append(EntrySource("oci/oci-layout", LAYOUT_TYPE, data=canonical.dumps({"imageLayoutVersion": "1.0.0"})))
+    layout_marker = canonical.dumps({"imageLayoutVersion": "1.0.0"})
+    out.sources.append(EntrySource("oci/oci-layout", LAYOUT_TYPE, data=layout_marker))
     out.sources += sbom_sources
     for rel in releases:
         doc, sources = _release(rel, out.pulled, sbom_paths, created)

@@ -19,7 +19,13 @@ from typing import Any
 from kit import canonical
 from kit.crypto.keys import PublicKey, Signer
 from kit.errors import (
-    BadSignature, KitVerificationError, MalformedEnvelope, MalformedPayload, ThresholdNotMet, Unsigned, UntrustedKey,
+    BadSignature,
+    KitVerificationError,
+    MalformedEnvelope,
+    MalformedPayload,
+    ThresholdNotMet,
+    Unsigned,
+    UntrustedKey,
     WrongPayloadType,
 )
 
@@ -52,7 +58,7 @@ class Envelope:
     signatures: tuple[Signature, ...] = ()
 
     @classmethod
-    def from_bytes(cls, data: bytes, where: str = "envelope") -> "Envelope":
+    def from_bytes(cls, data: bytes, where: str = "envelope") -> Envelope:
         """Parse an envelope strictly (no duplicate keys, no unknown fields).
 
         Raises:
@@ -65,7 +71,7 @@ class Envelope:
         return cls.from_dict(obj, where)
 
     @classmethod
-    def from_dict(cls, obj: Any, where: str = "envelope") -> "Envelope":
+    def from_dict(cls, obj: Any, where: str = "envelope") -> Envelope:
         if not isinstance(obj, dict) or set(obj) != {"payload", "payloadType", "signatures"}:
             raise MalformedEnvelope(f"{where}: a DSSE envelope has exactly payload, payloadType and signatures")
         if not isinstance(obj["payloadType"], str) or not isinstance(obj["signatures"], list):
@@ -124,7 +130,8 @@ class VerificationResult:
         if self.invalid:
             text += f"; invalid signature by key {', '.join(sorted(k[:12] for k in self.invalid))}"
         if self.untrusted:
-            text += f"; {len(self.untrusted)} signature(s) by untrusted key {', '.join(sorted(k[:12] for k in self.untrusted))}"
+            keys = ", ".join(sorted(k[:12] for k in self.untrusted))
+            text += f"; {len(self.untrusted)} signature(s) by untrusted key {keys}"
         return text
 
 

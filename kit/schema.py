@@ -17,7 +17,7 @@ from kit.errors import SchemaError
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(name: str) -> jsonschema.protocols.Validator:
     schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import re
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

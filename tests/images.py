@@ -16,7 +16,6 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import docker
 
@@ -37,7 +36,7 @@ class Link:
 
 
 DIR = object()  # marker: a directory entry
-Entry = Union[bytes, Link, object]
+Entry = bytes | Link | object
 
 DPKG_PACKAGES = ("busybox-static", "zlib1g", "libssl3", "base-files")
 

@@ -9,8 +9,8 @@ import click
 from appliance import audit as audit_log
 from appliance.commands.opening import opened
 from appliance.commands.options import home_option, json_option
-from kit import exitcodes
 from clisupport import emit_json, handle_errors
+from kit import exitcodes
 
 
 @click.group("audit")

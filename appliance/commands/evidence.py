@@ -11,8 +11,8 @@ from appliance.commands.opening import opened
 from appliance.commands.options import as_option, home_option
 from appliance.promotions.packets import export as export_packet
 from appliance.store.db import transaction
-from kit import canonical
 from clisupport import handle_errors
+from kit import canonical
 from kit.evidence.packet import TYPES
 
 

@@ -15,10 +15,19 @@ from pathlib import Path
 
 import click
 
-from kit import exitcodes
 from clisupport import handle_errors
-from kit.findings import (MemoryIndex, evaluate, load_advisories, load_sboms, load_tiers,
-                          load_vex, to_json, to_sarif, to_text)
+from kit import exitcodes
+from kit.findings import (
+    MemoryIndex,
+    evaluate,
+    load_advisories,
+    load_sboms,
+    load_tiers,
+    load_vex,
+    to_json,
+    to_sarif,
+    to_text,
+)
 from kit.findings.engine import Outcome
 from kit.findings.finding import severity_rank
 
@@ -65,9 +74,8 @@ def run(sbom: tuple[Path, ...], advisories: tuple[Path, ...], vex: tuple[Path, .
 def _from_store(release: str, env: str | None, home: str | None) -> Outcome:
     """RELEASE[@VERSION] [--env ENV]: SBOMs, advisory index and VEX from the appliance."""
     from appliance.commands.opening import opened
-    from appliance.release_findings import release_findings
-
     from appliance.errors import NotInitialisedError
+    from appliance.release_findings import release_findings
 
     try:
         with opened(home) as (h, db):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from kit.gates import Decision     # the gate engine (findings, Rego runner): not needed to print
+    from kit.gates import Decision  # the gate engine (findings, Rego runner): not needed to print
 
 MARK = {"pass": "PASS", "fail": "FAIL", "skipped": "SKIP"}
 

@@ -13,8 +13,8 @@ from appliance.commands.options import home_option, json_option
 from appliance.home import resolve_home
 from appliance.registry.config import DEFAULT_ADDR
 from appliance.setup import init_home
-from kit import canonical
 from clisupport import emit_json, handle_errors
+from kit import canonical
 from kit.crypto import PROFILES
 from kit.timeutil import now
 

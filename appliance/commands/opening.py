@@ -39,7 +39,7 @@ def opened(home_arg: str | None, notice_deploys: bool = True) -> Iterator[tuple[
             fd = lock.try_lock(home.lock_path)
             if fd is not None:
                 try:
-                    from appliance.importing.commit import recover   # the import pipeline: only when needed
+                    from appliance.importing.commit import recover  # the import pipeline: only when needed
                     recover(home, db)
                 finally:
                     os.close(fd)

@@ -73,7 +73,8 @@ def _echo_auto(result: Any) -> None:
             click.echo(f"auto-deploy as {result.deploy_as}: the gates re-checked with the deployer known", err=True)
             echo_gates(result.decision, err=True)
         click.echo(f"{PROG} approve: warning: auto-deploy not started ({result.refused_kind}): {result.refused}; "
-                   f"{result.promotion} stays approved (deploy it: stella deploy {result.promotion} --as DEPLOYER)", err=True)
+                   f"{result.promotion} stays approved (deploy it: stella deploy {result.promotion} --as DEPLOYER)",
+                   err=True)
         return
     from appliance.commands.deploy import echo_report
     report = result.report

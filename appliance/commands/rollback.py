@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from appliance import users
+from appliance.commands.deploy import echo_report
 from appliance.commands.gate_output import echo_gates
 from appliance.commands.opening import opened
 from appliance.commands.options import as_option, home_option, json_option
-from appliance.commands.deploy import echo_report
 from appliance.deploy.errors import DeployFailed
 from appliance.deploy.rollback import rollback as do_rollback
 from appliance.promotions import store

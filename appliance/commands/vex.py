@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from kit.canonical import dumps
 from clisupport import handle_errors
+from kit.canonical import dumps
 from kit.findings import MemoryIndex, load_advisories, load_tiers, load_vex
 from kit.findings.advisory import Advisory
 from kit.findings.component import Component, Location, component_from_purl

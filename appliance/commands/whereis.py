@@ -7,8 +7,8 @@ import click
 from appliance.commands.opening import opened
 from appliance.commands.options import home_option, json_option
 from appliance.deploy import inspect, recovery
-from clisupport import emit_json, handle_errors
 from appliance.home import actor
+from clisupport import emit_json, handle_errors
 
 
 @click.command("whereis")

@@ -257,7 +257,7 @@ class _Writer:
 
 
 class _StagedBlob:
-    def __init__(self, sink: "StagingSink", hexdigest: str, blob: _Blob):
+    def __init__(self, sink: StagingSink, hexdigest: str, blob: _Blob):
         self._sink, self._hex, self._blob = sink, hexdigest, blob
 
     def write(self, chunk: memoryview) -> None:

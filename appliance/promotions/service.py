@@ -18,10 +18,18 @@ import sqlite_utils
 
 from appliance import audit, environments, releases, users
 from appliance.home import Home
-from appliance.promotions import inputs as gate_inputs, states, store
+from appliance.promotions import inputs as gate_inputs
+from appliance.promotions import states, store
 from appliance.promotions.errors import (
-    AlreadyApproved, BadTransition, DuplicatePromotion, MissingRole, NoComment, NoReason, OrchestrationRefused,
-    SeparationOfDuties, UnknownDeployment,
+    AlreadyApproved,
+    BadTransition,
+    DuplicatePromotion,
+    MissingRole,
+    NoComment,
+    NoReason,
+    OrchestrationRefused,
+    SeparationOfDuties,
+    UnknownDeployment,
 )
 from appliance.promotions.store import Promotion
 from appliance.store.db import transaction
@@ -213,7 +221,8 @@ def start_deployment(home: Home, db: sqlite_utils.Database, promotion_id: str, d
                    [dep_id, p.id, p.environment, p.release, deployer.name, when,
                     canonical.dumps(detail or {}).decode()])
         store.transition(db, p.id, p.state, states.DEPLOYING, actor=deployer.name, at=when,
-                         note=f"deployment {dep_id}", doing="deploy", details={"deployment": dep_id, "decision": digest})
+                         note=f"deployment {dep_id}", doing="deploy",
+                         details={"deployment": dep_id, "decision": digest})
     return dep_id, Outcome(store.get(db, p.id), decision, digest)
 
 

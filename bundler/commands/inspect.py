@@ -48,7 +48,7 @@ def _read(kit_path: Path, releases: bool, sboms: bool) -> tuple[ReadResult, dict
         return inspect_kit(kit_path), {}
     prefixes = tuple(p for p, on in (("releases/", releases), ("sboms/", sboms)) if on)
     capture = _Capture(prefixes)
-    result = KitReader(kit_path).verify(trust=None, at=dt.datetime.min.replace(tzinfo=dt.timezone.utc), sink=capture)
+    result = KitReader(kit_path).verify(trust=None, at=dt.datetime.min.replace(tzinfo=dt.UTC), sink=capture)
     docs = {path: json.loads(data) for path, data in sorted(capture.docs.items()) if path.endswith(".json")}
     return result, docs
 

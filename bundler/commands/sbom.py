@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -22,15 +22,15 @@ def parse_created(text: str | None) -> datetime:
     """ISO 8601 or Unix seconds; default ``$SOURCE_DATE_EPOCH``, else now (UTC, seconds)."""
     value = text or os.environ.get("SOURCE_DATE_EPOCH")
     if not value:
-        return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.now(UTC).replace(microsecond=0)
     if value.isdigit():
-        return datetime.fromtimestamp(int(value), timezone.utc)
+        return datetime.fromtimestamp(int(value), UTC)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not ISO 8601 or Unix seconds",
                                  param_hint="--created") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _render(reference: str, fmt: str, spec_version: str, platform: str, insecure: bool,

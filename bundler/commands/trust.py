@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from kit import timeutil
 from clisupport import emit_json, handle_errors
+from kit import timeutil
 from kit.crypto import PublicKey, Signer, load_key_dir
 from kit.dsse import Envelope
 from kit.trust import build_root, load_root_envelope, verify_chain

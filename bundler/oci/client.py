@@ -22,8 +22,15 @@ from bundler.oci import mediatypes as mt
 from bundler.oci.auth import authorization_for
 from bundler.oci.config import Limits, Registries, RegistryConfig
 from bundler.oci.errors import (
-    AuthError, DigestMismatchError, LimitExceededError, NotFoundError, OCIError,
-    RegistryResponseError, RegistryUnreachableError, UnsupportedMediaTypeError)
+    AuthError,
+    DigestMismatchError,
+    LimitExceededError,
+    NotFoundError,
+    OCIError,
+    RegistryResponseError,
+    RegistryUnreachableError,
+    UnsupportedMediaTypeError,
+)
 from bundler.oci.reference import Reference
 
 

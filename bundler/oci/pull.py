@@ -15,8 +15,12 @@ from bundler.oci import mediatypes as mt
 from bundler.oci.client import RawManifest, RegistryClient, sha256_digest
 from bundler.oci.config import Limits, Registries
 from bundler.oci.errors import (
-    LimitExceededError, PlatformError, RegistryResponseError, SizeMismatchError,
-    UnsupportedMediaTypeError)
+    LimitExceededError,
+    PlatformError,
+    RegistryResponseError,
+    SizeMismatchError,
+    UnsupportedMediaTypeError,
+)
 from bundler.oci.layout import IMAGE_NAME, REF_NAME, Descriptor, OCILayout
 from bundler.oci.model import PlatformImage, PulledImage
 from bundler.oci.platform import DEFAULT_PLATFORMS, Platform, platform_of, wanted

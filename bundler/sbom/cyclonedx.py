@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache, lru_cache
 from typing import Any
 
 from packageurl import PackageURL
@@ -46,8 +46,8 @@ def serial_number(image_digest: str) -> uuid.UUID:
 
 def utc(created: datetime) -> datetime:
     """*created* in UTC without microseconds (naive values are taken as UTC)."""
-    aware = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
-    return aware.astimezone(timezone.utc).replace(microsecond=0)
+    aware = created if created.tzinfo else created.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(microsecond=0)
 
 
 def oci_purl(catalog: Catalog) -> str:
@@ -89,7 +89,7 @@ def bom_refs(components: tuple[Component, ...], root: str | None = None) -> list
     return refs
 
 
-@lru_cache(maxsize=None)
+@cache
 def _license_tests() -> tuple[Any, Any]:
     # cyclonedx.spdx loads the SPDX id list and license-expression's index: import on use.
     from cyclonedx.spdx import fixup_id, is_expression

@@ -31,6 +31,7 @@ from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 from spdx_tools.common.spdx_licensing import spdx_licensing
+
 # from the defining modules: spdx_tools.spdx.model's __init__ re-exports only implicitly
 from spdx_tools.spdx.model.actor import Actor, ActorType
 from spdx_tools.spdx.model.document import CreationInfo, Document

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from bundler.sbom.cyclonedx import TOOL_NAME, dumps, oci_purl, utc
@@ -43,7 +43,7 @@ def document_namespace(image_digest: str) -> str:
     return f"{NAMESPACE_BASE}/{image_digest.replace(':', '-')}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _licensing() -> Any:
     # license-expression loads the SPDX license index: import on use.
     from spdx_tools.common.spdx_licensing import spdx_licensing

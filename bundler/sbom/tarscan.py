@@ -18,7 +18,6 @@ layer with ``tarfile`` instead, so the result never depends on which reader ran.
 from __future__ import annotations
 
 import re
-import sys
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator

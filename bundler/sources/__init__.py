@@ -15,12 +15,22 @@ writer, checking it on the connected side so that a bad input fails the build (e
 """
 
 from bundler.sources.advisories import (
-    ADVISORY_RECORDS_TYPE, ADVISORY_SOURCES_TYPE, AdvisoryInput, AdvisoryReport, advisory_entries,
+    ADVISORY_RECORDS_TYPE,
+    ADVISORY_SOURCES_TYPE,
+    AdvisoryInput,
+    AdvisoryReport,
+    advisory_entries,
     parse_advisory_inputs,
 )
 from bundler.sources.policy import POLICY_DATA_TYPE, REGO_TYPE, policy_entries
 from bundler.sources.provenance import (
-    PROVENANCE_PATH, PROVENANCE_TYPE, BuildInfo, file_uri, oci_uri, provenance_entry, verify_provenance,
+    PROVENANCE_PATH,
+    PROVENANCE_TYPE,
+    BuildInfo,
+    file_uri,
+    oci_uri,
+    provenance_entry,
+    verify_provenance,
 )
 from bundler.sources.vex import OPENVEX_TYPE, vex_entries
 

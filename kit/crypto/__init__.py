@@ -6,8 +6,8 @@ Profiles:
                   deterministic (RFC 6979) so kits stay byte-identical.
 """
 
-from kit.crypto.keys import PublicKey, Signer, generate, load_private_pem, public_key_from_dict
 from kit.crypto.keydir import KeyDirError, load_key_dir, load_public_key_file, write_key_dir
+from kit.crypto.keys import PublicKey, Signer, generate, load_private_pem, public_key_from_dict
 
 PROFILES = ("default", "fips")
 

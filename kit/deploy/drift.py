@@ -92,7 +92,8 @@ def _sticker_diffs(sticker: StickerState, lock_sha256: str) -> list[Difference]:
     if sticker.payload is None:
         return [Difference("-", "sticker-invalid", sticker.problem or "the version sticker does not verify")]
     if sticker.payload.get("lockSha256") != lock_sha256:
-        return [Difference("-", "sticker-mismatch", f"the sticker names lock file {str(sticker.payload.get('lockSha256'))[:12]}…,"
+        named = str(sticker.payload.get("lockSha256"))[:12]
+        return [Difference("-", "sticker-mismatch", f"the sticker names lock file {named}…,"
                            f" the appliance deployed {lock_sha256[:12]}…")]
     return []
 
@@ -107,6 +108,7 @@ def compare(lock: Mapping[str, Any], lock_sha256: str, observed: Sequence[Observ
         diffs += _service_diffs(name, spec, found, (config_hashes or {}).get(name))
     for c in observed:
         if c.service not in services:
-            diffs.append(Difference(c.service or c.name, "extra", f"{c.name} is in the project but not in the lock file"))
+            diffs.append(Difference(c.service or c.name, "extra",
+                                    f"{c.name} is in the project but not in the lock file"))
     diffs += _sticker_diffs(sticker, lock_sha256)
     return sorted(diffs, key=lambda d: (d.service, KINDS.index(d.kind), d.detail))

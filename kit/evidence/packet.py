@@ -25,7 +25,11 @@ from typing import Any
 from kit import canonical, dsse
 from kit.crypto.keys import PublicKey, Signer
 from kit.errors import (
-    DigestMismatch, ManifestMismatch, NotAnEvidencePacket, SchemaError, UnknownVersion,
+    DigestMismatch,
+    ManifestMismatch,
+    NotAnEvidencePacket,
+    SchemaError,
+    UnknownVersion,
 )
 
 PAYLOAD_TYPE = "application/vnd.stella.evidence-packet+json"

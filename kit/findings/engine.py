@@ -8,8 +8,8 @@ deterministic.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from kit.findings.component import Component
 from kit.findings.errors import Problem

@@ -10,9 +10,10 @@ effective status with the statements that produced it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cmp_to_key
-from typing import Any, Iterable
+from typing import Any
 
 from kit.findings.advisory import Severity
 from kit.findings.component import Location

@@ -9,7 +9,8 @@ matcher's output never depends on insertion order.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from kit.findings.advisory import Advisory
 

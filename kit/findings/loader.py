@@ -10,9 +10,10 @@ so the result is the same on every machine.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from kit.canonical import CanonicalJSONError, loads
 from kit.findings.advisory import Advisory

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from kit.findings.advisory import Advisory, Affected
 from kit.findings.component import Component

@@ -11,9 +11,10 @@ in several places becomes one component with all its locations.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from kit.canonical import CanonicalJSONError, loads
 from kit.findings.component import Component, Location, component_from_purl

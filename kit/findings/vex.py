@@ -20,7 +20,7 @@ The rule set (docs/vex-consensus.md):
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from packageurl import PackageURL
 

@@ -10,10 +10,11 @@ by the consensus, where ``stella vex explain`` shows it and why.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from kit.canonical import CanonicalJSONError, loads
 from kit.findings.errors import FindingsFormatError, FindingsIOError, Problem
@@ -34,7 +35,7 @@ def parse_time(value: Any, where: str) -> datetime:
         found = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise FindingsFormatError(f"bad timestamp {value!r}", entry=where) from None
-    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def _vulnerability(item: Any, where: str) -> tuple[str, tuple[str, ...]]:

@@ -15,7 +15,13 @@ from typing import Any
 
 from kit import canonical, schema
 from kit.errors import (
-    DuplicateIndexEntry, KitLimitError, NotAKit, SchemaError, UnknownVersion, UnsafeIndexPath, UnsortedIndex,
+    DuplicateIndexEntry,
+    KitLimitError,
+    NotAKit,
+    SchemaError,
+    UnknownVersion,
+    UnsafeIndexPath,
+    UnsortedIndex,
 )
 from kit.format.limits import KitLimits
 from kit.timeutil import format_time, parse_time
@@ -59,7 +65,7 @@ class Entry:
         return {"path": self.path, "mediaType": self.media_type, "size": self.size, "sha256": self.sha256}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "Entry":
+    def from_dict(cls, raw: dict[str, Any]) -> Entry:
         return cls(raw["path"], raw["mediaType"], raw["size"], raw["sha256"])
 
 
@@ -109,7 +115,7 @@ class Manifest:
         return sum(e.size for e in self.entries)
 
     @classmethod
-    def from_payload(cls, payload: Any, limits: KitLimits, where: str = "manifest") -> "Manifest":
+    def from_payload(cls, payload: Any, limits: KitLimits, where: str = "manifest") -> Manifest:
         """Check a parsed payload: format version, schema, then the rules a schema cannot say.
 
         Raises:

@@ -24,14 +24,35 @@ from typing import Any, BinaryIO, Protocol
 
 from kit import canonical, dsse
 from kit.errors import (
-    BadHeader, BadPadding, DigestMismatch, DuplicateEntry, EntryNotInIndex, Expired, KitError, KitIOError,
-    KitLimitError, MissingEntry, NotAKit, NotARegularFile, OutOfOrder, SchemaError, TamperedManifest, TrailingGarbage,
-    Truncated, UnsafePath, WrongChannel,
+    BadHeader,
+    BadPadding,
+    DigestMismatch,
+    DuplicateEntry,
+    EntryNotInIndex,
+    Expired,
+    KitError,
+    KitIOError,
+    KitLimitError,
+    MissingEntry,
+    NotAKit,
+    NotARegularFile,
+    OutOfOrder,
+    SchemaError,
+    TamperedManifest,
+    TrailingGarbage,
+    Truncated,
+    UnsafePath,
+    WrongChannel,
 )
 from kit.format import tarstream, zstdio
 from kit.format.limits import KitLimits
 from kit.format.manifest import (
-    KIT_MANIFEST_TYPE, MANIFEST_PATH, Entry, Manifest, check_entry_path, check_format_version,
+    KIT_MANIFEST_TYPE,
+    MANIFEST_PATH,
+    Entry,
+    Manifest,
+    check_entry_path,
+    check_format_version,
 )
 from kit.timeutil import epoch_seconds, format_time
 from kit.trust.root import TrustRoot
@@ -359,5 +380,5 @@ def _stream_entry(stream: zstdio.DecompressedStream, entry: Entry, sink: EntrySi
 
 def inspect_kit(path: Path, limits: KitLimits = KitLimits()) -> ReadResult:
     """Read only the manifest, without checking signatures or expiry (for ``inspect``)."""
-    return KitReader(path, limits=limits).verify(trust=None, at=dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+    return KitReader(path, limits=limits).verify(trust=None, at=dt.datetime.min.replace(tzinfo=dt.UTC),
                                                  manifest_only=True)

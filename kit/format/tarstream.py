@@ -51,7 +51,7 @@ def _ustar(name: bytes, size: int, mtime: int, typeflag: bytes) -> bytes:
 
 
 def _pax_record(key: str, value: str) -> bytes:
-    body = f" {key}={value}\n".encode("utf-8")
+    body = f" {key}={value}\n".encode()
     length = len(body) + 1
     while len(str(length)) + len(body) != length:
         length += 1

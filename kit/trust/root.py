@@ -18,7 +18,14 @@ from typing import Any
 from kit import canonical, dsse, schema
 from kit.crypto.keys import PublicKey, Signer, public_key_from_dict
 from kit.errors import (
-    BadKey, ExpiredRoot, KitIOError, NotATrustRoot, RootChainGap, SchemaError, UnknownVersion, WrongChannel,
+    BadKey,
+    ExpiredRoot,
+    KitIOError,
+    NotATrustRoot,
+    RootChainGap,
+    SchemaError,
+    UnknownVersion,
+    WrongChannel,
 )
 from kit.timeutil import format_time, parse_time
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from kit.crypto import Signer, generate
-from tests.appliance.helpers import make_root, stella
 from kit.trust.root import TrustRoot
+from tests.appliance.helpers import make_root, stella
 
 
 @pytest.fixture(scope="session")

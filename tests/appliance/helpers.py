@@ -47,11 +47,13 @@ def files_v1() -> dict[str, bytes]:
         "policy/gate.rego": b"package stella.gate\ndefault allow := true\n",
         "releases/web.json": json.dumps({"name": "web", "version": "1.2.3"}).encode(),
         "sboms/web.cdx.json": json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [
-            {"type": "library", "name": "requests", "version": "2.31.0", "purl": "pkg:pypi/requests@2.31.0"}]}).encode(),
+            {"type": "library", "name": "requests", "version": "2.31.0",
+             "purl": "pkg:pypi/requests@2.31.0"}]}).encode(),
         "vex/site.openvex.json": json.dumps({"statements": [{"vulnerability": {"name": "CVE-2024-1"},
                                                              "products": [{"@id": "pkg:pypi/requests@2.31.0"}],
                                                              "status": "not_affected",
-                                                             "justification": "vulnerable_code_not_present"}]}).encode(),
+                                                             "justification": "vulnerable_code_not_present"}]}
+                                            ).encode(),
     }
 
 

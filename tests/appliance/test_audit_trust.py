@@ -16,7 +16,8 @@ from tests.appliance.helpers import files_v1, kit, make_root, stella
 @pytest.fixture()
 def busy_home(tmp_path: Path, home: Path, signer: Signer) -> Path:
     for seq in (1, 2, 3):
-        k = kit(tmp_path / f"v{seq}.kit", {**files_v1(), "attachments/s.txt": str(seq).encode()}, [signer], sequence=seq)
+        files = {**files_v1(), "attachments/s.txt": str(seq).encode()}
+        k = kit(tmp_path / f"v{seq}.kit", files, [signer], sequence=seq)
         assert stella("import", str(k.path), home=home).exit_code == 0
     return home     # events: init, trust.init, 3 imports = 5
 

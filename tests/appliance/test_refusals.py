@@ -19,7 +19,8 @@ def _without_quarantine(snap: dict) -> dict:
 
 
 def test_older_than_active_is_refused_with_exit_5(tmp_path: Path, home: Path, signer: Signer) -> None:
-    assert stella("import", str(kit(tmp_path / "v2.kit", files_v1(), [signer], sequence=2).path), home=home).exit_code == 0
+    newer = kit(tmp_path / "v2.kit", files_v1(), [signer], sequence=2)
+    assert stella("import", str(newer.path), home=home).exit_code == 0
     before = snapshot(home)
     for seq in (1, 2):
         files = {**files_v1(), "attachments/x.txt": str(seq).encode()}   # another kit, same or lower sequence

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(cli, *args: str, code: int = 0):  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == code, (result.exit_code, result.output, result.stderr if hasattr(result, "stderr") else "")
+    stderr = result.stderr if hasattr(result, "stderr") else ""
+    assert result.exit_code == code, (result.exit_code, result.output, stderr)
     return result
 
 

@@ -13,26 +13,28 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from packageurl import PackageURL
 from spdx_tools.spdx.parser.json.json_parser import parse_from_file
 from spdx_tools.spdx.validation import external_package_ref_validator, spdx_id_validators
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-from bundler.sbom import reference, spdx as spdx_mod
+from bundler.sbom import reference
+from bundler.sbom import spdx as spdx_mod
 from bundler.sbom.catalog import catalog_layers
 from bundler.sbom.cyclonedx import bom_refs, to_cyclonedx
 from bundler.sbom.errors import SBOMError
 from bundler.sbom.model import Catalog, Component, ImageSubject
 from bundler.sbom.spdx import to_spdx
 
-CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SCHEMAS = {"1.7": SchemaVersion.V1_7, "1.6": SchemaVersion.V1_6}
 FORMATS = [("cyclonedx", "1.7"), ("cyclonedx", "1.6"), ("spdx", "2.3")]
 
@@ -155,7 +157,7 @@ def catalogs(draw: st.DrawFn) -> Catalog:
 
 
 created_times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                             timezones=st.sampled_from([None, timezone.utc, timezone(timedelta(hours=13, minutes=45)),
+                             timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=13, minutes=45)),
                                                         timezone(timedelta(hours=-5))]))
 
 LAYER = "sha256:" + "c" * 64

@@ -9,7 +9,7 @@ from kit.crypto import Signer, generate
 from kit.trust import build_root, load_root_envelope
 from kit.trust.root import TrustRoot
 
-FAR = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+FAR = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,9 @@ from kit.format import tarstream
 from kit.format.manifest import KIT_MANIFEST_TYPE, MANIFEST_PATH, Entry, Manifest
 from kit.timeutil import epoch_seconds
 
-CREATED = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
-EXPIRES = dt.datetime(2027, 11, 1, tzinfo=dt.timezone.utc)
-AT = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
+CREATED = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+EXPIRES = dt.datetime(2027, 11, 1, tzinfo=dt.UTC)
+AT = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
 MTIME = epoch_seconds(CREATED)
 
 

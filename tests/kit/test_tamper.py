@@ -13,11 +13,9 @@ import zstandard
 from kit import canonical, dsse
 from kit.crypto import Signer
 from kit.errors import KitFormatError, KitLimitError, KitVerificationError
-from kit.format import KitLimits, KitReader
-from kit.format import tarstream
+from kit.format import KitLimits, KitReader, tarstream
 from kit.format.manifest import KIT_MANIFEST_TYPE, MANIFEST_PATH
 from kit.trust.root import TrustRoot
-from tests.kit.conftest import make_root
 from tests.kit.craft import AT, MTIME, RawKit, entry_for, manifest_for, member, raw_kit, special_member
 
 FILES = {

@@ -12,7 +12,7 @@ from kit.errors import KitFormatError, KitVerificationError
 from kit.trust import build_root, load_root_envelope, verify_chain
 from tests.kit.conftest import FAR, make_root
 
-NOW = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
 
 
 def test_a_new_root_verifies_and_names_its_channels(key_a: Signer, key_b: Signer) -> None:
@@ -82,15 +82,15 @@ def test_gap_in_the_chain_is_refused(key_a: Signer, key_b: Signer) -> None:
 
 
 def test_expired_root_is_refused_unless_checked_at_an_earlier_time(key_a: Signer) -> None:
-    root = make_root([key_a], 1, expires=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+    root = make_root([key_a], 1, expires=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
     with pytest.raises(KitVerificationError, match="expired at 2026-12-01T00:00:00Z") as err:
         verify_chain([root], NOW)
     assert err.value.kind == "expired-root"
-    assert verify_chain([root], dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)).version == 1
+    assert verify_chain([root], dt.datetime(2026, 11, 1, tzinfo=dt.UTC)).version == 1
 
 
 def test_only_the_newest_root_must_be_unexpired(key_a: Signer) -> None:
-    old = make_root([key_a], 1, expires=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+    old = make_root([key_a], 1, expires=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
     new = make_root([key_a], 1, version=2)
     assert verify_chain([old, new], NOW).version == 2
 

@@ -9,9 +9,10 @@ the rules and the index key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache, lru_cache
+from typing import Any
 
 from kit.findings.errors import UnsupportedEcosystem
 from kit.findings.versions import alpine, debian, gem, golang, maven, pep440, rpm, semver
@@ -46,7 +47,7 @@ class Scheme:
     parse: Callable[[str], Any]
 
 
-@lru_cache(maxsize=None)
+@cache
 def scheme_for(purl_type: str) -> Scheme:
     """The rules for *purl_type*.
 

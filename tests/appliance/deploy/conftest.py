@@ -19,8 +19,8 @@ from appliance.registry import config as registry_config
 from appliance.registry.serve import start
 from kit.crypto import Signer
 from tests.appliance.conftest import root, signer, trust_file  # noqa: F401  (fixtures)
-from tests.appliance.helpers import stella
 from tests.appliance.deploy.site import Rel, build_kit, free_port
+from tests.appliance.helpers import stella
 
 pytestmark = pytest.mark.services
 

@@ -15,8 +15,8 @@ from bundler.oci.layout import OCILayout
 from kit.canonical import dumps
 from kit.crypto import Signer
 from tests.appliance.helpers import kit
-from tests.images import DIR, Layer, Link, make_image
 from tests.appliance.promotions.kits import records_ndjson, sbom, sources_json
+from tests.images import DIR, Layer, Link, make_image
 
 ORCH_MEDIA = {"advisories/records.ndjson": "application/vnd.stella.advisories+ndjson",
               "advisories/sources.json": "application/vnd.stella.advisory-sources+json",
@@ -102,8 +102,7 @@ def build_kit(tmp: Path, signer: Signer, rels: list[Rel], *, sequence: int = 1) 
         files[f"blobs/sha256/{blob.name}"] = blob.read_bytes()
         media.setdefault(f"blobs/sha256/{blob.name}", "application/octet-stream")
     files["oci/index.json"] = json.dumps({"schemaVersion": 2, "manifests": index}).encode()
-    from tests.appliance.promotions.conftest import SNAPSHOT
-    from tests.appliance.promotions.conftest import ADVISORIES
+    from tests.appliance.promotions.conftest import ADVISORIES, SNAPSHOT
     files["advisories/records.ndjson"] = records_ndjson(ADVISORIES)
     files["advisories/sources.json"] = sources_json(len(ADVISORIES), SNAPSHOT)
     return kit(tmp / f"site-{sequence}.stella-kit", files, [signer], sequence=sequence, media=media).path

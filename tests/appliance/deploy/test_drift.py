@@ -13,7 +13,8 @@ from tests.appliance.deploy.site import Rel, free_port, web
 
 def _api(port: int) -> dict[str, object]:
     svc = web(port)
-    svc["command"] = ["/bin/busybox", "sh", "-c", f"touch /tmp/ok && exec /bin/busybox httpd -f -p 127.0.0.1:{port} -h /www"]
+    svc["command"] = ["/bin/busybox", "sh", "-c",
+                      f"touch /tmp/ok && exec /bin/busybox httpd -f -p 127.0.0.1:{port} -h /www"]
     svc["healthcheck"] = {"test": ["CMD", "/bin/busybox", "test", "-f", "/tmp/ok"], "interval": "1s", "timeout": "1s",
                           "retries": 1}
     return svc

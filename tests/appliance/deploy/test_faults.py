@@ -8,9 +8,9 @@ import signal
 import socket
 import time
 
-from tests.appliance.helpers import stella_proc
 from tests.appliance.deploy.conftest import Site
 from tests.appliance.deploy.site import Rel, free_port, web
+from tests.appliance.helpers import stella_proc
 
 
 def _state(site: Site, pid: str) -> str:

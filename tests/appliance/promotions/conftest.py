@@ -7,7 +7,6 @@ import pytest
 
 from kit.crypto import Signer
 from kit.timeutil import format_time, now
-from tests.appliance.conftest import home, root, signer, trust_file  # noqa: F401  (fixtures)
 from tests.appliance.helpers import stella
 from tests.appliance.promotions.kits import openvex, osv, release_files, site_kit
 

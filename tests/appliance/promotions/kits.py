@@ -51,7 +51,8 @@ def sbom(name: str, packages: list[tuple[str, str]]) -> bytes:
                                        "bom-ref": f"pkg:pypi/{p}@{v}"} for p, v in packages]}).encode()
 
 
-def release_files(name: str, version: str, packages: list[tuple[str, str]], *, with_sbom: bool = True) -> dict[str, bytes]:
+def release_files(name: str, version: str, packages: list[tuple[str, str]], *,
+                  with_sbom: bool = True) -> dict[str, bytes]:
     manifest = "sha256:" + _hex(f"{name}{version}manifest")
     sbom_path = f"sboms/{manifest[7:]}.cdx.json"
     doc = {"_type": "stella/release", "name": name, "version": version, "created": "2026-01-01T00:00:00Z",
@@ -59,7 +60,8 @@ def release_files(name: str, version: str, packages: list[tuple[str, str]], *, w
                "service": "web", "reference": f"registry.example/{name}:{version}", "image": f"registry.example/{name}",
                "tag": version, "digest": manifest, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                "sourceDigest": manifest, "filtered": False,
-               "manifests": [{"digest": manifest, "platform": "linux/amd64", "config": "sha256:" + _hex("cfg" + version),
+               "manifests": [{"digest": manifest, "platform": "linux/amd64",
+                              "config": "sha256:" + _hex("cfg" + version),
                               "sboms": {"cyclonedx": sbom_path, "spdx": sbom_path.replace(".cdx.", ".spdx.")}
                               if with_sbom else None}]}]}
     files = {f"releases/{name}/{version}.json": dumps(doc)}

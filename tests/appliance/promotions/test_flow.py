@@ -39,8 +39,9 @@ def test_dev_to_prod(site: Path, tmp_path: Path) -> None:
     assert run(site, "evidence", "export", "P-0003", "--out", str(packet), user="erin").exit_code == 0
     pub = tmp_path / "appliance.pub.json"
     assert stella("key", "export", "--out", str(pub), home=site).exit_code == 0
-    from verifier.cli import cli as verify
     from click.testing import CliRunner
+
+    from verifier.cli import cli as verify
     r = CliRunner().invoke(verify, ["evidence", str(packet), "--appliance-key", str(pub)])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(verify, ["replay", str(packet)])

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import pytest
 
-from kit import exitcodes
 from clisupport import handle_errors
+from kit import exitcodes
 from tests.appliance.helpers import snapshot
 from tests.appliance.promotions.conftest import run
 

@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from bundler.oci import Limits, Platform, Registries, RegistryConfig, pull_images
-from bundler.oci.errors import (DigestMismatchError, LimitExceededError, NotFoundError,
-                                PlatformError, RegistryUnreachableError, UnsupportedMediaTypeError)
+from bundler.oci.errors import (
+    DigestMismatchError,
+    LimitExceededError,
+    NotFoundError,
+    PlatformError,
+    RegistryUnreachableError,
+    UnsupportedMediaTypeError,
+)
 from bundler.oci.layout import OCILayout
 from tests.images import Layer, make_image, push
 

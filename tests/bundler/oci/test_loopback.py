@@ -18,8 +18,15 @@ from click.testing import CliRunner
 
 from bundler.build import build_kit
 from bundler.commands.sbom import sbom
-from bundler.oci import (OCIError, Registries, RegistryClient, RegistryConfig, parse_reference, pull_images,
-                         registries_from_dict)
+from bundler.oci import (
+    OCIError,
+    Registries,
+    RegistryClient,
+    RegistryConfig,
+    parse_reference,
+    pull_images,
+    registries_from_dict,
+)
 from bundler.oci.errors import RegistryUnreachableError
 from bundler.spec import load_spec
 from kit.crypto import generate
@@ -199,7 +206,7 @@ releases:
       base: {images.deb}
 """)
     kit = build_kit(load_spec(spec), [generate()], tmp_path / "loop.stella-kit").path
-    manifest = KitReader(kit).verify(trust=None, at=dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc),
+    manifest = KitReader(kit).verify(trust=None, at=dt.datetime(2026, 12, 2, tzinfo=dt.UTC),
                                         manifest_only=True).manifest
     assert manifest is not None
     assert f"blobs/sha256/{images.deb_digest.split(':')[1]}" in {e.path for e in manifest.entries}

@@ -9,8 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from bundler.oci import (OCILayout, Platform, Puller, Registries, RegistryClient, parse_reference,
-                         pull_images, push_ref)
+from bundler.oci import OCILayout, Platform, Puller, Registries, RegistryClient, parse_reference, pull_images, push_ref
 from bundler.oci import mediatypes as mt
 from tests.images import Published
 

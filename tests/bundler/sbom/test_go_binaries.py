@@ -12,8 +12,8 @@ from bundler.sbom.catalogers.golang import PROBE, GoCataloger
 from bundler.sbom.gobuildinfo import MAGIC, WINDOW
 from bundler.sbom.layers import LayerLimits, read_layers
 from bundler.sbom.probe import STEP
-from tests.images import make_tar
 from tests.bundler.sbom.test_gobuildinfo import blob
+from tests.images import make_tar
 
 RUNC = Path("/usr/bin/runc")        # docker.io's runc: a real Go binary built without modules
 MODINFO = ("path\texample.com/app\nmod\texample.com/app\tv1.4.0\th1:a=\n"

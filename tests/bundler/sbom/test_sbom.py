@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import tarfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,13 +20,13 @@ from spdx_tools.spdx.validation.document_validator import validate_full_spdx_doc
 
 from bundler.commands.sbom import sbom
 from bundler.oci import Registries, pull_images
+from bundler.oci.layout import OCILayout
 from bundler.sbom import SBOMCache, catalog_pulled, to_cyclonedx, to_spdx
 from bundler.sbom.errors import HostileLayerError
-from bundler.oci.layout import OCILayout
 from tests.images import Layer, Published, dpkg_field, make_image, push
 
 pytestmark = pytest.mark.services
-CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -182,7 +182,7 @@ def test_free_text_licenses_from_real_python_metadata_are_kept(tmp_path: Path) -
              Component("pkg:pypi/idna@3.7", "idna", "3.7", "pypi", "y", "sha256:" + "b" * 64, ("BSD-3-Clause",),
                        "python"))
     catalog = Catalog(subject=subject, components=comps, distro=None)
-    created = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    created = datetime(2026, 11, 1, tzinfo=UTC)
     doc = json.loads(to_cyclonedx(catalog, created))
     names = {c["name"]: c["licenses"] for c in doc["components"]}
     assert names["requests"] == [{"license": {"name": "Apache License, Version 2.0"}}]

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from tests.bundler.test_sbom_render import catalogs, created_times
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = ROOT / "docs" / "schemas" / "spdx-3.0.1.schema.json"
 SCHEMA_SHA256 = "d711c811b1ff6face561cbd8cfd07cb5d581845030d4c24cf8cc7107cc8d112a"
-CREATED = datetime(2026, 11, 1, tzinfo=timezone.utc)
+CREATED = datetime(2026, 11, 1, tzinfo=UTC)
 LAYER = "sha256:" + "c" * 64
 SUBJECT = ImageSubject("127.0.0.1:5055", "stella-test/app", "sha256:" + "d" * 64, "v1", "linux/amd64")
 
@@ -266,7 +266,8 @@ sys.stdout.write(hashlib.sha256(to_spdx3(catalog, datetime(2026, 11, 1))).hexdig
 
 def test_same_bytes_across_processes_hash_seeds_and_time_zones() -> None:
     digests = set()
-    for seed, tz in (("0", "UTC"), ("1", "Asia/Kathmandu"), ("4242", "America/St_Johns"), ("random", "Pacific/Chatham")):
+    for seed, tz in (("0", "UTC"), ("1", "Asia/Kathmandu"), ("4242", "America/St_Johns"),
+                     ("random", "Pacific/Chatham")):
         env = dict(os.environ, PYTHONHASHSEED=seed, TZ=tz)
         out = subprocess.run([sys.executable, "-c", RENDER], cwd=ROOT, env=env, capture_output=True, text=True,
                              check=True)

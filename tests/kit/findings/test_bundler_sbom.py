@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from packageurl import PackageURL
@@ -29,7 +29,7 @@ def test_reads_bundler_cyclonedx(tmp_path: Path) -> None:
     )
     catalog = Catalog(subject, tuple(sorted(comps)), Distro("debian", "12"))
     path = tmp_path / "web.cdx.json"
-    path.write_bytes(to_cyclonedx(catalog, datetime(2024, 1, 1, tzinfo=timezone.utc)))
+    path.write_bytes(to_cyclonedx(catalog, datetime(2024, 1, 1, tzinfo=UTC)))
     found, problems = load_sboms([path])
     assert problems == ()
     assert [c.name for c in found] == ["libssl3", "demo"]
@@ -53,7 +53,7 @@ def test_go_standard_library_and_modules_from_a_binary_match_osv_go_records(tmp_
                   "usr/bin/api", LAYER, (), "go-binary"),
     )
     path = tmp_path / "api.cdx.json"
-    path.write_bytes(to_cyclonedx(Catalog(subject, tuple(sorted(comps))), datetime(2024, 1, 1, tzinfo=timezone.utc)))
+    path.write_bytes(to_cyclonedx(Catalog(subject, tuple(sorted(comps))), datetime(2024, 1, 1, tzinfo=UTC)))
     found, problems = load_sboms([path])
     assert problems == ()
     std = advisory("GO-2024-2887", "stdlib", ecosystem="Go", events=[{"introduced": "1.22.0-0"}, {"fixed": "1.22.4"}])
