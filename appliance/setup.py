@@ -7,8 +7,7 @@ from pathlib import Path
 
 from appliance import audit, keys, lock, trust
 from appliance.errors import AlreadyInitialised
-from appliance.home import Home
-from appliance.home import actor as current_actor
+from appliance.home import Home, actor as current_actor
 from appliance.registry import config as registry_config
 from appliance.store.db import open_db, transaction
 from kit.crypto.keys import Signer

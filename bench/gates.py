@@ -32,15 +32,19 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kit.findings.osv import parse_osv  # noqa: E402
-from kit.gates import decide  # noqa: E402
-from kit.gates import policy, rego  # noqa: E402
+from kit.gates import (  # noqa: E402
+    decide,  # noqa: E402
+    policy,
+    rego,
+)
 from kit.gates.findings import compute  # noqa: E402
 from kit.gates.inputs import file_entry  # noqa: E402
 
@@ -63,11 +67,13 @@ def make_inputs(n: int) -> dict[str, Any]:
                                  "pypa").to_dict())
     vex = json.dumps({"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://x/vex", "author": "site",
                       "timestamp": "2026-01-01T00:00:00Z", "version": 1, "statements": [
-                          {"vulnerability": {"name": f"PYSEC-2026-{i}"}, "products": [{"@id": f"pkg:pypi/pkg{i}@1.0.0"}],
+                          {"vulnerability": {"name": f"PYSEC-2026-{i}"},
+                           "products": [{"@id": f"pkg:pypi/pkg{i}@1.0.0"}],
                            "status": "not_affected", "justification": "vulnerable_code_not_present"}
                           for i in range(0, n, 10)]})
     manifest = "sha256:" + "a" * 64
-    release = json.dumps({"_type": "stella/release", "name": "big", "version": "1.0.0", "created": "2026-01-01T00:00:00Z",
+    release = json.dumps({"_type": "stella/release", "name": "big", "version": "1.0.0",
+                          "created": "2026-01-01T00:00:00Z",
                           "compose": None, "components": [{"service": "app", "digest": manifest, "manifests": [
                               {"digest": manifest, "platform": "linux/amd64", "config": manifest,
                                "sboms": {"cyclonedx": "sboms/a.cdx.json", "spdx": "sboms/a.spdx.json"}}]}]})

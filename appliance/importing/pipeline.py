@@ -22,10 +22,8 @@ import sqlite_utils
 
 from appliance import audit, keys, lock, testhooks, trust
 from appliance.errors import BaseMissing, ConflictError, KitChanged, OlderThanActive, RefusedError
-from appliance.home import Home, fsync_dir
-from appliance.home import actor as current_actor
-from appliance.importing import commit as committer
-from appliance.importing import record, staging
+from appliance.home import Home, actor as current_actor, fsync_dir
+from appliance.importing import commit as committer, record, staging
 from appliance.importing.derive import derive
 from appliance.quarantine import quarantine
 from appliance.store.blobs import BlobStore

@@ -18,8 +18,7 @@ import sqlite_utils
 
 from appliance import audit, environments, releases, users
 from appliance.home import Home
-from appliance.promotions import inputs as gate_inputs
-from appliance.promotions import states, store
+from appliance.promotions import inputs as gate_inputs, states, store
 from appliance.promotions.errors import (
     AlreadyApproved,
     BadTransition,

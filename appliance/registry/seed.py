@@ -20,8 +20,7 @@ import httpx
 import sqlite_utils
 
 from appliance.errors import RegistryError
-from appliance.registry.mediatypes import INDEX_TYPES
-from appliance.registry.mediatypes import MANIFEST_TYPES as _MANIFEST_TYPES
+from appliance.registry.mediatypes import INDEX_TYPES, MANIFEST_TYPES as _MANIFEST_TYPES
 from appliance.store.blobs import BlobStore
 from kit.timeutil import format_time, now
 

@@ -13,8 +13,7 @@ from bundler.sbom.cache import SBOMCache
 from bundler.sbom.catalogers import DEFAULT_CATALOGERS, Cataloger
 from bundler.sbom.catalogers.apk import INSTALLED
 from bundler.sbom.catalogers.dpkg import STATUS
-from bundler.sbom.catalogers.osrelease import PATHS as OS_RELEASE
-from bundler.sbom.catalogers.osrelease import find_distro
+from bundler.sbom.catalogers.osrelease import PATHS as OS_RELEASE, find_distro
 from bundler.sbom.errors import SBOMError
 from bundler.sbom.layers import LayerLimits, ScanCache, read_layers, scan_layer
 from bundler.sbom.model import Catalog, ImageSubject

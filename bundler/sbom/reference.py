@@ -23,8 +23,7 @@ from cyclonedx.contrib.license.exceptions import InvalidSpdxLicenseException
 from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom
-from cyclonedx.model.component import Component as CdxComponent
-from cyclonedx.model.component import ComponentType
+from cyclonedx.model.component import Component as CdxComponent, ComponentType
 from cyclonedx.model.dependency import Dependency
 from cyclonedx.model.license import License
 from cyclonedx.output import make_outputter

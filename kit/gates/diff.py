@@ -50,7 +50,8 @@ def differences(stored: dict[str, Any], replayed: dict[str, Any], carried: dict[
             lines.append(f"gate {name}: verdict {a.get('verdict')} recorded, replay gives {b.get('verdict')} "
                          f"({b.get('reason')})")
         elif a.get("reason") != b.get("reason"):
-            lines.append(f"gate {name}: reason recorded {_short(a.get('reason'))}, replay gives {_short(b.get('reason'))}")
+            lines.append(f"gate {name}: reason recorded {_short(a.get('reason'))}, "
+                         f"replay gives {_short(b.get('reason'))}")
         lines += _trace_diff(name, a.get("trace"), b.get("trace"))
     if not lines and stored != replayed:
         lines.append("the records differ in a field outside the gates (compare the canonical JSON)")

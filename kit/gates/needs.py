@@ -21,7 +21,7 @@ or nothing is pruned:
   whole document.
 
 Within those rules an element field that is not named cannot be reached, so the pruned
-document gives the same result (tested against the full one, tests/gates).
+document gives the same result (tested against the full one, tests/kit/gates).
 """
 
 from __future__ import annotations

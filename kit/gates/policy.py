@@ -95,7 +95,7 @@ def evaluate(inputs: Mapping[str, Any], outcome: Outcome | None = None) -> GateR
 
     The input document goes to regopy in memory, pruned to what the pack reads, against
     the pack compiled once per process (``rego.evaluate_document``); the result is the
-    same as :func:`evaluate_reference`'s, byte for byte (tests/gates).
+    same as :func:`evaluate_reference`'s, byte for byte (tests/kit/gates).
     """
     return _evaluate(inputs, outcome, rego.evaluate_document)
 

@@ -19,15 +19,13 @@ from pathlib import Path
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
+from hypothesis import example, given, settings, strategies as st
 from packageurl import PackageURL
 from spdx_tools.spdx.parser.json.json_parser import parse_from_file
 from spdx_tools.spdx.validation import external_package_ref_validator, spdx_id_validators
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-from bundler.sbom import reference
-from bundler.sbom import spdx as spdx_mod
+from bundler.sbom import reference, spdx as spdx_mod
 from bundler.sbom.catalog import catalog_layers
 from bundler.sbom.cyclonedx import bom_refs, to_cyclonedx
 from bundler.sbom.errors import SBOMError

@@ -14,8 +14,7 @@ import tempfile
 from pathlib import Path
 
 import zstandard
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kit.crypto import generate
 from kit.errors import KitError

@@ -30,8 +30,7 @@ def parse(text: str) -> Any:
     value = _RELEASE_TOKEN.sub("final", text.strip().lower())
     # "b1" is Maven shorthand for beta-1 (likewise a1, m1).
     value = _SHORTHAND.sub(lambda m: _LONG[m.group(1)], value)
-    from univers.versions import InvalidVersion as _UniversInvalid
-    from univers.versions import MavenVersion
+    from univers.versions import InvalidVersion as _UniversInvalid, MavenVersion
 
     try:
         return MavenVersion(value)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from packaging.version import InvalidVersion as _PackagingInvalid
-from packaging.version import Version
+from packaging.version import InvalidVersion as _PackagingInvalid, Version
 
 from kit.findings.errors import InvalidVersion
 

@@ -9,8 +9,17 @@ from pathlib import Path
 import docker
 import pytest
 
-from bundler.oci import OCILayout, Platform, Puller, Registries, RegistryClient, parse_reference, pull_images, push_ref
-from bundler.oci import mediatypes as mt
+from bundler.oci import (
+    OCILayout,
+    Platform,
+    Puller,
+    Registries,
+    RegistryClient,
+    mediatypes as mt,
+    parse_reference,
+    pull_images,
+    push_ref,
+)
 from tests.images import Published
 
 pytestmark = pytest.mark.services

@@ -17,8 +17,7 @@ from bundler.sbom.catalog import _wants, layer_tap
 from bundler.sbom.catalogers import DEFAULT_CATALOGERS
 from bundler.sbom.layers import LayerLimits, ScanCache, scan_layer
 from bundler.sbom.streamscan import StreamingScan
-from tests.images import Layer, debian_rootfs, make_image, make_tar, push
-from tests.images import test_client as registry_client
+from tests.images import Layer, debian_rootfs, make_image, make_tar, push, test_client as registry_client
 
 LIMITS = LayerLimits()
 WANTS, WANTS_KEY, PROBE = _wants(DEFAULT_CATALOGERS)

@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kit.gates import needs, policy, rego
 from kit.gates.decide import GATES, decide
 from kit.gates.inputs import file_entry
 from kit.gates.rego import Module
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEFAULT = ROOT / "appliance" / "policy" / "default"
 DEFAULT_MODULES = [Module("gate.rego", (DEFAULT / "gate.rego").read_text())]
 DEFAULT_DATA = (DEFAULT / "data.json").read_text()

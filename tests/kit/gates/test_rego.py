@@ -9,7 +9,8 @@ import pytest
 
 from kit.gates.rego import Module, evaluate
 
-OK = 'package stella.gate\nimport rego.v1\ndeny := [m | some f in input.findings; f.severity == "critical"; m := f.id]\n'
+OK = ('package stella.gate\nimport rego.v1\n'
+      'deny := [m | some f in input.findings; f.severity == "critical"; m := f.id]\n')
 
 
 def run(text: str, doc: object = None, limit: float = 10.0):
@@ -26,7 +27,8 @@ def test_ok_and_deny() -> None:
     ("package stella.gate\ndeny := [\n", "syntax"),
     ("package stella.gate\nallow := true\n", "undefined"),
     ("package stella.gate\ndeny := {\"a\": 1}\n", "bad-result"),
-    ("package stella.gate\nimport rego.v1\ndeny := [concat(\", \", [\"a\"]) | true]\nx := sprintf(\"%s\", [concat(\",\", [\"a\", \"b\"])])\n"
+    ("package stella.gate\nimport rego.v1\ndeny := [concat(\", \", [\"a\"]) | true]\n"
+     "x := sprintf(\"%s\", [concat(\",\", [\"a\", \"b\"])])\n"
      "deny2 := [sprintf(\"%s\", [concat(\", \", [\"a\"])])]\n", None),
 ])
 def test_errors_fail_closed(text: str, kind: str | None) -> None:
