@@ -132,3 +132,9 @@ class NoComposeTemplate(ApplianceFormatError):
     """A release has no Compose template to render its lock file from."""
 
     kind = "no-compose-template"
+
+
+class BadListen(ApplianceFormatError):
+    """``stella serve --listen`` is not HOST:PORT, or names a non-loopback address without TLS."""
+
+    kind = "bad-listen"

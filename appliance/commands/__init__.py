@@ -42,6 +42,8 @@ LAZY: dict[str, tuple[str, str]] = {
     "rollback": ("appliance.commands.rollback", "rollback"),
     "whereis": ("appliance.commands.whereis", "whereis"),
     "drift": ("appliance.commands.drift", "drift"),
+    # the service (docs/service.md)
+    "serve": ("appliance.commands.serve", "serve"),
 }
 
 

@@ -40,9 +40,13 @@ def migrations(upto: int | None = None) -> list[Migration]:
     return [m for m in found if upto is None or m.version <= upto]
 
 
-def connect(path: Path) -> sqlite_utils.Database:
-    """Open without migrating: WAL, FULL sync (a commit survives power loss), FKs on."""
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+def connect(path: Path, *, any_thread: bool = False) -> sqlite_utils.Database:
+    """Open without migrating: WAL, FULL sync (a commit survives power loss), FKs on.
+
+    *any_thread*: the service opens one connection per request and its framework may run
+    the request's parts on different worker threads (never two at once).
+    """
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=not any_thread)
     # no third-party sqlite-utils plugins on the appliance's database (and no entry-point scan
     # of every installed distribution at each start: ~15 ms)
     db = sqlite_utils.Database(conn, execute_plugins=False)

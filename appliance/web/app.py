@@ -1,0 +1,45 @@
+"""The ASGI application of ``stella serve``: API routers, console routes, error handlers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from appliance.home import Home
+from appliance.store.db import open_db
+from appliance.web.errors import HTTPProblem, envelope, for_error
+from kit import __version__
+from kit.errors import StellaError
+
+
+def create_app(home: Home, *, tls: bool = False) -> FastAPI:
+    """The service for *home* (initialised; migrated here once, not per request)."""
+    open_db(home.require().db_path).close()
+    app = FastAPI(title="Stella Ops appliance", version=__version__, openapi_url="/api/v1/openapi.json",
+                  docs_url=None, redoc_url=None)
+    app.state.home = home
+    app.state.tls = tls
+
+    @app.exception_handler(StellaError)
+    async def appliance_error(request: Request, exc: StellaError) -> Response:
+        status, body = for_error(exc)
+        return _error_response(request, status, body)
+
+    @app.exception_handler(HTTPProblem)
+    async def http_problem(request: Request, exc: HTTPProblem) -> Response:
+        return _error_response(request, exc.status, envelope(exc.kind, exc.message))
+
+    from appliance.web.api import ROUTERS
+    for router in ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+    from appliance.web.console import install as install_console
+    install_console(app)
+    return app
+
+
+def _error_response(request: Request, status: int, body: dict[str, object]) -> Response:
+    """API paths get the JSON envelope; console pages render it (console.error_page)."""
+    if not request.url.path.startswith("/api/"):
+        from appliance.web.console import error_page
+        return error_page(request, status, body)
+    return JSONResponse(body, status_code=status)
