@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from appliance import keys
+from appliance import keys, tls
 from appliance.commands.opening import opened
 from appliance.commands.options import home_option, json_option
 from appliance.home import resolve_home
@@ -27,13 +27,25 @@ from kit.timeutil import now
               help="Crypto profile of the appliance signing key.")
 @click.option("--registry-addr", default=DEFAULT_ADDR, show_default=True,
               help="Address the local registry listens on (host:port).")
+@click.option("--tls-name", "tls_names", multiple=True, metavar="NAME",
+              help="A DNS name or IP address the self-signed HTTPS certificate is for (repeat; "
+                   f"default {' '.join(tls.DEFAULT_NAMES)}).")
+@click.option("--no-tls-cert", is_flag=True, help="Do not create the self-signed HTTPS certificate.")
 @json_option
-def init(home: str | None, trust_file: Path, profile: str, registry_addr: str, as_json: bool) -> None:
-    """Create the database, the content store and the appliance signing key."""
+def init(home: str | None, trust_file: Path, profile: str, registry_addr: str, tls_names: tuple[str, ...],
+         no_tls_cert: bool, as_json: bool) -> None:
+    """Create the database, the content store, the appliance signing key and an HTTPS certificate."""
     with handle_errors("stella init"):
+        names = tls.check_names(tls_names or tls.DEFAULT_NAMES)
         target = resolve_home(home)
-        signer = init_home(target, trust_file, now(), profile, registry_addr)
-        info = {"home": str(target.root), "applianceKey": {"keyid": signer.keyid, **signer.public_key.to_dict()}}
+        at = now()
+        signer = init_home(target, trust_file, at, profile, registry_addr)
+        info: dict[str, object] = {"home": str(target.root),
+                                   "applianceKey": {"keyid": signer.keyid, **signer.public_key.to_dict()}}
+        pair = None if no_tls_cert else tls.create_self_signed(target, names, at)
+        if pair:
+            info["tls"] = {"cert": str(pair.cert), "key": str(pair.key), "names": list(pair.names),
+                           "sha256": pair.sha256, "notAfter": pair.not_after.isoformat()}
         if as_json:
             emit_json(info)
             return
@@ -41,6 +53,10 @@ def init(home: str | None, trust_file: Path, profile: str, registry_addr: str, a
         click.echo(f"appliance key {signer.keyid}")
         click.echo(f"  {canonical.dumps(signer.public_key.to_dict()).decode()}")
         click.echo("give auditors the public key: stella key export --out appliance.pub.json")
+        if pair:
+            click.echo(f"self-signed HTTPS certificate {pair.cert} for {', '.join(pair.names)} "
+                       f"(until {pair.not_after:%Y-%m-%d}; replace it with your CA's: docs/service.md)")
+            click.echo(f"  SHA-256 fingerprint {pair.sha256}")
 
 
 @click.group("key")

@@ -207,6 +207,8 @@ def start_service(home: Path, *, tls: tuple[Path, Path] | None = None) -> Servic
     args = ["serve", "--listen", f"127.0.0.1:{port}", "--home", str(home)]
     if tls:
         args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    else:
+        args += ["--no-tls"]  # plain HTTP on loopback, though stella init left a certificate in the home
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("STELLA_USER", None)
     proc = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; main()", *args], env=env,
