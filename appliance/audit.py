@@ -77,6 +77,22 @@ def events(db: sqlite_utils.Database, limit: int | None = None) -> list[Event]:
     return [Event(*row) for row in db.execute(sql)]
 
 
+def page(db: sqlite_utils.Database, *, after: int | None, limit: int, newest_first: bool = True) -> list[Event]:
+    """Up to *limit* events after sequence number *after* (None: from the newest or the oldest)."""
+    where = "" if after is None else ("WHERE seq < ?" if newest_first else "WHERE seq > ?")
+    sql = (f"SELECT seq, time, actor, action, details, prev_hash, hash FROM audit_events {where} "
+           f"ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?")
+    return [Event(*row) for row in db.execute(sql, [*([] if after is None else [after]), limit])]
+
+
+def verification(db: sqlite_utils.Database) -> dict[str, Any]:
+    """``stella audit verify --json``: ok, the number of events, the head hash and every problem."""
+    problems = verify(db)
+    count, last = head(db)
+    return {"ok": not problems, "events": count, "head": last,
+            "problems": [{"seq": p.seq, "kind": p.kind, "message": p.message} for p in problems]}
+
+
 def _recompute(ev: Event, seq: int | None = None) -> str:
     try:
         return event_hash(ev.seq if seq is None else seq, ev.time, ev.actor, ev.action, ev.details,

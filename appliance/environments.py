@@ -18,15 +18,17 @@ from appliance.errors import BadName
 from appliance.promotions.errors import (
     AlreadyExists,
     AlreadyStopped,
+    MissingRole,
     NoReason,
     NotStopped,
     UnknownEnvironment,
     UnknownWindow,
 )
 from appliance.store.db import transaction
+from appliance.users import User
 from kit import canonical
 from kit.errors import BadWindow
-from kit.gates.freeze import active_occurrence, check_window, next_start, zone
+from kit.gates.freeze import active_occurrence, check_window, next_start, parse_duration, zone
 from kit.timeutil import format_time, now
 
 STOP_KEY = "stop_the_line"
@@ -106,17 +108,26 @@ def config(db: sqlite_utils.Database, spec: EnvSpec) -> dict[str, Any]:
     return {**_spec_dict(spec), "freezeWindows": windows(db, spec.name), "stopTheLine": stop_state(db)}
 
 
-def freeze(db: sqlite_utils.Database, name: str, *, rrule: str | None, start: str | None, duration: int,
-           tz: str, reason: str, actor: str) -> str:
-    """Add a freeze window; returns its id (F-0001…)."""
+def admin(actor: User) -> str:
+    """The name of *actor*, who must hold the admin role (freeze windows, stop-the-line)."""
+    if not actor.has("admin"):
+        raise MissingRole(f"{actor.name} lacks the admin role")
+    return actor.name
+
+
+def freeze(db: sqlite_utils.Database, name: str, *, rrule: str | None, start: str | None, duration: str,
+           tz: str, reason: str, actor: User) -> str:
+    """Add a freeze window (admin role); *duration* as ``64h``; returns its id (F-0001…)."""
+    by = admin(actor)
+    seconds = parse_duration(duration)
     get(db, name)
     if not reason.strip():
         raise NoReason("a freeze window needs a --reason")
     # Default anchor: local midnight far enough back that an occurrence which began before
     # this command (and is still running) exists; --start anchors INTERVAL>1 rules.
     local_now = now().astimezone(zone(tz)).replace(tzinfo=None, hour=0, minute=0, second=0)
-    dtstart = start or (local_now - dt.timedelta(days=duration // 86400 + 1)).isoformat()
-    window = {"rrule": rrule, "dtstart": dtstart, "duration": duration, "tz": tz, "reason": reason}
+    dtstart = start or (local_now - dt.timedelta(days=seconds // 86400 + 1)).isoformat()
+    window = {"rrule": rrule, "dtstart": dtstart, "duration": seconds, "tz": tz, "reason": reason}
     check_window(window)
     try:        # evaluate it once now, so a window the gate cannot evaluate is never stored
         active_occurrence(window, now())
@@ -129,36 +140,42 @@ def freeze(db: sqlite_utils.Database, name: str, *, rrule: str | None, start: st
         when = format_time(now())
         db.execute("INSERT INTO freeze_windows (id, environment, rrule, dtstart, duration, tz, reason, created_at, "
                    "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [ident, name, rrule, dtstart, duration, tz, reason, when, actor])
-        audit.append(db, actor, "env.freeze", {"environment": name, "id": ident, **window}, when)
+                   [ident, name, rrule, dtstart, seconds, tz, reason, when, by])
+        audit.append(db, by, "env.freeze", {"environment": name, "id": ident, **window}, when)
     return ident
 
 
-def unfreeze(db: sqlite_utils.Database, ident: str, actor: str) -> None:
+def unfreeze(db: sqlite_utils.Database, ident: str, actor: User) -> None:
+    """Remove a freeze window (admin role)."""
+    by = admin(actor)
     row = db.execute("SELECT environment FROM freeze_windows WHERE id = ? AND removed_at IS NULL", [ident]).fetchone()
     if row is None:
         raise UnknownWindow(f"no active freeze window {ident}")
     with transaction(db):
         when = format_time(now())
-        db.execute("UPDATE freeze_windows SET removed_at = ?, removed_by = ? WHERE id = ?", [when, actor, ident])
-        audit.append(db, actor, "env.unfreeze", {"environment": row[0], "id": ident}, when)
+        db.execute("UPDATE freeze_windows SET removed_at = ?, removed_by = ? WHERE id = ?", [when, by, ident])
+        audit.append(db, by, "env.unfreeze", {"environment": row[0], "id": ident}, when)
 
 
-def stop_the_line(db: sqlite_utils.Database, reason: str, actor: str, at: dt.datetime | None = None) -> None:
+def stop_the_line(db: sqlite_utils.Database, reason: str, actor: User, at: dt.datetime | None = None) -> None:
+    """Block every promotion and deployment (admin role)."""
+    by = admin(actor)
     if not reason.strip():
         raise NoReason("stop-the-line needs a --reason")
     if stop_state(db):
         raise AlreadyStopped("the line is already stopped (stella env resume)")
-    value = {"by": actor, "reason": reason, "at": format_time(at or now())}
+    value = {"by": by, "reason": reason, "at": format_time(at or now())}
     with transaction(db):
         db.execute("INSERT INTO site_state VALUES (?, ?)", [STOP_KEY, canonical.dumps(value).decode()])
-        audit.append(db, actor, "site.stop-the-line", value, value["at"])
+        audit.append(db, by, "site.stop-the-line", value, value["at"])
 
 
-def resume(db: sqlite_utils.Database, actor: str, reason: str | None) -> None:
+def resume(db: sqlite_utils.Database, actor: User, reason: str | None) -> None:
+    """Lift stop-the-line (admin role)."""
+    by = admin(actor)
     state = stop_state(db)
     if not state:
         raise NotStopped("the line is not stopped")
     with transaction(db):
         db.execute("DELETE FROM site_state WHERE key = ?", [STOP_KEY])
-        audit.append(db, actor, "site.resume", {"stopped": state, "reason": reason}, format_time(now()))
+        audit.append(db, by, "site.resume", {"stopped": state, "reason": reason}, format_time(now()))

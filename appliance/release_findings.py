@@ -8,6 +8,9 @@ newest imported.
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import sqlite_utils
 
 from appliance import releases
@@ -39,3 +42,13 @@ def release_findings(home: Home, db: sqlite_utils.Database, ref: str, env: str |
     components, problems = sbom_components({"sboms": sboms})
     statements, vex_problems = vex_statements({"vex": vex_input(home, db)})
     return evaluate(components, SqliteAdvisoryIndex(db.conn), statements, None, [*problems, *vex_problems])
+
+
+def ecosystems(home: Home, db: sqlite_utils.Database, rel: releases.Release,
+               doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The release's SBOM components counted per ecosystem (purl type)."""
+    sboms = {"documents": [file_entry(p, releases.text_of(home, sha, p))
+                           for p, sha in releases.sbom_entries(db, rel, doc)]}
+    components, _problems = sbom_components({"sboms": sboms})
+    counts = Counter(c.purl_type for c in components)
+    return [{"ecosystem": k, "components": n} for k, n in sorted(counts.items())]

@@ -107,3 +107,19 @@ def sbom_entries(db: sqlite_utils.Database, rel: Release, doc: dict[str, Any]) -
         if row:
             out.append((path, row[0]))
     return out
+
+
+def show(home: Home, db: sqlite_utils.Database, ref: str) -> tuple[Release, dict[str, Any]]:
+    """A release as ``stella release show --json`` and ``GET /api/v1/releases/{ref}`` give it:
+    its document (components pinned by digest), SBOM entries and the kits carrying it."""
+    rel = resolve(db, ref)
+    doc = document(home, rel)
+    return rel, {"release": rel.label, "document": doc, "path": rel.path, "sha256": rel.sha256,
+                 "sboms": [{"path": p, "sha256": s} for p, s in sbom_entries(db, rel, doc)],
+                 "kits": carriers(db, rel)}
+
+
+def to_dict(rel: Release) -> dict[str, Any]:
+    """One line of ``stella release list --json``."""
+    return {"release": rel.label, "name": rel.name, "version": rel.version, "kit": rel.kit_name,
+            "sequence": rel.kit_sequence, "kitId": rel.kit_id, "sha256": rel.sha256, "importedAt": rel.imported_at}

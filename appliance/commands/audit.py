@@ -24,16 +24,15 @@ def audit() -> None:
 def verify(home: str | None, as_json: bool) -> None:
     """Walk the hash chain; name every edited, deleted or reordered event (exit 1 if any)."""
     with handle_errors("stella audit verify"), opened(home) as (_h, db):
-        problems = audit_log.verify(db)
-        count, head = audit_log.head(db)
+        report = audit_log.verification(db)
+        problems = report["problems"]
         if as_json:
-            emit_json({"ok": not problems, "events": count, "head": head,
-                       "problems": [{"seq": p.seq, "kind": p.kind, "message": p.message} for p in problems]})
+            emit_json(report)
         elif problems:
             for p in problems:
-                click.echo(f"stella audit verify: {p.kind}: {p.message}", err=True)
+                click.echo(f"stella audit verify: {p['kind']}: {p['message']}", err=True)
         else:
-            click.echo(f"audit log intact: {count} events, head {head[:16]}…")
+            click.echo(f"audit log intact: {report['events']} events, head {report['head'][:16]}…")
         if problems:
             sys.exit(exitcodes.REFUSED)
 

@@ -9,7 +9,6 @@ import click
 from appliance.commands.opening import opened
 from appliance.commands.options import home_option, json_option
 from appliance.deploy import inspect, recovery
-from appliance.deploy.errors import EngineDown
 from appliance.home import actor
 from clisupport import emit_json, handle_errors
 from kit import exitcodes
@@ -21,17 +20,12 @@ from kit import exitcodes
 @json_option
 def drift(what: str | None, home: str | None, as_json: bool) -> None:
     """Compare running containers and the signed sticker with the deployed lock file."""
-    results, down = [], []
     with handle_errors("stella drift"), opened(home, notice_deploys=False) as (h, db):
         recovery.recover_if_idle(h, db, actor())
-        for t in inspect.select(db, what):
-            try:
-                results.append(inspect.drift(h, db, t))
-            except EngineDown as exc:          # one engine down must not hide the others' report
-                down.append({"target": t.name, "environment": t.environment, "error": exc.message})
+        report = inspect.drift_report(h, db, what)
+    results, down = report.results, report.down
     if as_json:
-        emit_json({"match": all(not r.differences for r in results) and not down,
-                   "targets": [r.to_dict() for r in results], "unreachable": down})
+        emit_json(report.to_dict())
     else:
         if not results and not down:
             click.echo("no targets (stella target add NAME --env ENV --docker URL)")

@@ -81,9 +81,8 @@ def freeze(name: str, rrule: str | None, start: str | None, duration: str, tz: s
     if not rrule and not start:
         raise click.UsageError("give --rrule (recurring) or --start (one-off)")
     with handle_errors(PROG), opened(home) as (_h, db):
-        actor = users.acting(db, as_user, "admin")
-        ident = environments.freeze(db, name, rrule=rrule, start=start, duration=parse_duration(duration), tz=tz,
-                                    reason=reason, actor=actor.name)
+        ident = environments.freeze(db, name, rrule=rrule, start=start, duration=duration, tz=tz, reason=reason,
+                                    actor=users.acting(db, as_user))
         click.echo(f"freeze window {ident} on {name}: {rrule or 'once'} for {duration} ({tz}): {reason}")
 
 
@@ -94,7 +93,7 @@ def freeze(name: str, rrule: str | None, start: str | None, duration: str, tz: s
 def unfreeze(window_id: str, as_user: str | None, home: str | None) -> None:
     """Remove a freeze window (admin role)."""
     with handle_errors(PROG), opened(home) as (_h, db):
-        environments.unfreeze(db, window_id, users.acting(db, as_user, "admin").name)
+        environments.unfreeze(db, window_id, users.acting(db, as_user))
         click.echo(f"freeze window {window_id} removed")
 
 
@@ -105,7 +104,7 @@ def unfreeze(window_id: str, as_user: str | None, home: str | None) -> None:
 def stop_the_line(reason: str, as_user: str | None, home: str | None) -> None:
     """Block every promotion and deployment at once (break-glass; admin role)."""
     with handle_errors(PROG), opened(home) as (_h, db):
-        environments.stop_the_line(db, reason, users.acting(db, as_user, "admin").name)
+        environments.stop_the_line(db, reason, users.acting(db, as_user))
         click.echo(f"line stopped at {format_time(now())}: {reason}")
 
 
@@ -116,5 +115,5 @@ def stop_the_line(reason: str, as_user: str | None, home: str | None) -> None:
 def resume(reason: str | None, as_user: str | None, home: str | None) -> None:
     """Lift stop-the-line (admin role)."""
     with handle_errors(PROG), opened(home) as (_h, db):
-        environments.resume(db, users.acting(db, as_user, "admin").name, reason)
+        environments.resume(db, users.acting(db, as_user), reason)
         click.echo("line resumed")

@@ -6,13 +6,11 @@ from pathlib import Path
 
 import click
 
-from appliance import audit, users
+from appliance import users
 from appliance.commands.opening import opened
 from appliance.commands.options import as_option, home_option
-from appliance.promotions.packets import export as export_packet
-from appliance.store.db import transaction
+from appliance.promotions.packets import export_recorded
 from clisupport import handle_errors
-from kit import canonical
 from kit.evidence.packet import TYPES
 
 
@@ -33,12 +31,8 @@ def export(promotion_id: str, out: Path, packet_type: str, decision: str | None,
     """Write the packet: decision record + every input, DSSE-signed by the appliance key."""
     with handle_errors("stella evidence export"), opened(home) as (h, db):
         actor = users.acting(db, as_user)
-        data = export_packet(h, db, promotion_id, packet_type=packet_type, decision=decision)
+        data, digest = export_recorded(h, db, promotion_id, actor.name, packet_type=packet_type, decision=decision)
         tmp = out.with_name(out.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(out)
-        digest = "sha256:" + canonical.sha256_hex(data)
-        with transaction(db):
-            audit.append(db, actor.name, "evidence.export", {"promotion": promotion_id, "type": packet_type,
-                                                             "packet": digest})
         click.echo(f"{out}: {packet_type} packet for {promotion_id} ({len(data)} bytes, {digest})")

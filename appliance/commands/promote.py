@@ -20,7 +20,7 @@ PROG = "stella"
 def _report(out: Outcome, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     p = out.promotion
     if as_json:
-        emit_json({"promotion": p.to_dict(), "decision": out.record, "record": out.decision.record(), **(extra or {})})
+        emit_json({**service.outcome_dict(out), **(extra or {})})
         return
     click.echo(f"{p.id} {p.release} → {p.environment}: {p.state} (decision {out.record[:23]}…)")
     echo_gates(out.decision)
@@ -108,22 +108,19 @@ def promotion() -> None:
 def show(promotion_id: str, home: str | None, as_json: bool) -> None:
     """State, each gate with verdict and trace, approvals, history."""
     with handle_errors(f"{PROG} promotion show"), opened(home) as (_h, db):
-        p = store.get(db, promotion_id)
-        latest = store.latest_decision(db, p.id)
-        approvals, history = store.approvals(db, p.id), store.history(db, p.id)
-        doc = {"promotion": p.to_dict(), "approvals": approvals, "history": history,
-               "decision": latest[0] if latest else None, "record": latest[1] if latest else None}
+        doc = service.show(db, promotion_id)
         if as_json:
             emit_json(doc)
             return
-        click.echo(f"{p.id} {p.release} → {p.environment}: {p.state}")
-        click.echo(f"  requested by {p.requester} at {p.created_at}: {p.reason}")
-        if latest:
-            click.echo(f"  decision {latest[0]} at {latest[1]['evaluatedAt']}: {latest[1]['verdict']}")
-            echo_gates(latest[1])
-        for a in approvals:
+        p, record = doc["promotion"], doc["record"]
+        click.echo(f"{p['id']} {p['release']} → {p['environment']}: {p['state']}")
+        click.echo(f"  requested by {p['requester']} at {p['createdAt']}: {p['reason']}")
+        if record is not None:
+            click.echo(f"  decision {doc['decision']} at {record['evaluatedAt']}: {record['verdict']}")
+            echo_gates(record)
+        for a in doc["approvals"]:
             click.echo(f"  {a['decision']} by {a['user']} at {a['at']}{': ' + a['comment'] if a['comment'] else ''}")
-        for hline in history:
+        for hline in doc["history"]:
             click.echo(f"  {hline['at']} {hline['actor']}: {hline['from'] or '-'} → {hline['to']} ({hline['note']})")
 
 

@@ -25,9 +25,7 @@ def list_(home: str | None, as_json: bool) -> None:
     with handle_errors(PROG), opened(home) as (_h, db):
         found = releases.listing(db)
         if as_json:
-            emit_json([{"release": r.label, "name": r.name, "version": r.version, "kit": r.kit_name,
-                        "sequence": r.kit_sequence, "kitId": r.kit_id, "sha256": r.sha256,
-                        "importedAt": r.imported_at} for r in found])
+            emit_json([releases.to_dict(r) for r in found])
             return
         for r in found:
             click.echo(f"{r.label:<30} kit {r.kit_name} #{r.kit_sequence}  imported {r.imported_at}")
@@ -40,12 +38,10 @@ def list_(home: str | None, as_json: bool) -> None:
 def show(ref: str, home: str | None, as_json: bool) -> None:
     """A release's components pinned by digest, its SBOMs and the kits carrying it."""
     with handle_errors(PROG), opened(home) as (h, db):
-        rel = releases.resolve(db, ref)
-        doc = releases.document(h, rel)
-        sboms = releases.sbom_entries(db, rel, doc)
+        rel, shown = releases.show(h, db, ref)
+        doc = shown["document"]
         if as_json:
-            emit_json({"release": rel.label, "document": doc, "path": rel.path, "sha256": rel.sha256,
-                       "sboms": [{"path": p, "sha256": s} for p, s in sboms], "kits": releases.carriers(db, rel)})
+            emit_json(shown)
             return
         click.echo(f"{rel.label}  created {doc.get('created')}  ({rel.path} sha256:{rel.sha256[:16]}…)")
         for comp in doc.get("components") or []:
@@ -53,5 +49,5 @@ def show(ref: str, home: str | None, as_json: bool) -> None:
             for m in comp.get("manifests") or []:
                 sbom = (m.get("sboms") or {}).get("cyclonedx") or "NO SBOM"
                 click.echo(f"    {m.get('platform') or '-'} {m.get('digest')}  sbom {sbom}")
-        for k in releases.carriers(db, rel):
+        for k in shown["kits"]:
             click.echo(f"  kit {k['kit']} #{k['sequence']} {k['kitId'][:19]}… imported {k['importedAt']}")

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from appliance import keys
 from appliance.deploy import engine, records, rollout, targets
-from appliance.deploy.errors import UnknownTarget
+from appliance.deploy.errors import EngineDown, UnknownTarget
 from appliance.home import Home
 from kit.deploy.drift import Difference, StickerState, compare
 from kit.deploy.lockfile import check_lock
@@ -90,3 +90,30 @@ def drift(home: Home, db: sqlite_utils.Database, t: targets.Target) -> TargetDri
     if not working.is_file() or hashlib.sha256(working.read_bytes()).hexdigest() != cur.lock_sha256:
         diffs.append(Difference("-", "lock-changed", f"the working copy {working} is missing or was edited"))
     return TargetDrift(t, cur.release, diffs)
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Every selected target compared (``results``) and those whose engine did not answer (``down``)."""
+
+    results: list[TargetDrift]
+    down: list[dict[str, str]]
+
+    @property
+    def match(self) -> bool:
+        return all(not r.differences for r in self.results) and not self.down
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"match": self.match, "targets": [r.to_dict() for r in self.results], "unreachable": self.down}
+
+
+def drift_report(home: Home, db: sqlite_utils.Database, what: str | None) -> DriftReport:
+    """:func:`drift` on every target ENV or TARGET names (all when None); one engine down
+    does not hide the others' report."""
+    results, down = [], []
+    for t in select(db, what):
+        try:
+            results.append(drift(home, db, t))
+        except EngineDown as exc:
+            down.append({"target": t.name, "environment": t.environment, "error": exc.message})
+    return DriftReport(results, down)

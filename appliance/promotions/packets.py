@@ -12,10 +12,12 @@ from typing import Any
 
 import sqlite_utils
 
-from appliance import keys
+from appliance import audit, keys
 from appliance.home import Home
 from appliance.promotions import store
 from appliance.promotions.errors import NoDecision, NoDeployment, UnknownDeployment
+from appliance.store.db import transaction
+from kit import canonical
 from kit.evidence import packet
 
 
@@ -71,3 +73,14 @@ def export(home: Home, db: sqlite_utils.Database, promotion_id: str, *, packet_t
     record = _record(db, promotion_id, decision, purpose)
     inputs = store.input_documents(db, record)
     return packet.build(packet_type, record, inputs, keys.signer(home), event)
+
+
+def export_recorded(home: Home, db: sqlite_utils.Database, promotion_id: str, actor: str, *,
+                    packet_type: str = "release_decision", decision: str | None = None) -> tuple[bytes, str]:
+    """:func:`export` for a person (``stella evidence export``, ``GET …/evidence``): the packet's
+    bytes and ``sha256:`` digest, the export recorded in the audit log."""
+    data = export(home, db, promotion_id, packet_type=packet_type, decision=decision)
+    digest = "sha256:" + canonical.sha256_hex(data)
+    with transaction(db):
+        audit.append(db, actor, "evidence.export", {"promotion": promotion_id, "type": packet_type, "packet": digest})
+    return data, digest

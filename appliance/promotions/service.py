@@ -69,6 +69,20 @@ def _evaluate(home: Home, db: sqlite_utils.Database, p: Promotion, at: dt.dateti
     return decide(docs), docs
 
 
+def show(db: sqlite_utils.Database, promotion_id: str) -> dict[str, Any]:
+    """A promotion as ``stella promotion show --json`` and ``GET /api/v1/promotions/{id}`` give it:
+    the row, approvals, history, and the latest decision record (its gates with their traces)."""
+    p = store.get(db, promotion_id)
+    latest = store.latest_decision(db, p.id)
+    return {"promotion": p.to_dict(), "approvals": store.approvals(db, p.id), "history": store.history(db, p.id),
+            "decision": latest[0] if latest else None, "record": latest[1] if latest else None}
+
+
+def outcome_dict(out: Outcome) -> dict[str, Any]:
+    """An operation's result as ``--json`` prints it: the promotion, its decision's digest and record."""
+    return {"promotion": out.promotion.to_dict(), "decision": out.record, "record": out.decision.record()}
+
+
 def promote(home: Home, db: sqlite_utils.Database, ref: str, env_name: str, reason: str, actor: users.User,
             at: dt.datetime | None = None, role: str = "requester") -> Outcome:
     """Create a promotion and evaluate its gates; refused (nothing stored) when a gate

@@ -62,6 +62,24 @@ def listing(db: sqlite_utils.Database, where: str = "", args: list[Any] | None =
     return [Promotion(*r) for r in db.execute(sql, args or [])]
 
 
+def page(db: sqlite_utils.Database, *, after: int | None, limit: int, state: str | None = None,
+         environment: str | None = None, newest_first: bool = False) -> list[tuple[int, Promotion]]:
+    """Up to *limit* promotions (with their row numbers, the paging key) in request order
+    (or newest first), after row *after*, optionally in one state and/or environment."""
+    where: list[str] = []
+    args: list[Any] = []
+    if after is not None:
+        where.append("rowid < ?" if newest_first else "rowid > ?")
+        args.append(after)
+    for column, value in (("state", state), ("environment", environment)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    sql = (f"SELECT rowid, {_COLS} FROM promotions {'WHERE ' + ' AND '.join(where) if where else ''} "
+           f"ORDER BY rowid {'DESC' if newest_first else 'ASC'} LIMIT ?")
+    return [(r[0], Promotion(*r[1:])) for r in db.execute(sql, [*args, limit])]
+
+
 def next_id(db: sqlite_utils.Database, table: str, prefix: str) -> str:
     count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     return f"{prefix}-{count + 1:04d}"

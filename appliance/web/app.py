@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from appliance.home import Home
 from appliance.store.db import open_db
 from appliance.web.errors import HTTPProblem, envelope, for_error
-from appliance.web.security import SecurityHeaders
 from kit import __version__
 from kit.errors import StellaError
 
@@ -20,7 +20,6 @@ def create_app(home: Home, *, tls: bool = False) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.home = home
     app.state.tls = tls
-    app.add_middleware(SecurityHeaders, tls=tls)      # CSP, nosniff, no-store… on every response
 
     @app.exception_handler(StellaError)
     async def appliance_error(request: Request, exc: StellaError) -> Response:
@@ -31,12 +30,23 @@ def create_app(home: Home, *, tls: bool = False) -> FastAPI:
     async def http_problem(request: Request, exc: HTTPProblem) -> Response:
         return _error_response(request, exc.status, envelope(exc.kind, exc.message))
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        """A body, path or query parameter FastAPI could not parse: 400 in the one envelope."""
+        return _error_response(request, 400, envelope("bad-request", validation_message(exc)))
+
     from appliance.web.api import ROUTERS
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
     from appliance.web.console import install as install_console
     install_console(app)
     return app
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One line naming each bad field: ``body.release: Input should be a valid string; …``."""
+    return "; ".join(f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+                     for e in exc.errors()) or "malformed request"
 
 
 def _error_response(request: Request, status: int, body: dict[str, object]) -> Response:

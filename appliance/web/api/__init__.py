@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from appliance.web.api import session
+from appliance.web.api import audit, deployments, environments, promotions, releases, session, status
 
-ROUTERS: list[APIRouter] = [session.router]
+ROUTERS: list[APIRouter] = [session.router, releases.router, environments.router, promotions.router,
+                            deployments.router, audit.router, status.router]
