@@ -138,3 +138,31 @@ class BadListen(ApplianceFormatError):
     """``stella serve --listen`` is not HOST:PORT, or names a non-loopback address without TLS."""
 
     kind = "bad-listen"
+
+
+class AccountRefused(ApplianceError, Refused):
+    """Root of the refusals of logging in and of API tokens (the HTTP face answers 401 or 429)."""
+
+
+class LoginFailed(AccountRefused):
+    """Unknown user, no console password set, or a wrong password (the message does not say which)."""
+
+    kind = "login-failed"
+
+
+class RateLimited(AccountRefused):
+    """Too many failed logins for that user or from that address lately; wait and try again."""
+
+    kind = "rate-limited"
+
+
+class BadPassword(ApplianceFormatError):
+    """A console password that is too short, too long, empty, or not confirmed identically."""
+
+    kind = "bad-password"
+
+
+class UnknownToken(ApplianceError, Usage):
+    """No API token has that id (``stella token list``)."""
+
+    kind = "unknown-token"

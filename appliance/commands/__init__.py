@@ -44,6 +44,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "drift": ("appliance.commands.drift", "drift"),
     # the service (docs/service.md)
     "serve": ("appliance.commands.serve", "serve"),
+    "token": ("appliance.commands.tokens", "token"),
 }
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from appliance import users
+from appliance.accounts import passwords
 from appliance.commands.opening import opened
 from appliance.commands.options import as_option, home_option, json_option
 from clisupport import emit_json, handle_errors
@@ -28,6 +31,24 @@ def add(name: str, roles: tuple[str, ...], as_user: str | None, home: str | None
     with handle_errors(PROG), opened(home) as (_h, db):
         u = users.add(db, name, roles, as_user)
         click.echo(f"user {u.name}: {', '.join(u.roles)}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (no prompt).")
+@as_option
+@home_option
+def passwd(name: str, password_stdin: bool, as_user: str | None, home: str | None) -> None:
+    """Set NAME's console password (an admin, or NAME themself); NAME's sessions end."""
+    with handle_errors(PROG), opened(home) as (_h, db):
+        users.acting(db, as_user)           # who acts is known before anything is asked
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt(f"new console password for {name}", hide_input=True,
+                                    confirmation_prompt=True)
+        revoked = passwords.set_password(db, name, password, as_user)
+        click.echo(f"user {name}: console password set ({revoked} session(s) ended)")
 
 
 @user.command("list")

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from appliance.home import Home
 from appliance.store.db import open_db
 from appliance.web.errors import HTTPProblem, envelope, for_error
+from appliance.web.security import SecurityHeaders
 from kit import __version__
 from kit.errors import StellaError
 
@@ -20,6 +21,7 @@ def create_app(home: Home, *, tls: bool = False) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.home = home
     app.state.tls = tls
+    app.add_middleware(SecurityHeaders, tls=tls)      # CSP, nosniff, no-store… on every response
 
     @app.exception_handler(StellaError)
     async def appliance_error(request: Request, exc: StellaError) -> Response:

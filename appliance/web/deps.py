@@ -46,11 +46,13 @@ def maybe_caller(request: Request, db: sqlite_utils.Database = Depends(database)
     return auth.authenticate(request, db)
 
 
-def caller(request: Request, db: sqlite_utils.Database = Depends(database)) -> Caller:
-    """The authenticated caller (401 otherwise); CSRF checked for unsafe cookie requests (403)."""
-    found = auth.authenticate(request, db)
+async def caller(request: Request, found: Caller | None = Depends(maybe_caller)) -> Caller:
+    """The authenticated caller (401 otherwise); CSRF checked for unsafe cookie requests (403).
+
+    (Async only to read a form's CSRF field; the database work runs in ``maybe_caller``,
+    in the thread pool.)"""
     if found is None:
         raise HTTPProblem(401, "not-authenticated", "log in (POST /api/v1/login) or send a bearer token")
     if request.method not in SAFE_METHODS and found.via == "session":
-        auth.check_csrf(request, found)
+        await auth.check_csrf(request, found)
     return found

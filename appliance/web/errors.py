@@ -2,15 +2,17 @@
 
 The envelope is ``{"error": {"kind": KIND, "message": MESSAGE}}`` with the same kind the
 CLI prints. Statuses (docs/api.md): 400 malformed or a bad request, 401 not
-authenticated, 403 forbidden (a role, separation of duties, CSRF), 404 an unknown name,
-409 a conflict (state, duplicate, a running deploy), 422 refused by a gate or a check,
-503 an engine, registry or disk that does not answer.
+authenticated or a failed login, 403 forbidden (a role, separation of duties, CSRF),
+404 an unknown name, 409 a conflict (state, duplicate, a running deploy), 422 refused by
+a gate or a check, 429 too many failed logins, 503 an engine, registry or disk that does
+not answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from appliance.errors import LoginFailed, RateLimited
 from appliance.promotions.errors import MissingRole, NotFound, SeparationOfDuties
 from kit.errors import Conflict, IOFailure, Malformed, Refused, StellaError, Usage
 
@@ -27,6 +29,10 @@ FORBIDDEN: tuple[type[StellaError], ...] = (MissingRole, SeparationOfDuties)
 
 
 def status_for(error: StellaError) -> int:
+    if isinstance(error, LoginFailed):
+        return 401
+    if isinstance(error, RateLimited):
+        return 429
     if isinstance(error, FORBIDDEN):
         return 403
     if isinstance(error, NotFound):

@@ -64,6 +64,7 @@ PINNED: dict[str, set[int]] = {
     "duplicate-entry": {1, 3}, "unsafe-path": {1, 3}, "unsigned": {1, 3},
     # added since (a new kind is added here, in the code and in the docs at once)
     "bad-listen": {3},
+    "login-failed": {1}, "rate-limited": {1}, "bad-password": {3}, "unknown-token": {2},   # accounts (service)
 }
 
 ROOTS = {"kit": KitError, "bundler": "bundler.errors.BundlerError", "appliance": "appliance.errors.ApplianceError"}
