@@ -209,3 +209,22 @@ def test_tls_cookie_is_secure_and_hsts_is_sent(tmp_path: Path, serve: Callable[.
     assert c.get("/api/v1/me").json()["user"] == "bob"
     with pytest.raises(httpx.TransportError):            # plain HTTP on the TLS port is no way in
         httpx.get(svc.base_url.replace("https", "http") + "/api/v1/me", timeout=5).raise_for_status()
+
+
+def _sessions_sql(service: Service, sql: str, *args: object) -> None:
+    conn = sqlite3.connect(service.home / "stella.db")
+    with conn:
+        conn.execute(sql, args)
+    conn.close()
+
+
+def test_sessions_expire_when_idle_and_after_their_absolute_lifetime(service: Service) -> None:
+    idle, old = service.login("bob"), service.login("carol")
+    assert idle.get("/api/v1/me").status_code == 200 and old.get("/api/v1/me").status_code == 200
+    # the session id is stored hashed only: the cookie's value is nowhere in the database
+    assert idle.cookies["stella_session"].encode() not in (service.home / "stella.db").read_bytes()
+    _sessions_sql(service, "UPDATE sessions SET last_seen = '2020-01-01T00:00:00Z' WHERE user = 'bob'")
+    _sessions_sql(service, "UPDATE sessions SET expires = '2020-01-01T00:00:00Z' WHERE user = 'carol'")
+    assert idle.get("/api/v1/me").status_code == 401
+    assert old.get("/api/v1/me").status_code == 401
+    assert service.login("bob").get("/api/v1/me").status_code == 200       # a new login is a new session
