@@ -1,0 +1,176 @@
+"""What each console page shows, read through the appliance's own functions (the ones the
+CLI's ``whereis``, ``env list``, ``promotion show``, ``release show``, ``findings``,
+``kits`` and ``audit`` commands call). Read-only: no rule is decided here."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import sqlite_utils
+
+from appliance import audit, environments, releases
+from appliance.deploy import inspect, records, targets
+from appliance.home import Home
+from appliance.promotions import states, store
+from appliance.promotions.store import Promotion
+from appliance.release_findings import release_findings
+from appliance.status import advisory_sources
+from kit.findings.finding import severity_rank
+from kit.gates.findings import sbom_components
+from kit.gates.freeze import active_occurrence
+from kit.gates.inputs import file_entry
+from kit.timeutil import format_time, now
+
+KIT_COLUMNS = ("kit_id", "name", "channel", "sequence", "kind", "created", "expires", "imported_at", "actor",
+               "forced", "reason", "entry_count", "total_size")
+
+
+def _approvals_needed(db: sqlite_utils.Database, p: Promotion) -> tuple[int, int]:
+    spec = environments.get(db, p.environment)
+    approved = sum(1 for a in store.approvals(db, p.id) if a["decision"] == "approve")
+    return approved, spec.required_approvals
+
+
+def promotion_summary(db: sqlite_utils.Database, p: Promotion) -> dict[str, Any]:
+    latest = store.latest_decision(db, p.id)
+    got, need = _approvals_needed(db, p)
+    return {**p.to_dict(), "approved": got, "required": need,
+            "gates": latest[1]["verdict"] if latest else None,
+            "blocking": latest[1].get("blocking", []) if latest else []}
+
+
+def pipeline(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Per environment in promotion order: what runs there, its targets, what waits, freezes."""
+    at = now()
+    out = []
+    for spec in environments.ordered(db):
+        tgts = []
+        for t in targets.listing(db, spec.name):
+            cur = records.current(db, t.name)
+            row = db.execute("SELECT deployer, health, finished_at FROM deployments WHERE id = ?",
+                             [cur.deployment_id]).fetchone() if cur else None
+            tgts.append({"name": t.name, "release": cur.release if cur else None,
+                         "deployment": cur.deployment_id if cur else None,
+                         "deployer": row[0] if row else None, "health": _health(row[1]) if row else None,
+                         "deployedAt": row[2] if row else None})
+        last = db.execute("SELECT id, promotion_id, release, deployer, finished_at FROM deployments "
+                          "WHERE environment = ? AND state = 'deployed' ORDER BY finished_at DESC, id DESC LIMIT 1",
+                          [spec.name]).fetchone()
+        pending = [promotion_summary(db, p) for p in
+                   store.listing(db, "WHERE environment = ? AND state IN (?, ?, ?, ?)", [spec.name, *states.PENDING])]
+        windows = environments.windows(db, spec.name)
+        for w in windows:
+            occ = active_occurrence(w, at)
+            w["active"] = occ is not None
+            w["until"] = format_time(occ[1]) if occ else None
+        out.append({"name": spec.name, "order": spec.order, "requiredApprovals": spec.required_approvals,
+                    "approverRole": spec.approver_role, "separationOfDuties": spec.separation_of_duties,
+                    "release": last[2] if last else None, "deployedAt": last[4] if last else None,
+                    "deployer": last[3] if last else None, "promotion": last[1] if last else None,
+                    "targets": tgts, "pending": pending, "windows": windows,
+                    "frozen": any(w["active"] for w in windows)})
+    return {"environments": out, "stop": environments.stop_state(db)}
+
+
+def _health(text: str | None) -> str | None:
+    """'healthy' / 'unhealthy' from a deployment's health column (JSON or a word)."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, dict):
+        ok = value.get("ok", value.get("healthy"))
+        if isinstance(ok, bool):
+            return "healthy" if ok else "unhealthy"
+        state = value.get("state") or value.get("status")
+        return str(state) if state else None
+    return str(value)
+
+
+def release_list(db: sqlite_utils.Database) -> list[releases.Release]:
+    return releases.listing(db)
+
+
+def release_page(home: Home, db: sqlite_utils.Database, ref: str) -> dict[str, Any]:
+    """Components by digest, SBOM summary per ecosystem, findings with severity and VEX."""
+    rel = releases.resolve(db, ref)
+    doc = releases.document(home, rel)
+    entries = releases.sbom_entries(db, rel, doc)
+    sboms = {"documents": [file_entry(p, releases.text_of(home, sha, p)) for p, sha in entries]}
+    comps, problems = sbom_components({"sboms": sboms})
+    ecosystems = Counter(c.purl_type for c in comps)
+    outcome = release_findings(home, db, rel.label)
+    findings = sorted(outcome.findings, key=lambda f: (f.suppressed, -severity_rank(f.rating), f.id, f.purl))
+    return {"release": rel, "document": doc, "sboms": [{"path": p, "sha256": s} for p, s in entries],
+            "ecosystems": sorted(ecosystems.items()), "components": doc.get("components") or [],
+            "findings": findings, "problems": [*problems, *outcome.problems], "kits": releases.carriers(db, rel),
+            "promotions": [p for p in store.listing(db, "WHERE release_name = ? AND release_version = ?",
+                                                    [rel.name, rel.version])]}
+
+
+def promotion_page(db: sqlite_utils.Database, promotion_id: str) -> dict[str, Any]:
+    p = store.get(db, promotion_id)
+    latest = store.latest_decision(db, p.id)
+    got, need = _approvals_needed(db, p)
+    deployments = [dict(zip(("id", "state", "deployer", "startedAt", "finishedAt"), r)) for r in db.execute(
+        "SELECT id, state, deployer, started_at, finished_at FROM deployments WHERE promotion_id = ? ORDER BY id",
+        [p.id])]
+    return {"promotion": p, "decisionDigest": latest[0] if latest else None, "decision": latest[1] if latest else None,
+            "approvals": store.approvals(db, p.id), "history": store.history(db, p.id), "approved": got,
+            "required": need, "deployments": deployments, "pending": p.state in states.PENDING,
+            "canDeploy": p.state == states.APPROVED}
+
+
+def promotion_list(db: sqlite_utils.Database, state: str | None, after: str | None, limit: int) -> dict[str, Any]:
+    where, args = [], []
+    if state:
+        where.append("state = ?")
+        args.append(state)
+    if after:
+        where.append("id > ?")
+        args.append(after)
+    sql = ("WHERE " + " AND ".join(where)) if where else ""
+    ids = [r[0] for r in db.execute(f"SELECT id FROM promotions {sql} ORDER BY id LIMIT ?", [*args, limit + 1])]
+    found = [store.get(db, i) for i in ids[:limit]]
+    return {"promotions": [promotion_summary(db, p) for p in found],
+            "next": found[-1].id if len(ids) > limit and found else None}
+
+
+def kits(db: sqlite_utils.Database) -> dict[str, Any]:
+    rows = [dict(zip(KIT_COLUMNS, r)) for r in db.execute(
+        f"SELECT {', '.join(KIT_COLUMNS)} FROM kits ORDER BY imported_at DESC, rowid DESC")]
+    active = {c: s for c, s in db.execute("SELECT channel, max(sequence) FROM kits GROUP BY channel")}
+    for row in rows:
+        row["forced"] = bool(row["forced"])
+        row["active"] = active.get(row["channel"]) == row["sequence"]
+    return {"kits": rows, "sources": advisory_sources(db, now())}
+
+
+def staleness(db: sqlite_utils.Database) -> dict[str, int]:
+    """Each environment's advisory staleness budget in days (the gate that reads it decides)."""
+    return {e.name: max(1, e.staleness_hours // 24) for e in environments.ordered(db)}
+
+
+def audit_page(db: sqlite_utils.Database, before: int | None, limit: int) -> dict[str, Any]:
+    """Newest first, *limit* events with seq below *before*."""
+    count, _ = audit.head(db)
+    rows = db.execute("SELECT seq, time, actor, action, details, prev_hash, hash FROM audit_events WHERE seq < ? "
+                      "ORDER BY seq DESC LIMIT ?", [before or count + 1, limit]).fetchall()
+    shown = [audit.Event(*r) for r in rows]
+    return {"events": shown, "count": count, "next": shown[-1].seq if shown and shown[-1].seq > 1 else None}
+
+
+def deployments(home: Home, db: sqlite_utils.Database, check: bool) -> dict[str, Any]:
+    from appliance.deploy.errors import EngineDown
+    drift, down = [], []
+    if check:
+        for t in inspect.select(db, None):
+            try:
+                drift.append(inspect.drift(home, db, t).to_dict())
+            except EngineDown as exc:
+                down.append({"target": t.name, "environment": t.environment, "error": exc.message})
+    return {"whereis": inspect.whereis(db), "drift": drift, "down": down, "checked": check}

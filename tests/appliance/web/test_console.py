@@ -1,0 +1,233 @@
+"""The console in a real browser (Debian's chromium driven by Playwright) against a real
+``stella serve`` on 127.0.0.1: log in, the pipeline, separation of duties refused with its
+reason, approvals by others, the no-JavaScript path, and hostile kit content rendered inert.
+
+Screenshots of the main pages go to $STELLA_SCREENSHOTS (default out/screenshots).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.canonical import dumps
+from kit.crypto import Signer
+from tests.appliance.helpers import ROOT, stella
+from tests.appliance.promotions.conftest import PACKAGES, SNAPSHOT
+from tests.appliance.promotions.kits import osv, release_files, site_kit
+from tests.appliance.web.conftest import PASSWORDS, Service, site_home
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("STELLA_SCREENSHOTS") or ROOT / "out" / "screenshots")
+HOSTILE = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>"
+
+if not Path(CHROMIUM).is_file():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"{CHROMIUM} is missing (build.sh installs Debian's chromium)")
+    pytest.skip(f"{CHROMIUM} is not installed (build.sh installs it)", allow_module_level=True)
+
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's chromium (``channel`` would look for branded Chrome), headless, no network chatter."""
+    return {**browser_type_launch_args, "headless": True, "executable_path": CHROMIUM,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run"]}
+
+
+@pytest.fixture()
+def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
+    made: list[BrowserContext] = []
+
+    def new(javascript: bool = True) -> BrowserContext:
+        ctx = browser.new_context(java_script_enabled=javascript, viewport={"width": 1280, "height": 900})
+        made.append(ctx)
+        return ctx
+
+    yield new
+    for ctx in made:
+        ctx.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(ctx: BrowserContext, svc: Service, user: str, path: str = "/") -> Page:
+    """Log in through the form (a plain post: works with JavaScript off) and land on *path*."""
+    page = ctx.new_page()
+    page.goto(svc.base_url + path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("User").fill(user)
+    page.get_by_label("Password").fill(PASSWORDS[user])
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(svc.base_url + path)
+    expect(page.locator(".me")).to_contain_text(user)
+    return page
+
+
+def promote(svc: Service, release: str, env: str, user: str = "alice") -> str:
+    r = svc.stella("promote", release, "--to", env, "--reason", f"console test {env}", user=user)
+    assert r.exit_code == 0, r.output
+    return r.output.split()[0]
+
+
+def to_prod(svc: Service) -> str:
+    """web@1.0.0 through dev and stage (marked deployed by dave); alice requests prod: its id."""
+    for env in ("dev", "stage"):
+        pid = promote(svc, "web@1.0.0", env)
+        r = svc.stella("promotion", "mark-deployed", pid, user="dave")
+        assert r.exit_code == 0, r.output
+    return promote(svc, "web@1.0.0", "prod")
+
+
+def test_login_is_required_and_refuses_a_wrong_password(contexts: Callable[..., BrowserContext],
+                                                        service: Service) -> None:
+    page = contexts().new_page()
+    page.goto(service.base_url + "/promotions")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fpromotions"))
+    expect(page.locator(".sealed")).to_contain_text("Sealed mode")
+    page.get_by_label("User").fill("bob")
+    page.get_by_label("Password").fill("not-his-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#problem")).to_contain_text("wrong user name or password")
+    shot(page, "login-refused")
+
+
+def test_pipeline_sod_and_approvals(contexts: Callable[..., BrowserContext], fresh_service: Service) -> None:
+    svc = fresh_service
+    r = svc.stella("user", "add", "alice", "--role", "approver", user="admin")   # a requester who can approve
+    assert r.exit_code == 0, r.output
+    pid = to_prod(svc)
+
+    page = log_in(contexts(), svc, "alice")
+    strip = page.locator("ol.pipeline > li h2")
+    expect(strip).to_have_count(3)
+    expect(strip.nth(0)).to_contain_text("dev")
+    expect(strip.nth(2)).to_contain_text("prod")
+    expect(page.locator("ol.pipeline > li").nth(0)).to_contain_text("web@1.0.0")      # running in dev
+    expect(page.locator("ol.pipeline > li").nth(1)).to_contain_text("by dave")
+    expect(page.locator("ol.pipeline")).to_contain_text("approvals 0/2")
+    expect(page.locator(".sealed")).to_contain_text("Advisory snapshot")
+    expect(page.locator("#rq-release option")).to_contain_text(["web@1.0.0", "web@2.0.0"])
+    shot(page, "pipeline")
+
+    page.get_by_role("link", name=pid).click()
+    expect(page.locator("h1")).to_contain_text(pid)
+    expect(page.locator("table.gates")).to_contain_text("approvals")
+    page.get_by_label("Comment").fill("my own change")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#problem")).to_contain_text("separation of duties")
+    expect(page.locator(".approvals-count")).to_have_text("0/2")
+    shot(page, "promotion-sod-refused")
+    # the same misuse through the CLI gets the same refusal (one service layer)
+    said = page.locator(".problem-message").inner_text()
+    r = svc.stella("approve", pid, user="alice")
+    assert r.exit_code == 1 and f"separation-of-duties: {said}" in r.output, (said, r.output)
+
+    for user in ("bob", "carol"):
+        p = log_in(contexts(), svc, user, f"/promotions/{pid}")
+        p.get_by_label("Comment").fill(f"{user} checked it")
+        p.get_by_role("button", name="Approve").click()
+        expect(p.locator(".notice.ok")).to_contain_text("approval was recorded")
+    expect(p.locator(".state")).to_contain_text("approved")
+    expect(p.locator(".approvals-count")).to_have_text("2/2")
+    expect(p.locator("ul.approvals")).to_contain_text("carol checked it")
+    shot(p, "promotion-approved")
+
+    for path, name in (("/releases/web/1.0.0", "release"), ("/promotions", "promotions"), ("/kits", "kits"),
+                       ("/deployments", "deployments"), ("/audit?verify=1", "audit"), ("/admin", "admin")):
+        p.goto(svc.base_url + path)
+        expect(p.locator("h1")).to_be_visible()
+        shot(p, name)
+    p.goto(svc.base_url + "/audit?verify=1")
+    expect(p.locator(".notice.ok")).to_contain_text("intact")
+    p.goto(svc.base_url + "/releases/web/1.0.0")
+    expect(p.locator("table.findings")).to_contain_text("PYSEC-2026-3")
+    expect(p.locator("table.findings")).to_contain_text("not_affected")
+
+
+def test_no_javascript_login_approve_reject(contexts: Callable[..., BrowserContext], fresh_service: Service) -> None:
+    svc = fresh_service
+    pid = to_prod(svc)
+    bob = log_in(contexts(javascript=False), svc, "bob", f"/promotions/{pid}")
+    bob.get_by_label("Comment").fill("fine by me")
+    bob.get_by_role("button", name="Approve").click()
+    expect(bob.locator(".notice.ok")).to_contain_text("approval was recorded")
+    expect(bob.locator(".approvals-count")).to_have_text("1/2")
+
+    # alice requests again through the console form (no JavaScript); carol rejects it
+    alice = log_in(contexts(javascript=False), svc, "alice", "/promotions")
+    alice.get_by_label("Release").select_option("web@1.0.0")
+    alice.get_by_label("to").select_option("dev")
+    alice.get_by_label("Reason").fill("hotfix")
+    alice.get_by_role("button", name="Request promotion").click()
+    expect(alice.locator(".notice.ok")).to_contain_text("Promotion requested")
+    again = alice.url.rsplit("/", 1)[1].split("?")[0]
+    carol = log_in(contexts(javascript=False), svc, "carol", f"/promotions/{again}")
+    carol.get_by_label("Comment").fill("not today")
+    carol.get_by_role("button", name="Reject").click()
+    expect(carol.locator(".notice.ok")).to_contain_text("rejected")
+    expect(carol.locator(".state")).to_contain_text("rejected")
+    shot(carol, "promotion-rejected-nojs")
+
+    # a form post without the session's CSRF field is refused (403), nothing recorded
+    r = svc.login("bob")
+    r.headers.pop("X-CSRF-Token")
+    refused = r.post(f"/promotions/{pid}/approve", data={"comment": "x"})
+    assert refused.status_code == 403 and "csrf" in refused.text
+    carol.get_by_role("button", name="Log out").click()
+    expect(carol).to_have_url(re.compile(r"/login$"))
+    carol.goto(svc.base_url + "/")
+    expect(carol).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_hostile_kit_content_is_inert(contexts: Callable[..., BrowserContext], tmp_path: Path, signer: Signer,
+                                      serve: Callable[..., Service]) -> None:
+    home = site_home(tmp_path / "site", signer)
+    files = release_files("evil", "6.6.6", PACKAGES)
+    doc_path = "releases/evil/6.6.6.json"
+    doc = json.loads(files[doc_path])
+    doc["name"] = HOSTILE
+    files[doc_path] = dumps(doc)
+    advisory = osv("PYSEC-2026-66", "flask", None)
+    advisory["summary"] = HOSTILE
+    kit_path = tmp_path / "evil.stella-kit"
+    site_kit(kit_path, [signer], sequence=2, advisories=[advisory], snapshot=SNAPSHOT, releases=files)
+    r = stella("import", str(kit_path), "--no-seed", home=home)
+    assert r.exit_code == 0, r.output
+    svc = serve(home)
+
+    dialogs: list[str] = []
+    page = log_in(contexts(), svc, "alice", "/releases")
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    expect(page.locator("table")).to_contain_text(HOSTILE)
+    page.get_by_role("link", name=re.compile("alert")).click()
+    expect(page.locator("h1")).to_have_text(f"{HOSTILE}@6.6.6")
+    expect(page.locator("table.findings")).to_contain_text(HOSTILE)
+    page.goto(svc.base_url + "/")
+    expect(page.locator("#rq-release")).to_contain_text(HOSTILE)
+    shot(page, "hostile-pipeline")
+    for path in ("/releases", "/"):
+        page.goto(svc.base_url + path)
+        assert page.locator("img[src='x']").count() == 0
+        assert all("alert" not in (s.text_content() or "") for s in page.locator("script").all())
+    page.get_by_role("link", name="Releases").click()
+    page.get_by_role("link", name=re.compile("alert")).click()
+    assert page.locator("img[src='x']").count() == 0
+    shot(page, "hostile-release")
+    assert dialogs == []
