@@ -228,3 +228,10 @@ def test_sessions_expire_when_idle_and_after_their_absolute_lifetime(service: Se
     assert idle.get("/api/v1/me").status_code == 401
     assert old.get("/api/v1/me").status_code == 401
     assert service.login("bob").get("/api/v1/me").status_code == 200       # a new login is a new session
+
+
+def test_passwd_prompts_twice(fresh_service: Service) -> None:
+    result = fresh_service.stella("user", "passwd", "carol", user="admin", stdin="typed-twice-pw\ntyped-twice-pw\n")
+    assert result.exit_code == 0, result.output
+    assert "typed-twice-pw" not in result.output                     # hidden input
+    assert fresh_service.login("carol", "typed-twice-pw").get("/api/v1/me").json()["user"] == "carol"
