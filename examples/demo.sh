@@ -164,5 +164,41 @@ step "an auditor checks the signed import record offline"
 RECORD=$(ls appliance/records/*.dsse.json | head -1)
 stella-verify import-record "$RECORD" --appliance-key appliance.pub.json
 
+if [ $HAVE_SERVICES = 1 ]; then
+    step "the appliance as a service: stella serve over HTTPS (the certificate stella init made)"
+    CONSOLE_PORT=${STELLA_DEMO_CONSOLE_PORT:-8444}
+    CONSOLE=https://127.0.0.1:$CONSOLE_PORT
+    CA=$STELLA_HOME/tls/cert.pem
+    CAROL_PASSWORD=carol-demo-console-password
+    printf '%s\n' "$CAROL_PASSWORD" | stella user passwd carol --password-stdin
+    stella serve --listen "127.0.0.1:$CONSOLE_PORT" >serve.log 2>&1 &
+    SERVE_PID=$!
+    trap 'kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; cleanup' EXIT
+    for _ in $(seq 100); do curl -sf --cacert "$CA" "$CONSOLE/api/v1/openapi.json" -o /dev/null && break; sleep 0.2; done
+    curl -sf --cacert "$CA" "$CONSOLE/api/v1/openapi.json" -o /dev/null || { cat serve.log; echo "stella serve did not answer"; exit 1; }
+    echo "console: $CONSOLE/   login: carol / $CAROL_PASSWORD   (certificate: $CA)"
+    openssl x509 -in "$CA" -noout -fingerprint -sha256 2>/dev/null || true
+
+    step "prod again after the drift: alice requests, bob approves on the CLI, carol through the API"
+    NEXT=$(stella promote shop@1.0 --to prod --reason "redeploy after the drift" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['promotion']['id'])")
+    stella approve "$NEXT" --as bob --comment "drift reviewed"
+    LOGIN=$(curl -sS --fail-with-body --cacert "$CA" -c cookies.txt -H 'Content-Type: application/json' \
+        -d "{\"user\": \"carol\", \"password\": \"$CAROL_PASSWORD\"}" "$CONSOLE/api/v1/login")
+    echo "POST /api/v1/login -> $LOGIN" | sed 's/"csrfToken":"[^"]*"/"csrfToken":"…"/'
+    CSRF=$(printf '%s' "$LOGIN" | python3 -c "import json,sys; print(json.load(sys.stdin)['csrfToken'])")
+    echo "POST /api/v1/promotions/$NEXT/approve (session cookie + X-CSRF-Token):"
+    curl -sS --fail-with-body --cacert "$CA" -b cookies.txt -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
+        -d '{"comment": "approved from the API"}' "$CONSOLE/api/v1/promotions/$NEXT/approve" |
+        python3 -c "import json,sys; o=json.load(sys.stdin); p=o.get('promotion', o); print(json.dumps({k: p[k] for k in ('id', 'state', 'release', 'environment') if k in p}))"
+    echo "without the CSRF token the same request is refused:"
+    curl -sS --cacert "$CA" -b cookies.txt -H 'Content-Type: application/json' -d '{}' -w ' (HTTP %{http_code})\n' \
+        "$CONSOLE/api/v1/promotions/$NEXT/approve"
+    stella promotion show "$NEXT"
+    if [ "${STELLA_DEMO_SERVE:-0}" = 1 ]; then
+        echo "serving until Ctrl-C: $CONSOLE/ (carol / $CAROL_PASSWORD)"
+        wait "$SERVE_PID" || true
+    fi
+fi
+
 echo
 echo "demo finished: $WORK"
