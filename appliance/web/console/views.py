@@ -11,17 +11,17 @@ from typing import Any
 import sqlite_utils
 
 from appliance import audit, environments, releases
-from appliance.deploy import inspect, records, targets
+from appliance.deploy import inspect
 from appliance.home import Home
+from appliance.pipeline import overview
 from appliance.promotions import states, store
 from appliance.promotions.store import Promotion
 from appliance.release_findings import release_findings
 from appliance.status import advisory_sources
 from kit.findings.finding import severity_rank
 from kit.gates.findings import sbom_components
-from kit.gates.freeze import active_occurrence
 from kit.gates.inputs import file_entry
-from kit.timeutil import format_time, now
+from kit.timeutil import now
 
 KIT_COLUMNS = ("kit_id", "name", "channel", "sequence", "kind", "created", "expires", "imported_at", "actor",
                "forced", "reason", "entry_count", "total_size")
@@ -42,36 +42,16 @@ def promotion_summary(db: sqlite_utils.Database, p: Promotion) -> dict[str, Any]
 
 
 def pipeline(db: sqlite_utils.Database) -> dict[str, Any]:
-    """Per environment in promotion order: what runs there, its targets, what waits, freezes."""
-    at = now()
-    out = []
-    for spec in environments.ordered(db):
-        tgts = []
-        for t in targets.listing(db, spec.name):
-            cur = records.current(db, t.name)
-            row = db.execute("SELECT deployer, health, finished_at FROM deployments WHERE id = ?",
-                             [cur.deployment_id]).fetchone() if cur else None
-            tgts.append({"name": t.name, "release": cur.release if cur else None,
-                         "deployment": cur.deployment_id if cur else None,
-                         "deployer": row[0] if row else None, "health": _health(row[1]) if row else None,
-                         "deployedAt": row[2] if row else None})
-        last = db.execute("SELECT id, promotion_id, release, deployer, finished_at FROM deployments "
-                          "WHERE environment = ? AND state = 'deployed' ORDER BY finished_at DESC, id DESC LIMIT 1",
-                          [spec.name]).fetchone()
-        pending = [promotion_summary(db, p) for p in
-                   store.listing(db, "WHERE environment = ? AND state IN (?, ?, ?, ?)", [spec.name, *states.PENDING])]
-        windows = environments.windows(db, spec.name)
-        for w in windows:
-            occ = active_occurrence(w, at)
-            w["active"] = occ is not None
-            w["until"] = format_time(occ[1]) if occ else None
-        out.append({"name": spec.name, "order": spec.order, "requiredApprovals": spec.required_approvals,
-                    "approverRole": spec.approver_role, "separationOfDuties": spec.separation_of_duties,
-                    "release": last[2] if last else None, "deployedAt": last[4] if last else None,
-                    "deployer": last[3] if last else None, "promotion": last[1] if last else None,
-                    "targets": tgts, "pending": pending, "windows": windows,
-                    "frozen": any(w["active"] for w in windows)})
-    return {"environments": out, "stop": environments.stop_state(db)}
+    """The pipeline as ``GET /api/v1/environments`` gives it (appliance.pipeline), with each
+    target's health as its last deployment recorded it."""
+    envs = overview(db, now())
+    for env in envs:
+        for t in env["targets"]:
+            row = db.execute("SELECT deployer, health FROM deployments WHERE id = ?", [t["deployment"]]).fetchone()
+            t["deployer"], t["health"] = (row[0], _health(row[1])) if row else (None, None)
+        for p in env["pending"]:
+            p["blocking"] = [g["name"] for g in p["gates"] if g["verdict"] == "fail"]
+    return {"environments": envs, "stop": environments.stop_state(db)}
 
 
 def _health(text: str | None) -> str | None:

@@ -7,6 +7,7 @@ Screenshots of the main pages go to $STELLA_SCREENSHOTS (default out/screenshots
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -45,16 +46,22 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 @pytest.fixture()
 def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
+    """New browser contexts (one per user); at the end, no page broke the CSP or threw."""
     made: list[BrowserContext] = []
+    complaints: list[str] = []
 
     def new(javascript: bool = True) -> BrowserContext:
         ctx = browser.new_context(java_script_enabled=javascript, viewport={"width": 1280, "height": 900})
+        ctx.on("console", lambda m: complaints.append(m.text) if m.type == "error" else None)
+        ctx.on("weberror", lambda e: complaints.append(str(e.error)))
         made.append(ctx)
         return ctx
 
     yield new
     for ctx in made:
         ctx.close()
+    unexpected = [c for c in complaints if "status of 4" not in c]     # refusals the tests provoke (403, 401)
+    assert unexpected == [], unexpected
 
 
 def shot(page: Page, name: str) -> None:
@@ -189,6 +196,24 @@ def test_no_javascript_login_approve_reject(contexts: Callable[..., BrowserConte
     expect(carol).to_have_url(re.compile(r"/login$"))
     carol.goto(svc.base_url + "/")
     expect(carol).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_pipeline_shows_freezes_and_stop_the_line(contexts: Callable[..., BrowserContext],
+                                                  fresh_service: Service) -> None:
+    svc = fresh_service
+    start = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    r = svc.stella("env", "freeze", "prod", "--start", start, "--duration", "72h",
+                   "--reason", "year-end freeze", user="admin")
+    assert r.exit_code == 0, r.output
+    r = svc.stella("env", "stop-the-line", "--reason", "incident 42", user="admin")
+    assert r.exit_code == 0, r.output
+    page = log_in(contexts(), svc, "erin")
+    expect(page.locator(".notice.stop")).to_contain_text("Stop-the-line")
+    expect(page.locator(".notice.stop")).to_contain_text("incident 42")
+    prod = page.locator("ol.pipeline > li").nth(2)
+    expect(prod.locator("h2")).to_contain_text("frozen")             # a word and an icon, not a colour
+    expect(prod).to_contain_text("year-end freeze")
+    shot(page, "pipeline-frozen-stopped")
 
 
 def test_hostile_kit_content_is_inert(contexts: Callable[..., BrowserContext], tmp_path: Path, signer: Signer,
