@@ -194,7 +194,8 @@ def test_malformed_login_is_refused_without_a_session(service: Service) -> None:
     c = service.client()
     for body in ({"user": "bob"}, {"user": "", "password": "x"}, ["bob"]):
         r = c.post("/api/v1/login", json=body)
-        assert 400 <= r.status_code < 500 and "set-cookie" not in r.headers
+        assert r.status_code == 400 and "set-cookie" not in r.headers, r.text
+        assert r.json()["error"]["kind"] == "bad-request"
 
 
 def test_tls_cookie_is_secure_and_hsts_is_sent(tmp_path: Path, serve: Callable[..., Service]) -> None:
