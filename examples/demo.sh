@@ -6,7 +6,10 @@
 #                    a release kit pinning it by digest, with SBOMs and findings;
 #   isolated side:   appliance init, import (and a no-op re-import), kits, status, audit,
 #                    the signed import record checked by stella-verify, registry seeding
-#                    and docker pull by digest.
+#                    and docker pull by digest; users, environments, promotions with
+#                    approvals, deploys, evidence, drift;
+#   the service:     stella serve over HTTPS (the certificate stella init made), the
+#                    console URL and a login, one promotion approved through the API.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${STELLA_DEMO_DIR:-$ROOT/out/demo}
