@@ -145,12 +145,7 @@ def audit_page(db: sqlite_utils.Database, before: int | None, limit: int) -> dic
 
 
 def deployments(home: Home, db: sqlite_utils.Database, check: bool) -> dict[str, Any]:
-    from appliance.deploy.errors import EngineDown
-    drift, down = [], []
-    if check:
-        for t in inspect.select(db, None):
-            try:
-                drift.append(inspect.drift(home, db, t).to_dict())
-            except EngineDown as exc:
-                down.append({"target": t.name, "environment": t.environment, "error": exc.message})
-    return {"whereis": inspect.whereis(db), "drift": drift, "down": down, "checked": check}
+    """``stella whereis``, and ``stella drift`` when asked (it asks every target's engine)."""
+    report = inspect.drift_report(home, db, None).to_dict() if check else None
+    return {"whereis": inspect.whereis(db), "drift": report["targets"] if report else [],
+            "down": report["unreachable"] if report else [], "checked": check}
