@@ -8,6 +8,7 @@ malformed directives as warnings with exit status 0, so any output at all fails 
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -141,3 +142,21 @@ def test_exposure_score_is_low(analyze: str, installed: Path, unit: Path) -> Non
     line = next(x for x in proc.stdout.splitlines() if "Overall exposure level" in x)
     score = float(line.split(":")[1].split()[0])
     assert score <= MAX_EXPOSURE, line
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_exec_start_is_a_stella_command_line_the_cli_accepts(unit: Path) -> None:
+    """The unit and the CLI agree: every option the unit passes exists (parsed by click, not run)."""
+    import click
+
+    from appliance.cli import cli
+    (cmd,) = directives(unit)["ExecStart"]
+    argv = shlex.split(cmd)
+    assert argv[0] == "/usr/bin/stella"
+    group: click.Command = cli
+    args = argv[1:]
+    while isinstance(group, click.Group):
+        sub = group.get_command(click.Context(group), args[0])
+        assert sub is not None, f"{unit.name}: no command {args[0]!r}"
+        group, args = sub, args[1:]
+    group.make_context(group.name, list(args))  # raises on an unknown option or a bad value
