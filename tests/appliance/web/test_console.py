@@ -152,10 +152,12 @@ def test_pipeline_sod_and_approvals(contexts: Callable[..., BrowserContext], fre
     shot(p, "promotion-approved")
 
     for path, name in (("/releases/web/1.0.0", "release"), ("/promotions", "promotions"), ("/kits", "kits"),
-                       ("/deployments", "deployments"), ("/audit?verify=1", "audit"), ("/admin", "admin")):
+                       ("/deployments?drift=1", "deployments"), ("/audit?verify=1", "audit"), ("/admin", "admin")):
         p.goto(svc.base_url + path)
         expect(p.locator("h1")).to_be_visible()
         shot(p, name)
+    p.goto(svc.base_url + "/deployments?drift=1")
+    expect(p.locator("section[aria-label=Drift]")).to_contain_text("No targets")
     p.goto(svc.base_url + "/audit?verify=1")
     expect(p.locator(".notice.ok")).to_contain_text("intact")
     p.goto(svc.base_url + "/releases/web/1.0.0")
