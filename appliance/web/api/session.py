@@ -49,4 +49,8 @@ def logout(request: Request, response: Response, who: Caller = Depends(caller),
 
 @router.get("/me")
 def me(who: Caller = Depends(caller)) -> dict[str, Any]:
-    return {"user": who.user.name, "roles": list(who.user.roles), "via": who.via}
+    # who the request proves, by which means, and (for a session) its CSRF token (docs/api.md)
+    found: dict[str, Any] = {"user": who.user.name, "roles": list(who.user.roles), "via": who.via}
+    if who.csrf_token:
+        found["csrfToken"] = who.csrf_token
+    return found

@@ -35,7 +35,8 @@ def test_login_returns_user_roles_csrf_and_an_httponly_strict_cookie(service: Se
     flags = {f.strip().lower() for f in cookie.split(";")[1:]}
     assert "httponly" in flags and "samesite=strict" in flags and "secure" not in flags     # plain HTTP
     me = c.get("/api/v1/me")
-    assert me.status_code == 200 and me.json()["user"] == "bob" and me.json()["via"] == "session"
+    assert me.status_code == 200 and me.json() == {"user": "bob", "roles": ["approver"], "via": "session",
+                                                   "csrfToken": body["csrfToken"]}
     assert ("bob", "login") in [(a, act) for a, act, _ in audit_actions(service)]
 
 
