@@ -122,12 +122,17 @@ def test_token_create_list_use_revoke(service: Service) -> None:
     bearer = service.client(headers={"Authorization": f"Bearer {token}"})
     me = bearer.get("/api/v1/me")
     assert me.status_code == 200 and me.json() == {"user": "carol", "roles": ["approver"], "via": "token"}
+    used = next(t for t in json.loads(service.stella("token", "list", "--json", user="admin").output)
+                if t["id"] == ident)
+    assert used["lastUsed"] is not None and used["state"] == "active"
     revoked = service.stella("token", "revoke", ident, user="admin")
     assert revoked.exit_code == 0, revoked.output
     assert bearer.get("/api/v1/me").status_code == 401
     actions = [(a, act, d.get("id")) for a, act, d in audit_actions(service)]
     assert ("admin", "token.create", ident) in actions and ("admin", "token.revoke", ident) in actions
     assert ("carol", "token.refused", ident) in actions
+    verified = service.stella("audit", "verify")           # the accounts' events keep the chain intact
+    assert verified.exit_code == 0, verified.output
 
 
 def test_token_commands_are_admin_only(service: Service) -> None:
