@@ -50,8 +50,7 @@ def pipeline(request: Request, db: DB,
              who: Who) -> Response:
     if who is None:
         return _to_login(request)
-    return render(request, "pipeline.html", db, who, **views.pipeline(db),
-                  releases=views.release_list(db), envs=[e.name for e in environments.ordered(db)])
+    return render(request, "pipeline.html", db, who, **views.pipeline(db))
 
 
 @router.get("/releases")
@@ -73,12 +72,13 @@ def release(name: str, version: str, request: Request, db: DB,
 
 @router.get("/promotions")
 def promotion_list(request: Request, state: str | None = None, after: str | None = None,
-                   *, db: DB, who: Who) -> Response:
+                   release: str | None = None, *, db: DB, who: Who) -> Response:
     if who is None:
         return _to_login(request)
     return render(request, "promotions.html", db, who, **views.promotion_list(db, state or None, after, PAGE),
                   state=state or "", states=[*states.PENDING, *states.FINAL, states.DEPLOYING],
-                  releases=views.release_list(db), envs=[e.name for e in environments.ordered(db)])
+                  releases=views.release_choices(db), envs=[e.name for e in environments.ordered(db)],
+                  release_ref=release or "")
 
 
 def _promotion(request: Request, db: sqlite_utils.Database, who: Caller, promotion_id: str, *, status: int = 200,
@@ -110,7 +110,8 @@ def request_promotion(request: Request, release: str = Form(...), environment: s
         return render(request, "promotions.html", db, acting, status=status, problem=problem,
                       **views.promotion_list(db, None, None, PAGE), state="",
                       states=[*states.PENDING, *states.FINAL, states.DEPLOYING],
-                      releases=views.release_list(db), envs=[e.name for e in environments.ordered(db)])
+                      releases=views.release_choices(db), envs=[e.name for e in environments.ordered(db)],
+                      release_ref=release)
     return RedirectResponse(f"/promotions/{quote(out.promotion.id)}?done=requested", status_code=303)
 
 

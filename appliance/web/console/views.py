@@ -75,6 +75,15 @@ def release_list(db: sqlite_utils.Database) -> list[releases.Release]:
     return releases.listing(db)
 
 
+def release_choices(db: sqlite_utils.Database, limit: int = 200) -> list[str]:
+    """NAME@VERSION of the newest imported version of each release name (the request form's
+    suggestions: one per name, not every version ever imported)."""
+    rows = db.execute("SELECT r.name, r.version, max(k.imported_at) FROM releases r JOIN kits k ON k.kit_id = r.kit_id "
+                      "WHERE r.path LIKE '%.json' AND r.version IS NOT NULL GROUP BY r.name ORDER BY r.name LIMIT ?",
+                      [limit])
+    return [f"{name}@{version}" for name, version, _ in rows]
+
+
 def release_page(home: Home, db: sqlite_utils.Database, ref: str) -> dict[str, Any]:
     """Components by digest, SBOM summary per ecosystem, findings with severity and VEX."""
     rel = releases.resolve(db, ref)
