@@ -149,6 +149,34 @@ def test_no_javascript_login_approve_reject(contexts: Callable[..., BrowserConte
     expect(carol).to_have_url(re.compile(r"/login\?next="))
 
 
+def test_keyboard_only(contexts: Callable[..., BrowserContext], service: Service) -> None:
+    """Log in, reach a page through the navigation and request a promotion with the keyboard alone."""
+    page = contexts().new_page()
+    page.goto(service.base_url + "/")
+    page.keyboard.type("alice")                     # the user field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(service.PASSWORDS["alice"])
+    page.keyboard.press("Enter")
+    expect(page.locator(".me")).to_contain_text("alice")
+    page.keyboard.press("Tab")                      # the skip link comes first
+    expect(page.locator(".skip")).to_be_focused()
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Promotions":
+            break
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(service.base_url + "/promotions")
+    page.get_by_label("Release").focus()
+    page.keyboard.type("web@1.0.0")
+    page.keyboard.press("Escape")                   # close the suggestions
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("to")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.type("by keyboard")
+    page.keyboard.press("Enter")
+    expect(page.locator(".notice.ok")).to_contain_text("Promotion requested")
+
+
 def test_pipeline_shows_freezes_and_stop_the_line(contexts: Callable[..., BrowserContext],
                                                   fresh_service: Service) -> None:
     svc = fresh_service
