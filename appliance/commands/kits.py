@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import click
 
+from appliance import kits as kit_list
 from appliance.commands.opening import opened
 from appliance.commands.options import home_option, json_option
 from clisupport import emit_json, handle_errors
-
-COLUMNS = ("kit_id", "name", "channel", "sequence", "kind", "base_kit_id", "created", "expires", "imported_at",
-           "actor", "import_id", "forced", "reason", "entry_count", "total_size")
 
 
 @click.command("kits")
@@ -18,12 +16,7 @@ COLUMNS = ("kit_id", "name", "channel", "sequence", "kind", "base_kit_id", "crea
 def kits(home: str | None, as_json: bool) -> None:
     """List imported kits, newest first."""
     with handle_errors("stella kits"), opened(home) as (_h, db):
-        rows = [dict(zip(COLUMNS, r)) for r in db.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM kits ORDER BY imported_at DESC, rowid DESC")]
-        active = {c: s for c, s in db.execute("SELECT channel, max(sequence) FROM kits GROUP BY channel")}
-        for row in rows:
-            row["forced"] = bool(row["forced"])
-            row["active"] = active.get(row["channel"]) == row["sequence"]
+        rows, active = kit_list.listing(db)
         if as_json:
             emit_json({"kits": rows, "channels": active})
             return

@@ -40,12 +40,21 @@ def deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: u
         return _deploy(home, db, promotion_id, deployer, trigger or {})
 
 
-def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
-            trigger: dict[str, Any]) -> Report:
+def check(db: sqlite_utils.Database, promotion_id: str, deployer: users.User) -> store.Promotion:
+    """The checks a deploy makes before anything else, on their own (the service answers a
+    deploy request with them at once, before queuing its job): the promotion exists
+    (UnknownPromotion), *deployer* holds the deployer role (MissingRole), its state allows a
+    deploy (StateConflict)."""
     p = store.get(db, promotion_id)
     if not deployer.has("deployer"):
         raise MissingRole(f"{deployer.name} lacks the deployer role")
     states.check(p.id, p.state, states.DEPLOYING, "deploy")
+    return p
+
+
+def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
+            trigger: dict[str, Any]) -> Report:
+    p = check(db, promotion_id, deployer)
     info = plan.load_release(home, db, p.release)
     ts = targets.listing(db, p.environment)
     plan.preflight(home, db, info, p.environment, ts)

@@ -45,6 +45,7 @@ class ImportOptions:
     at: dt.datetime | None = None
     limits: KitLimits = KitLimits()
     progress: Callable[[int], None] | None = None
+    actor: str | None = None         # who imports (the service's logged-in user); None: STELLA_ACTOR or the OS user
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class _Import:
             raise error
         if isinstance(error, NotAKit):       # not a kit at all (a stray file): refuse, keep nothing
             raise error
-        report = {"refusedAt": format_time(now()), "actor": current_actor(), "error": {
+        report = {"refusedAt": format_time(now()), "actor": self.options.actor or current_actor(), "error": {
             "kind": error.kind, "message": error.message, "entry": error.entry},
             "checks": [c.to_dict() for c in (*self.checks, *result.checks)],
             "kitId": result.kit_id, "sequence": result.manifest.sequence if result.manifest else None}
@@ -234,7 +235,7 @@ class _Import:
         # the staged files are durable (sink.finish); now their names, and staging/<import-id>
         fsync_dir(sink.blob_dir)
         fsync_dir(directory.parent)
-        who, when = current_actor(), format_time(now())
+        who, when = self.options.actor or current_actor(), format_time(now())
         derived = derive(kit_id, m.name, format_time(m.created), (*m.entries, *m.inherited), sink.locate)
         signer = keys.signer(self.home)
         doc = record.payload(import_id=import_id, time=when, actor=who, kit_path=self.kit, result=result,

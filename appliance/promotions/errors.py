@@ -115,6 +115,12 @@ class UnknownDeployment(NotFound):
     kind = "unknown-deployment"
 
 
+class UnknownJob(NotFound):
+    """No job of the service has that id."""
+
+    kind = "unknown-job"
+
+
 class NoDeployment(NotFound):
     """The promotion has not been deployed."""
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -9,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from appliance.home import Home
 from appliance.store.db import open_db
 from appliance.web.errors import HTTPProblem, envelope, for_error
+from appliance.web.jobs import Worker
 from appliance.web.security import SecurityHeaders
 from kit import __version__
 from kit.errors import StellaError
@@ -17,9 +21,20 @@ from kit.errors import StellaError
 def create_app(home: Home, *, tls: bool = False) -> FastAPI:
     """The service for *home* (initialised; migrated here once, not per request)."""
     open_db(home.require().db_path).close()
+    worker = Worker(home)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker.start()          # jobs a dead process left are marked interrupted first (appliance/jobs.py)
+        try:
+            yield
+        finally:
+            worker.stop()
+
     app = FastAPI(title="Stella Ops appliance", version=__version__, openapi_url="/api/v1/openapi.json",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.home = home
+    app.state.worker = worker
     app.state.tls = tls
     app.add_middleware(SecurityHeaders, tls=tls)      # CSP, nosniff, no-store… on every response
 

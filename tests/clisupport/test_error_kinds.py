@@ -39,8 +39,8 @@ PINNED: dict[str, set[int]] = {
     # usage (2)
     "bad-reference": {2}, "missing-input": {2}, "no-decision": {2}, "no-deployment": {2},
     "no-previous-release": {2}, "not-deployed": {2}, "not-initialised": {2}, "unknown-decision": {2},
-    "unknown-deployment": {2}, "unknown-environment": {2}, "unknown-promotion": {2}, "unknown-release": {2},
-    "unknown-target": {2}, "unknown-user": {2}, "unknown-window": {2},
+    "unknown-deployment": {2}, "unknown-environment": {2}, "unknown-job": {2}, "unknown-promotion": {2},
+    "unknown-release": {2}, "unknown-target": {2}, "unknown-user": {2}, "unknown-window": {2},
     # malformed (3)
     "bad-compose-template": {3}, "bad-docker-url": {3}, "bad-document": {3}, "bad-duration": {3},
     "bad-input": {3}, "bad-key": {3}, "bad-layer": {3}, "bad-name": {3}, "bad-release": {3}, "bad-role": {3},

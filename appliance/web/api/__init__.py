@@ -7,7 +7,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from appliance.web.api import audit, deployments, environments, promotions, releases, session, status
+from appliance.web.api import (
+    audit,
+    deployments,
+    deploys,
+    environments,
+    jobs,
+    kits,
+    promotions,
+    releases,
+    session,
+    status,
+)
 
 ROUTERS: list[APIRouter] = [session.router, releases.router, environments.router, promotions.router,
                             deployments.router, audit.router, status.router]
+ROUTERS += [jobs.router, kits.router, deploys.router]       # long work as jobs (appliance/web/jobs.py)

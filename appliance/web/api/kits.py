@@ -1,0 +1,80 @@
+"""Kits: ``GET /kits`` (``stella kits`` with the advisory freshness ``stella status`` gives)
+and ``POST /kits`` (upload, then ``stella import`` as a job). docs/api.md "Jobs".
+
+The upload is the request body (``application/octet-stream``; the file's name in the
+``filename`` query parameter), streamed to a file in the home's ``uploads/`` folder (at
+most ``STELLA_MAX_UPLOAD`` bytes, default 64 GiB: 413 otherwise), then imported by a job
+running the same function as ``stella import``, as the caller (admin role). Its refusals
+end the job ``failed`` with the kind the CLI prints (e.g. ``digest-mismatch``); a refused
+kit lands in quarantine/ as with the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from typing import Any
+
+import sqlite_utils
+from fastapi import APIRouter, Depends, Query, Request
+
+from appliance import jobs, kits, status
+from appliance.home import Home
+from appliance.web.api.jobs import queue
+from appliance.web.caller import Caller
+from appliance.web.deps import caller, database, home
+from appliance.web.errors import HTTPProblem
+from appliance.web.jobs import uploads
+from kit.timeutil import now
+
+router = APIRouter(tags=["kits"])
+
+DEFAULT_MAX_UPLOAD = 64 << 30
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def max_upload() -> int:
+    return int(os.environ.get("STELLA_MAX_UPLOAD") or DEFAULT_MAX_UPLOAD)
+
+
+@router.get("/kits")
+def list_kits(db: sqlite_utils.Database = Depends(database), who: Caller = Depends(caller)) -> dict[str, Any]:
+    """Imported kits newest first (``active``: the highest sequence of its channel), the active
+    sequence per channel, and per advisory source its newest snapshot and age in days."""
+    rows, active = kits.listing(db)
+    return {"kits": rows, "channels": active, "advisories": status.advisory_sources(db, now())}
+
+
+@router.post("/kits", status_code=202)
+async def upload_kit(request: Request, filename: str = Query("upload.stella-kit", max_length=200),
+                     h: Home = Depends(home), db: sqlite_utils.Database = Depends(database),
+                     who: Caller = Depends(caller)) -> dict[str, Any]:
+    """Upload a kit (the raw body) and import it as a job; poll ``GET /jobs/{id}``."""
+    jobs.check_import(who.user)
+    limit = max_upload()
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPProblem(413, "upload-too-large", f"the kit is {declared} bytes; this service takes at most {limit}")
+    folder = uploads(h)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    name = _SAFE_NAME.sub("_", os.path.basename(filename)).lstrip(".") or "upload.stella-kit"
+    path = folder / f"{secrets.token_hex(8)}-{name}"
+    size = 0
+    try:
+        with open(path, "xb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPProblem(413, "upload-too-large", f"the kit is over {limit} bytes, the most this "
+                                                               "service takes")
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if size == 0:
+            raise HTTPProblem(400, "empty-upload", "no kit in the request body")
+        job = jobs.create(db, "import", who.user.name, {"path": str(path), "filename": name, "size": size})
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return queue(request, job)
