@@ -7,13 +7,10 @@ from pathlib import Path
 import click
 
 from appliance.commands.options import home_option, json_option
-from appliance.home import Home, resolve_home
+from appliance.home import resolve_home
 from appliance.importing.pipeline import ImportOptions, ImportOutcome, import_kit
-from appliance.registry import config as registry_config
-from appliance.store.blobs import BlobStore
-from appliance.store.db import open_db
+from appliance.registry.autoseed import autoseed
 from clisupport import byte_progress, emit_json, handle_errors
-from kit.errors import StellaError
 
 PROG = "stella import"
 
@@ -38,29 +35,11 @@ def import_(home: str | None, kit: Path, dry_run: bool, force: bool, reason: str
         with byte_progress(f"importing {kit.name}", None, not as_json) as advance:
             outcome = import_kit(target, kit, ImportOptions(dry_run=dry_run, force=force, reason=reason,
                                                             wait=wait, progress=advance))
-        seeded = None if no_seed or outcome.status != "imported" else _autoseed(target, outcome)
+        seeded = None if no_seed or outcome.status != "imported" else autoseed(target, outcome.kit_id)
         if as_json:
             emit_json({**outcome.to_dict(), "seed": seeded})
         else:
             _print(outcome, seeded)
-
-
-def _autoseed(home: Home, outcome: ImportOutcome) -> dict[str, object] | None:
-    """Best effort: seed the new kit's images when the registry answers; never fails the import."""
-    settings = registry_config.load(home)
-    if not settings.autoseed:
-        return None
-    from appliance.registry.seed import seed_all  # httpx: loaded only when seeding
-
-    db = open_db(home.db_path)
-    try:
-        if not db.execute("SELECT 1 FROM images WHERE kit_id = ?", [outcome.kit_id]).fetchone():
-            return None
-        return seed_all(db, settings.addr, BlobStore(home.blobs), outcome.kit_id).to_dict()
-    except StellaError as exc:
-        return {"error": exc.message}
-    finally:
-        db.close()
 
 
 def _print(o: ImportOutcome, seeded: dict[str, object] | None) -> None:

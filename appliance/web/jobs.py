@@ -46,6 +46,7 @@ def uploads(home: Home) -> Path:
 
 def _run_import(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Report) -> Any:
     from appliance.importing.pipeline import ImportOptions, import_kit
+    from appliance.registry.autoseed import autoseed
     path = Path(job.params["path"])
     size = max(1, int(job.params.get("size") or path.stat().st_size))
     done = 0
@@ -58,7 +59,11 @@ def _run_import(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Re
     try:
         report(0.0, f"waiting for the import lock ({job.params.get('filename')})")
         outcome = import_kit(home, path, ImportOptions(progress=advance, actor=job.created_by, wait=3600.0))
-        return outcome.to_dict()
+        seeded = None
+        if outcome.status == "imported":        # as stella import: its images to the local registry, best effort
+            report(0.99, "seeding the local registry")
+            seeded = autoseed(home, outcome.kit_id)
+        return {**outcome.to_dict(), "seed": seeded}
     finally:
         path.unlink(missing_ok=True)        # a refused kit was moved to quarantine/ already
 

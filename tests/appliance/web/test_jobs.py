@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 
 from kit.crypto import Signer
 from tests.appliance.deploy.conftest import Site, appliance_registry, site  # noqa: F401  (fixtures)
-from tests.appliance.deploy.site import Rel, free_port, web
+from tests.appliance.deploy.site import Rel, build_kit, free_port, web
 from tests.appliance.helpers import kit
 from tests.appliance.web.conftest import Service, site_home
 
@@ -108,6 +108,28 @@ def test_import_needs_admin_and_unknown_job_is_404(service: Service, signer: Sig
     assert service.client().get("/api/v1/jobs").status_code == 401
 
 
+def test_an_upload_over_the_limit_is_413_and_leaves_nothing(tmp_path: Path, signer: Signer,
+                                                             serve: Callable[..., Service],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    home = site_home(tmp_path / "site", signer, site=False)
+    monkeypatch.setenv("STELLA_MAX_UPLOAD", str(1 << 20))
+    admin = serve(home).login("admin")
+    written = kit(tmp_path / "big.stella-kit", _files("5"), [signer], channel="edge", name="up")   # ~3 MiB
+    r = _upload(admin, written.path)
+    assert r.status_code == 413 and r.json()["error"]["kind"] == "upload-too-large", r.text
+
+    def chunks() -> Iterator[bytes]:         # no Content-Length: refused while streaming
+        data = written.path.read_bytes()
+        for i in range(0, len(data), 65536):
+            yield data[i:i + 65536]
+
+    r = admin.post("/api/v1/kits", params={"filename": "big.stella-kit"}, content=chunks())
+    assert r.status_code == 413 and r.json()["error"]["kind"] == "upload-too-large", r.text
+    assert not any((home / "uploads").iterdir()) and admin.get("/api/v1/jobs").json()["items"] == []
+    r = admin.post("/api/v1/kits", content=b"")
+    assert r.status_code == 400 and r.json()["error"]["kind"] == "empty-upload", r.text
+
+
 def test_a_job_running_when_the_service_is_killed_is_reported_interrupted(
         tmp_path: Path, signer: Signer, serve: Callable[..., Service], monkeypatch: pytest.MonkeyPatch) -> None:
     home = site_home(tmp_path / "site", signer, site=False)
@@ -134,10 +156,6 @@ def test_a_job_running_when_the_service_is_killed_is_reported_interrupted(
 def test_deploy_as_a_job_and_409_for_a_second_deploy_meanwhile(site: Site, serve: Callable[..., Service],  # noqa: F811
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     port = free_port()
-    site.import_([Rel("shop", "1.0.0", {"web": web(port)}, {"web": "shop web 1"}),
-                  Rel("shop", "2.0.0", {"web": web(port)}, {"web": "shop web 2"})])
-    site.target("dev-1")
-    p1 = site.promote("shop@1.0.0")
     monkeypatch.setenv("STELLA_TEST_PAUSE_AT", "deploy-before-up")     # the deploy waits before compose up
     monkeypatch.setenv("STELLA_TEST_PAUSE_SECONDS", "3")
     svc = serve(site.home)
@@ -147,7 +165,15 @@ def test_deploy_as_a_job_and_409_for_a_second_deploy_meanwhile(site: Site, serve
         assert r.exit_code == 0, r.output
         return svc.client(headers={"Authorization": f"Bearer {json.loads(r.output)['token']}"})
 
-    dave, alice = bearer("dave"), bearer("alice")
+    dave, alice, root = bearer("dave"), bearer("alice"), bearer("root")
+    # the releases come in through the API, and their images reach the registry as with stella import
+    path = build_kit(site.tmp, site.signer, [Rel("shop", "1.0.0", {"web": web(port)}, {"web": "shop web 1"}),
+                                             Rel("shop", "2.0.0", {"web": web(port)}, {"web": "shop web 2"})])
+    imported = _wait(root, _upload(root, path).json()["id"])
+    assert imported["state"] == "succeeded", imported
+    assert imported["result"]["seed"]["images"] >= 2 and "error" not in imported["result"]["seed"], imported
+    site.target("dev-1")
+    p1 = site.promote("shop@1.0.0")
     # the deploy's own checks answer at once, with the CLI's refusal
     r = alice.post(f"/api/v1/promotions/{p1}/deploy")
     assert r.status_code == 403 and r.json()["error"]["kind"] == "missing-role", r.text
