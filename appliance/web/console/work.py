@@ -1,0 +1,68 @@
+"""Long work from the console: deploy a promotion as a job, and watch a job's progress
+(htmx polls a fragment; without JavaScript, a refresh link). Kits are uploaded by the
+kits page's script straight to ``POST /api/v1/kits`` (the API's upload-and-import job).
+
+A deploy request makes the checks the API makes before queuing (appliance.jobs and
+appliance.deploy.run: a deploy already running in the environment, the promotion, the
+deployer role, its state) and queues the same job for the service's worker.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+import sqlite_utils
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from appliance import jobs
+from appliance.deploy import run
+from appliance.home import Home
+from appliance.promotions import store
+from appliance.web.caller import Caller
+from appliance.web.console import views
+from appliance.web.console.render import render
+from appliance.web.deps import caller, database, home, maybe_caller
+from appliance.web.errors import for_error
+from kit.errors import StellaError
+
+router = APIRouter(include_in_schema=False)
+DB = Annotated[sqlite_utils.Database, Depends(database)]
+Who = Annotated[Caller | None, Depends(maybe_caller)]
+Acting = Annotated[Caller, Depends(caller)]
+HomeDir = Annotated[Home, Depends(home)]
+
+
+@router.post("/promotions/{promotion_id}/deploy")
+def deploy(promotion_id: str, request: Request, h: HomeDir, db: DB, acting: Acting) -> Response:
+    try:
+        jobs.check_deploy_free(h, db, store.get(db, promotion_id).environment)
+        p = run.check(db, promotion_id, acting.user)
+        job = jobs.create(db, "deploy", acting.user.name, {"promotion": p.id}, p.environment)
+    except StellaError as exc:
+        status, body = for_error(exc)
+        return render(request, "promotion.html", db, acting, status=status, problem=body["error"],
+                      **views.promotion_page(db, promotion_id))
+    request.app.state.worker.submit(job)
+    return RedirectResponse(f"/jobs/{quote(job.id)}", status_code=303)
+
+
+@router.get("/jobs")
+def job_list(request: Request, db: DB, who: Who) -> Response:
+    if who is None:
+        return RedirectResponse("/login?next=%2Fjobs", status_code=303)
+    return render(request, "jobs.html", db, who, jobs=[j.to_dict() for j in jobs.listing(db, 100)])
+
+
+@router.get("/jobs/{job_id}")
+def job_page(job_id: str, request: Request, db: DB, who: Who) -> Response:
+    if who is None:
+        return RedirectResponse(f"/login?next={quote('/jobs/' + job_id, safe='')}", status_code=303)
+    return render(request, "job.html", db, who, job=jobs.get(db, job_id).to_dict())
+
+
+@router.get("/jobs/{job_id}/progress")
+def job_progress(job_id: str, request: Request, db: DB, who: Acting) -> Response:
+    """The progress fragment htmx swaps in every second until the job is done."""
+    return render(request, "_job.html", None, who, job=jobs.get(db, job_id).to_dict())

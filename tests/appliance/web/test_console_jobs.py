@@ -1,0 +1,108 @@
+"""Long work from the console in a real browser: upload a kit and watch its import job to the
+end; deploy from the promotion page (refused at once without the deployer role; as a job
+otherwise, its failure shown with the kind the CLI prints)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, expect
+
+from kit.crypto import Signer
+from tests.appliance.deploy import conftest as deploy_fixtures
+from tests.appliance.deploy.conftest import Site
+from tests.appliance.deploy.site import Rel, free_port, web
+from tests.appliance.promotions.conftest import ADVISORIES, SNAPSHOT
+from tests.appliance.promotions.kits import release_files, site_kit
+from tests.appliance.web.browser import (  # noqa: F401  (fixtures: browser_type_launch_args, contexts)
+    browser_type_launch_args_fixture,
+    contexts_fixture,
+    log_in,
+    shot,
+)
+from tests.appliance.web.conftest import PASSWORDS, Service, _cli
+from tests.appliance.web.test_console import to_prod
+
+# the deploy tests' fixtures: a home with a real appliance registry, targets on the test dockerd, clean-up
+appliance_registry, site = deploy_fixtures.appliance_registry, deploy_fixtures.site
+
+
+def test_upload_a_kit_and_watch_its_import(contexts: Callable[..., BrowserContext], fresh_service: Service,
+                                           tmp_path: Path, signer: Signer) -> None:
+    svc = fresh_service
+    kit_path = tmp_path / "site-2.stella-kit"
+    site_kit(kit_path, [signer], sequence=2, advisories=ADVISORIES, snapshot=SNAPSHOT,
+             releases=release_files("api", "3.0.0", [("flask", "3.0.0")]))
+    page = log_in(contexts(), svc, "admin", "/kits")
+    page.get_by_label("Kit file").set_input_files(str(kit_path))
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page).to_have_url(re.compile(r"/jobs/J-\d+$"))
+    expect(page.locator(".job-state")).to_contain_text("succeeded", timeout=60_000)
+    shot(page, "job-import")
+    page.get_by_role("link", name="Releases").click()
+    expect(page.locator("table")).to_contain_text("api@3.0.0")
+    page.get_by_role("link", name="Kits").click()
+    expect(page.locator(".sealed")).to_contain_text("#2")
+
+    # a user without the admin role is refused, the reason shown
+    alice = log_in(contexts(), svc, "alice", "/kits")
+    alice.get_by_label("Kit file").set_input_files(str(kit_path))
+    alice.get_by_role("button", name="Upload and import").click()
+    expect(alice.locator("#kit-upload-status")).to_contain_text("lacks the admin role")
+
+
+def test_deploy_from_the_promotion_page(contexts: Callable[..., BrowserContext], fresh_service: Service) -> None:
+    svc = fresh_service
+    pid = to_prod(svc)
+    for user in ("bob", "carol"):
+        assert svc.stella("approve", pid, user=user).exit_code == 0
+    alice = log_in(contexts(), svc, "alice", f"/promotions/{pid}")
+    alice.get_by_role("button", name=re.compile("Deploy")).click()
+    expect(alice.locator("#problem")).to_contain_text("lacks the deployer role")
+
+    dave = log_in(contexts(), svc, "dave", f"/promotions/{pid}")
+    dave.get_by_role("button", name=re.compile("Deploy")).click()
+    expect(dave).to_have_url(re.compile(r"/jobs/J-\d+$"))
+    expect(dave.locator(".job-state")).to_contain_text("failed", timeout=60_000)    # the demo kit has no compose
+    expect(dave.locator(".job")).to_contain_text("no-compose-template")
+    shot(dave, "job-deploy")
+    dave.get_by_role("link", name=pid).click()
+    expect(dave.locator("h1")).to_contain_text(pid)
+
+
+@pytest.mark.services
+def test_deploy_then_drift_shows_a_container_stopped_by_hand(
+        contexts: Callable[..., BrowserContext], site: Site, serve: Callable[..., Service]) -> None:
+    site.import_([Rel("shop", "1.0.0", {"web": web(free_port())}, {"web": "shop web 1"})])
+    project = site.target("dev-1")
+    r = _cli(site.home, "user", "passwd", "dave", "--password-stdin", user="root", stdin=PASSWORDS["dave"] + "\n")
+    assert r.exit_code == 0, r.output
+    pid = site.promote("shop@1.0.0")
+    svc = serve(site.home)
+
+    dave = log_in(contexts(), svc, "dave", f"/promotions/{pid}")
+    dave.get_by_role("button", name=re.compile("Deploy")).click()
+    expect(dave).to_have_url(re.compile(r"/jobs/J-\d+$"))
+    expect(dave.locator(".job-state")).to_contain_text("succeeded", timeout=120_000)
+    shot(dave, "job-deploy-succeeded")
+    dave.get_by_role("link", name="Pipeline").click()
+    expect(dave.locator("ol.pipeline > li").nth(0)).to_contain_text("shop@1.0.0")
+    expect(dave.locator("ol.pipeline > li").nth(0)).to_contain_text("by dave")
+
+    dave.goto(svc.base_url + "/deployments?drift=1")
+    expect(dave.locator("section[aria-label=Drift]")).to_contain_text("match")
+    client = site.client()
+    try:
+        ctr = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})[0]
+        ctr.stop()
+    finally:
+        client.close()
+    dave.get_by_role("button", name="Check drift now").click()
+    drift = dave.locator("table.drift")
+    expect(drift).to_contain_text("stopped")
+    expect(drift).to_contain_text("web")
+    expect(dave.locator("section[aria-label=Drift] h3")).to_contain_text("differs")
+    shot(dave, "deployments-drift")
