@@ -82,20 +82,28 @@ def promotion_list(request: Request, state: str | None = None, after: str | None
 
 
 def _promotion(request: Request, db: sqlite_utils.Database, who: Caller, promotion_id: str, *, status: int = 200,
-               notice: str | None = None, problem: dict[str, str] | None = None) -> Response:
-    return render(request, "promotion.html", db, who, status=status, notice=notice, problem=problem,
+               notice: str | None = None, problem: dict[str, str] | None = None,
+               checked: dict[str, Any] | None = None) -> Response:
+    return render(request, "promotion.html", db, who, status=status, notice=notice, problem=problem, checked=checked,
                   **views.promotion_page(db, promotion_id))
 
 
 @router.get("/promotions/{promotion_id}")
-def promotion(promotion_id: str, request: Request, done: str | None = None,
-              *, db: DB, who: Who) -> Response:
+def promotion(promotion_id: str, request: Request, done: str | None = None, verify: int = 0,
+              *, db: DB, h: HomeDir, who: Who) -> Response:
     if who is None:
         return _to_login(request)
     notice = {"approved": "Your approval was recorded.", "rejected": "The promotion was rejected.",
               "evaluated": "The gates were evaluated again.", "cancelled": "The promotion was cancelled.",
               "requested": "Promotion requested; its gates were evaluated."}.get(done or "")
-    return _promotion(request, db, who, promotion_id, notice=notice)
+    checked = None
+    if verify:
+        try:
+            checked = views.verify_replay(h, db, promotion_id)
+        except StellaError as exc:
+            status, problem = _problem(exc)
+            return _promotion(request, db, who, promotion_id, status=status, problem=problem)
+    return _promotion(request, db, who, promotion_id, notice=notice, checked=checked)
 
 
 @router.post("/promotions")

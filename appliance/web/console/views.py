@@ -18,6 +18,7 @@ from appliance.promotions import states, store
 from appliance.promotions.store import Promotion
 from appliance.release_findings import release_findings
 from appliance.status import advisory_sources
+from kit.errors import StellaError
 from kit.findings.finding import severity_rank
 from kit.gates.findings import sbom_components
 from kit.gates.inputs import file_entry
@@ -158,3 +159,29 @@ def deployments(home: Home, db: sqlite_utils.Database, check: bool) -> dict[str,
     report = inspect.drift_report(home, db, None).to_dict() if check else None
     return {"whereis": inspect.whereis(db), "drift": report["targets"] if report else [],
             "down": report["unreachable"] if report else [], "checked": check}
+
+
+def verify_replay(home: Home, db: sqlite_utils.Database, promotion_id: str) -> dict[str, Any]:
+    """What ``stella-verify evidence`` and ``stella-verify replay`` say of the promotion's packet,
+    run here: the appliance's signature and every digest, then the gates decided again on the
+    packet's own inputs, the record compared byte for byte (the differences named otherwise)."""
+    from appliance import keys
+    from appliance.promotions import packets
+    from kit import canonical
+    from kit.evidence import packet
+    from kit.gates import decide
+    from kit.gates.diff import differences
+
+    data = packets.export(home, db, promotion_id)
+    digest = "sha256:" + canonical.sha256_hex(data)
+    try:
+        found = packet.verify(data, keys.public(home))
+    except StellaError as exc:
+        return {"packet": digest, "verified": False, "problem": exc.message, "identical": False, "differences": []}
+    decision = decide(found.inputs)
+    recorded = canonical.dumps(found.record)
+    same = decision.record_bytes() == recorded
+    carried = {name: canonical.digest(doc) for name, doc in found.inputs.items()}
+    return {"packet": digest, "verified": True, "problem": None, "identical": same,
+            "recorded": "sha256:" + canonical.sha256_hex(recorded), "replayed": decision.digest(),
+            "differences": [] if same else differences(found.record, decision.record(), carried)}

@@ -97,6 +97,8 @@ def test_pipeline_sod_and_approvals(contexts: Callable[..., BrowserContext], fre
     expect(p.locator(".state")).to_contain_text("approved")
     expect(p.locator(".approvals-count")).to_have_text("2/2")
     expect(p.locator("ul.approvals")).to_contain_text("carol checked it")
+    p.get_by_role("button", name="Verify and replay the evidence here").click()
+    expect(p.locator(".verify-result")).to_contain_text("byte-identical")
     shot(p, "promotion-approved")
 
     for path, name in (("/releases/web/1.0.0", "release"), ("/promotions", "promotions"), ("/kits", "kits"),
