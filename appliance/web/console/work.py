@@ -13,10 +13,10 @@ from typing import Annotated
 from urllib.parse import quote
 
 import sqlite_utils
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from appliance import jobs
+from appliance import environments, jobs
 from appliance.deploy import run
 from appliance.home import Home
 from appliance.promotions import store
@@ -44,6 +44,29 @@ def deploy(promotion_id: str, request: Request, h: HomeDir, db: DB, acting: Acti
         status, body = for_error(exc)
         return render(request, "promotion.html", db, acting, status=status, problem=body["error"],
                       **views.promotion_page(db, promotion_id))
+    request.app.state.worker.submit(job)
+    return RedirectResponse(f"/jobs/{quote(job.id)}", status_code=303)
+
+
+@router.post("/environments/{env_name}/rollback")
+def rollback(env_name: str, request: Request, h: HomeDir, db: DB, acting: Acting, reason: str = Form("")) -> Response:
+    """Redeploy the environment's previous release (``stella rollback ENV``) as a job, as the API does."""
+    try:
+        environments.get(db, env_name)
+        jobs.check_deploy_free(h, db, env_name)
+        job = jobs.create(db, "rollback", acting.user.name, {"environment": env_name, "to": None, "reason": reason},
+                          env_name)
+    except StellaError as exc:
+        status, body = for_error(exc)
+        return render(request, "pipeline.html", db, acting, status=status, problem=body["error"], **views.pipeline(db))
+    request.app.state.worker.submit(job)
+    return RedirectResponse(f"/jobs/{quote(job.id)}", status_code=303)
+
+
+@router.post("/reevaluate")
+def reevaluate(request: Request, db: DB, acting: Acting) -> Response:
+    """``stella reevaluate`` as a job: the gates of every deployed or pending promotion, again."""
+    job = jobs.create(db, "reevaluate", acting.user.name, {})
     request.app.state.worker.submit(job)
     return RedirectResponse(f"/jobs/{quote(job.id)}", status_code=303)
 

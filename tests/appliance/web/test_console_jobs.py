@@ -72,6 +72,20 @@ def test_deploy_from_the_promotion_page(contexts: Callable[..., BrowserContext],
     dave.get_by_role("link", name=pid).click()
     expect(dave.locator("h1")).to_contain_text(pid)
 
+    # roll back stage from the pipeline: a job (there is no earlier release in stage, so it fails, saying why)
+    dave.get_by_role("link", name="Pipeline").click()
+    dave.get_by_role("button", name="Roll back stage").click()
+    expect(dave).to_have_url(re.compile(r"/jobs/J-\d+$"))
+    expect(dave.locator(".job-state")).to_contain_text("failed", timeout=60_000)
+    expect(dave.locator(".job")).to_contain_text("no-previous-release")
+    shot(dave, "job-rollback")
+
+    # re-evaluate from the kits page: a job that ends
+    admin = log_in(contexts(), svc, "admin", "/kits")
+    admin.get_by_role("button", name=re.compile("Re-evaluate")).click()
+    expect(admin).to_have_url(re.compile(r"/jobs/J-\d+$"))
+    expect(admin.locator(".job-state")).to_contain_text("succeeded", timeout=60_000)
+
 
 @pytest.mark.services
 def test_deploy_then_drift_shows_a_container_stopped_by_hand(
