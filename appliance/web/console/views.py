@@ -13,6 +13,7 @@ import sqlite_utils
 from appliance import audit, environments, releases
 from appliance.deploy import inspect
 from appliance.home import Home
+from appliance.kits import listing as kit_listing
 from appliance.pipeline import overview
 from appliance.promotions import states, store
 from appliance.promotions.store import Promotion
@@ -23,9 +24,6 @@ from kit.findings.finding import severity_rank
 from kit.gates.findings import sbom_components
 from kit.gates.inputs import file_entry
 from kit.timeutil import now
-
-KIT_COLUMNS = ("kit_id", "name", "channel", "sequence", "kind", "created", "expires", "imported_at", "actor",
-               "forced", "reason", "entry_count", "total_size")
 
 
 def _approvals_needed(db: sqlite_utils.Database, p: Promotion) -> tuple[int, int]:
@@ -131,12 +129,8 @@ def promotion_list(db: sqlite_utils.Database, state: str | None, after: str | No
 
 
 def kits(db: sqlite_utils.Database) -> dict[str, Any]:
-    rows = [dict(zip(KIT_COLUMNS, r)) for r in db.execute(
-        f"SELECT {', '.join(KIT_COLUMNS)} FROM kits ORDER BY imported_at DESC, rowid DESC")]
-    active = {c: s for c, s in db.execute("SELECT channel, max(sequence) FROM kits GROUP BY channel")}
-    for row in rows:
-        row["forced"] = bool(row["forced"])
-        row["active"] = active.get(row["channel"]) == row["sequence"]
+    """What ``stella kits`` lists (the same query), and advisory freshness per source."""
+    rows, _active = kit_listing(db)
     return {"kits": rows, "sources": advisory_sources(db, now())}
 
 
