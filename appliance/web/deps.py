@@ -14,6 +14,7 @@ Contract for every route (API and console):
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
 
 import sqlite_utils
@@ -33,12 +34,36 @@ def home(request: Request) -> Home:
     return found
 
 
+POOL_SIZE = 16     # idle connections kept; a request takes one for itself alone
+
+
+def _pool(request: Request) -> queue.SimpleQueue[sqlite_utils.Database]:
+    state = request.app.state
+    found: queue.SimpleQueue[sqlite_utils.Database] | None = getattr(state, "connections", None)
+    if found is None:
+        found = state.connections = queue.SimpleQueue()
+    return found
+
+
 def database(request: Request) -> Iterator[sqlite_utils.Database]:
-    db = connect(home(request).db_path, any_thread=True)
+    """A connection for this request alone: an idle one from the app's pool, else a new one.
+
+    Opening one (pragmas, schema read) cost ~0.5-1 ms of every request. A connection goes
+    back only when no transaction is left open on it; otherwise, or when the pool is full,
+    it is closed.
+    """
+    pool = _pool(request)
+    try:
+        db = pool.get_nowait()
+    except queue.Empty:
+        db = connect(home(request).db_path, any_thread=True)
     try:
         yield db
     finally:
-        db.close()
+        if db.conn.in_transaction or pool.qsize() >= POOL_SIZE:
+            db.close()
+        else:
+            pool.put(db)
 
 
 def maybe_caller(request: Request, db: sqlite_utils.Database = Depends(database)) -> Caller | None:
