@@ -32,6 +32,10 @@ class NotInitialisedError(ApplianceError, Usage):
     kind = "not-initialised"
 
 
+class NotFound(ApplianceError, Usage):
+    """A name the appliance does not know (exit 2; HTTP 404)."""
+
+
 class ConflictError(ApplianceError, Conflict):
     """Another process holds the lock, or the kit is older than the active one."""
 
@@ -162,7 +166,7 @@ class BadPassword(ApplianceFormatError):
     kind = "bad-password"
 
 
-class UnknownToken(ApplianceError, Usage):
+class UnknownToken(NotFound):
     """No API token has that id (``stella token list``)."""
 
     kind = "unknown-token"

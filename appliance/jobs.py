@@ -122,6 +122,27 @@ def check_deploy_free(home: Home, db: sqlite_utils.Database, environment: str) -
                                  f"{f' (pid {u.pid})' if u.pid else ''}; wait for it to finish")
 
 
+def start_deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User) -> Job:
+    """A queued deploy job of the promotion, after what the deploy checks before it changes
+    anything (unknown promotion, deployer role, state: appliance.deploy.run.check) and no
+    other deploy of its environment running (deploy-running)."""
+    from appliance.deploy import run  # docker, compose: only when a deploy is asked for
+    from appliance.promotions import store
+    check_deploy_free(home, db, store.get(db, promotion_id).environment)
+    p = run.check(db, promotion_id, deployer)
+    return create(db, "deploy", deployer.name, {"promotion": p.id}, p.environment)
+
+
+def start_rollback(home: Home, db: sqlite_utils.Database, environment: str, actor: users.User,
+                   to: str | None, reason: str) -> Job:
+    """A queued rollback job of *environment* (unknown environment and deploy-running at once)."""
+    from appliance import environments
+    environments.get(db, environment)
+    check_deploy_free(home, db, environment)
+    return create(db, "rollback", actor.name, {"environment": environment, "to": to, "reason": reason},
+                  environment)
+
+
 def get(db: sqlite_utils.Database, job_id: str) -> Job:
     row = db.execute(f"SELECT {_COLS} FROM jobs WHERE id = ?", [job_id]).fetchone()
     if row is None:

@@ -37,12 +37,16 @@ class StellaError(Exception):
     def message(self) -> str:
         return str(self.args[0])
 
-    def one_line(self) -> str:
-        """The message with the entry named, on one line."""
+    def detail(self) -> str:
+        """The message with the entry named, on one line (what the CLI and the API print)."""
         text = self.message.replace("\n", " ")
         if self.entry and self.entry not in text:
             text = f"{text} (entry {self.entry})"
-        return f"{self.kind}: {text}"
+        return text
+
+    def one_line(self) -> str:
+        """``KIND: detail``, as the CLI prints it."""
+        return f"{self.kind}: {self.detail()}"
 
 
 # The exit-code categories (docs/cli.md "Exit codes"), as mixins: a kind names its package
@@ -111,11 +115,6 @@ class KitIOError(KitError, IOFailure):
     """Reading or writing a file failed."""
 
     kind = "io-error"
-
-
-def exit_code_for(error: StellaError) -> int:
-    """The documented exit code of *error* (docs/cli.md): the class decides."""
-    return error.exit_code
 
 
 # --- malformed (exit 3) -------------------------------------------------------------------

@@ -7,8 +7,8 @@ target engine that does not answer; conflict (5): another process is deploying.
 
 from __future__ import annotations
 
-from appliance.errors import ApplianceError
-from kit.errors import Conflict, IOFailure, Refused, Usage
+from appliance.errors import ApplianceError, NotFound
+from kit.errors import Conflict, IOFailure, Refused
 
 
 class DeployError(ApplianceError, IOFailure):
@@ -45,7 +45,7 @@ class DeployFailed(ApplianceError, Refused):
     kind = "deploy-failed"
 
 
-class UnknownTarget(ApplianceError, Usage):
+class UnknownTarget(NotFound):
     """No deploy target has that name."""
 
     kind = "unknown-target"

@@ -7,8 +7,8 @@ the promotion is not in a state that allows the transition.
 
 from __future__ import annotations
 
-from appliance.errors import ApplianceError
-from kit.errors import Conflict, Refused, Usage
+from appliance.errors import ApplianceError, NotFound
+from kit.errors import Conflict, Refused
 
 
 class OrchestrationRefused(ApplianceError, Refused):
@@ -55,10 +55,6 @@ class NoDeployAs(OrchestrationRefused):
     """An automatic deploy target names no user to deploy as."""
 
     kind = "no-deploy-as"
-
-
-class NotFound(ApplianceError, Usage):
-    """A name the appliance does not know (exit 2)."""
 
 
 class UnknownRelease(NotFound):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.errors import LoginFailed, RateLimited
-from appliance.promotions.errors import MissingRole, NotFound, SeparationOfDuties
+from appliance.errors import LoginFailed, NotFound, RateLimited
+from appliance.promotions.errors import MissingRole, SeparationOfDuties
 from kit.errors import Conflict, IOFailure, Malformed, Refused, StellaError, Usage
 
 
@@ -56,7 +56,4 @@ def envelope(kind: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def for_error(error: StellaError) -> tuple[int, dict[str, Any]]:
     """The status and envelope of an appliance error (the message as the CLI prints it)."""
-    text = error.message.replace("\n", " ")
-    if error.entry and error.entry not in text:
-        text = f"{text} (entry {error.entry})"
-    return status_for(error), envelope(error.kind, text)
+    return status_for(error), envelope(error.kind, error.detail())

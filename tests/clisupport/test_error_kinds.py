@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from kit import exitcodes
-from kit.errors import CATEGORIES, KitError, NotAKit, exit_code_for
+from kit.errors import CATEGORIES, KitError, NotAKit
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("kit", "clisupport", "bundler", "verifier", "appliance")
@@ -98,7 +98,7 @@ def test_each_kind_has_one_category_one_package_root_and_a_meaning() -> None:
 
 def test_exit_code_is_the_class_attribute() -> None:
     error = NotAKit("not a Stella kit", entry="x")
-    assert exit_code_for(error) == error.exit_code == exitcodes.MALFORMED
+    assert error.exit_code == type(error).exit_code == exitcodes.MALFORMED
     assert error.one_line() == "not-a-kit: not a Stella kit (entry x)"
     with pytest.raises(TypeError):
         NotAKit("a string kind can never come back", kind="not-a-kit")  # type: ignore[call-arg]

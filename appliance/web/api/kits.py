@@ -55,7 +55,9 @@ async def upload_kit(request: Request, filename: str = Query("upload.stella-kit"
     limit = max_upload()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPProblem(413, "upload-too-large", f"the kit is {declared} bytes; this service takes at most {limit}")
+        raise HTTPProblem(413, "upload-too-large", f"the kit is {declared} bytes; this service takes at most {limit} "
+                                                   "(import it with stella import on the appliance, or raise "
+                                                   "STELLA_MAX_UPLOAD)")
     folder = uploads(h)
     folder.mkdir(mode=0o700, exist_ok=True)
     name = _SAFE_NAME.sub("_", os.path.basename(filename)).lstrip(".") or "upload.stella-kit"
@@ -67,7 +69,8 @@ async def upload_kit(request: Request, filename: str = Query("upload.stella-kit"
                 size += len(chunk)
                 if size > limit:
                     raise HTTPProblem(413, "upload-too-large", f"the kit is over {limit} bytes, the most this "
-                                                               "service takes")
+                                                               "service takes (import it with stella import on "
+                                                               "the appliance, or raise STELLA_MAX_UPLOAD)")
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())

@@ -16,10 +16,8 @@ import sqlite_utils
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from appliance import environments, jobs
-from appliance.deploy import run
+from appliance import jobs
 from appliance.home import Home
-from appliance.promotions import store
 from appliance.web.caller import Caller
 from appliance.web.console import views
 from appliance.web.console.render import render
@@ -37,9 +35,7 @@ HomeDir = Annotated[Home, Depends(home)]
 @router.post("/promotions/{promotion_id}/deploy")
 def deploy(promotion_id: str, request: Request, h: HomeDir, db: DB, acting: Acting) -> Response:
     try:
-        jobs.check_deploy_free(h, db, store.get(db, promotion_id).environment)
-        p = run.check(db, promotion_id, acting.user)
-        job = jobs.create(db, "deploy", acting.user.name, {"promotion": p.id}, p.environment)
+        job = jobs.start_deploy(h, db, promotion_id, acting.user)
     except StellaError as exc:
         status, body = for_error(exc)
         return render(request, "promotion.html", db, acting, status=status, problem=body["error"],
@@ -52,10 +48,7 @@ def deploy(promotion_id: str, request: Request, h: HomeDir, db: DB, acting: Acti
 def rollback(env_name: str, request: Request, h: HomeDir, db: DB, acting: Acting, reason: str = Form("")) -> Response:
     """Redeploy the environment's previous release (``stella rollback ENV``) as a job, as the API does."""
     try:
-        environments.get(db, env_name)
-        jobs.check_deploy_free(h, db, env_name)
-        job = jobs.create(db, "rollback", acting.user.name, {"environment": env_name, "to": None, "reason": reason},
-                          env_name)
+        job = jobs.start_rollback(h, db, env_name, acting.user, None, reason)
     except StellaError as exc:
         status, body = for_error(exc)
         return render(request, "pipeline.html", db, acting, status=status, problem=body["error"], **views.pipeline(db))

@@ -81,7 +81,7 @@ def test_status_whereis_and_drift_without_targets(service: Service) -> None:
     assert c.get("/api/v1/whereis").json() == {"items": [], "next": None}
     assert c.get("/api/v1/drift").json() == {"match": True, "targets": [], "unreachable": []}
     r = c.get("/api/v1/environments/moon/drift")
-    assert r.status_code == 400 and r.json()["error"]["kind"] == "unknown-target"     # a usage error, as exit 2
+    assert r.status_code == 404 and r.json()["error"]["kind"] == "unknown-target"     # an unknown name, as exit 2
 
 
 def test_malformed_and_unauthenticated_requests_get_the_envelope(service: Service) -> None:
