@@ -22,6 +22,18 @@ from typing import ClassVar
 
 from kit import exitcodes
 
+MAX_NAME = 200      # characters of a name (entry, path) an error line shows
+MAX_LINE = 600      # characters of an error line
+
+
+def cut(text: str, limit: int) -> str:
+    """*text* if it fits in *limit* characters, else its head and tail around ``…[N chars]…``."""
+    if len(text) <= limit:
+        return text
+    marker = f"…[{len(text)} chars]…"
+    keep = max(limit - len(marker), 2)
+    return text[:keep * 3 // 4] + marker + text[len(text) - keep // 4:]
+
 
 class StellaError(Exception):
     """Root of every error a Stella command reports."""
@@ -38,11 +50,16 @@ class StellaError(Exception):
         return str(self.args[0])
 
     def detail(self) -> str:
-        """The message with the entry named, on one line (what the CLI and the API print)."""
-        text = self.message.replace("\n", " ")
+        """The message with the entry named, on one line (what the CLI and the API print).
+
+        A hostile input can make a name as long as a limit allows (a 64 KiB pax path): the
+        entry is cut to ``MAX_NAME`` characters and the whole line to ``MAX_LINE``, head and
+        tail kept, so an error stays one readable line.
+        """
+        text = self.message.replace("\n", " ").replace("\r", " ")
         if self.entry and self.entry not in text:
-            text = f"{text} (entry {self.entry})"
-        return text
+            text = f"{text} (entry {cut(self.entry, MAX_NAME)})"
+        return cut(text, MAX_LINE)
 
     def one_line(self) -> str:
         """``KIND: detail``, as the CLI prints it."""

@@ -33,6 +33,7 @@ from kit.errors import (
     KitError,
     KitIOError,
     KitLimitError,
+    MalformedEnvelope,
     MissingEntry,
     NotAKit,
     NotARegularFile,
@@ -203,9 +204,13 @@ class KitReader:
         if len(data) != size:
             raise Truncated("the kit is truncated inside the manifest", entry=MANIFEST_PATH)
         _read_padding(stream, size, MANIFEST_PATH)
-        if not canonical.is_canonical(data):
+        try:
+            document = canonical.loads(data)
+        except canonical.CanonicalJSONError as exc:    # empty, not JSON: not an envelope at all
+            raise MalformedEnvelope(f"manifest envelope: {exc}", entry=MANIFEST_PATH) from None
+        envelope = dsse.Envelope.from_dict(document, "manifest envelope")
+        if canonical.dumps(document) != data:           # JSON, but not as it was signed
             raise TamperedManifest("the manifest envelope is not canonical JSON (edited?)", entry=MANIFEST_PATH)
-        envelope = dsse.Envelope.from_bytes(data, "manifest envelope")
         if envelope.payload_type != KIT_MANIFEST_TYPE:
             raise NotAKit(f"manifest payload type is {envelope.payload_type!r}, not {KIT_MANIFEST_TYPE}",
                           entry=MANIFEST_PATH)

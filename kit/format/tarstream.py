@@ -88,7 +88,9 @@ class RawHeader:
 
 
 def _number(field: bytes) -> int:
-    if field and field[0] & 0x80:                       # GNU base-256
+    if field and field[0] & 0x80:                       # GNU base-256; 0xff starts a negative number
+        if field[0] == 0xFF:
+            raise TarHeaderError(f"negative number field {field!r}")
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
     text = field.rstrip(b"\0 ").lstrip(b" ")
     if not text:

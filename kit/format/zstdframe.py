@@ -25,9 +25,11 @@ class FrameWalker:
         self._buf = bytearray()
         self._checksum = False
         self._last = False
+        self._single, self._fcs = False, 0
         self.complete = False
         self.trailing = False
         self.malformed = False
+        self.window_size = 0    # what the frame header asks the decoder to allocate
 
     def feed(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
@@ -72,9 +74,11 @@ class FrameWalker:
                 self.malformed = True
                 return
             self._checksum = bool(fhd & 0x04)
+            self._single, self._fcs = single, fcs
             rest = (0 if single else 1) + _DID_SIZES[fhd & 0x03] + fcs
             self._state, self._want = ("rest", rest) if rest else ("block", 3)
         elif self._state == "rest":
+            self.window_size = _window_size(head, self._single, self._fcs)
             self._state, self._want = "block", 3
         elif self._state == "block":
             value = int.from_bytes(head, "little")
@@ -87,6 +91,16 @@ class FrameWalker:
             self._state, self._want = "skip", body
             if body == 0:
                 self._after_skip()
+
+
+def _window_size(rest: bytes, single: bool, fcs: int) -> int:
+    """The window a frame declares (RFC 8878 3.1.1.1.2): its descriptor, or a single segment's content size."""
+    if not single:
+        exponent, mantissa = rest[0] >> 3, rest[0] & 7
+        base = 1 << (10 + exponent)
+        return base + (base >> 3) * mantissa
+    size = int.from_bytes(rest[len(rest) - fcs:], "little")
+    return size + 256 if fcs == 2 else size
 
 
 class WalkingReader:

@@ -14,7 +14,7 @@ from typing import IO, BinaryIO, Protocol, cast
 
 import zstandard
 
-from kit.errors import Corrupt, KitVerificationError, TrailingGarbage, Truncated
+from kit.errors import Corrupt, KitLimitError, KitVerificationError, TrailingGarbage, Truncated
 from kit.format.zstdframe import WalkingReader
 
 LEVEL = 3
@@ -76,6 +76,10 @@ class GarbageAfterStream(DecompressError, TrailingGarbage):
     """Bytes follow the kit's zstd frame."""
 
 
+class WindowTooLarge(DecompressError, KitLimitError):
+    """The frame asks for a larger decoding window than ``KitLimits.max_window_size``."""
+
+
 class _End:
     pass
 
@@ -91,6 +95,7 @@ class DecompressedStream:
     def __init__(self, fh: BinaryIO, max_window_size: int, depth: int = 8):
         self._queue: queue.Queue[bytes | Exception | _End] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
+        self._max_window = max_window_size
         self._buf = memoryview(b"")
         self._eof = False
         self.consumed = 0
@@ -122,6 +127,9 @@ class DecompressedStream:
         except zstandard.ZstdError as exc:
             if walker.trailing:
                 self._put(GarbageAfterStream("bytes after the end of the kit's zstd frame"))
+            elif walker.window_size > self._max_window:
+                self._put(WindowTooLarge(f"the zstd frame asks for a {walker.window_size}-byte decoding window, "
+                                         f"over the limit of {self._max_window} (max_window_size)"))
             else:
                 self._put(CorruptStream(f"corrupt compressed data: {exc}"))
         except OSError as exc:

@@ -350,3 +350,71 @@ def test_a_second_zstd_frame_is_refused(good: RawKit, root_2of2: TrustRoot, tmp:
     path = good.write(tmp / "k")
     path.write_bytes(path.read_bytes() + zstandard.ZstdCompressor().compress(b"\0" * 1024))
     refused(path, root_2of2, "trailing-garbage")
+
+
+# --- issue 17, principle 12: each failure has its documented kind and exit code ------------
+
+@pytest.mark.parametrize("data", [b"", b"not json", b"   ", b"\xff\xfe", b"[1,2"], ids=["empty", "text", "spaces",
+                                                                                   "binary", "cut"])
+def test_an_empty_or_non_json_manifest_is_a_malformed_envelope(good: RawKit, root_2of2: TrustRoot, tmp: Path,
+                                                               data: bytes) -> None:
+    tar = member(MANIFEST_PATH, data) + b"".join(good.members) + good.trailer
+    result = refused(good.write(tmp / "k", tar), root_2of2, "malformed-envelope", MANIFEST_PATH, cls=KitFormatError)
+    assert result.error.exit_code == 3
+
+
+def test_a_json_manifest_edited_out_of_canonical_form_is_still_tampered(good: RawKit, root_2of2: TrustRoot,
+                                                                       tmp: Path) -> None:
+    spaced = json.dumps(json.loads(good.envelope.to_bytes()), indent=1).encode()
+    tar = member(MANIFEST_PATH, spaced) + b"".join(good.members) + good.trailer
+    refused(good.write(tmp / "k", tar), root_2of2, "tampered-manifest", MANIFEST_PATH)
+
+
+def _with_window(data: bytes, exponent: int) -> bytes:
+    """A streamed frame (no single segment) whose window descriptor asks for 2**(10+exponent) bytes."""
+    assert data[4] & 0x20 == 0, "single-segment frame: no window descriptor"
+    assert data[4] & 0x03 == 0, "a dictionary id would move the descriptor"
+    return data[:5] + bytes([exponent << 3]) + data[6:]
+
+
+def test_an_oversized_zstd_window_is_limit_exceeded(good: RawKit, root_2of2: TrustRoot, tmp: Path) -> None:
+    import io
+    buf = io.BytesIO()
+    with zstandard.ZstdCompressor(level=3).stream_writer(buf, closefd=False) as z:
+        z.write(good.tar_bytes())
+    path = tmp / "k"
+    path.write_bytes(_with_window(buf.getvalue(), 21))          # 2 GiB
+    result = refused(path, root_2of2, "limit-exceeded", cls=KitLimitError)
+    assert "window" in result.error.message and str(KitLimits().max_window_size) in result.error.message
+    path.write_bytes(_with_window(buf.getvalue(), 10))          # 1 MiB: the same frame reads fine
+    assert verify(path, root_2of2).ok
+
+
+def _negative_size(header: bytes) -> bytes:
+    block = bytearray(header[:512])
+    block[124:136] = b"\xff" * 12                                 # GNU base-256 with the sign bit: -1
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block) + header[512:]
+
+
+def test_a_negative_tar_size_is_malformed_not_truncated(good: RawKit, root_2of2: TrustRoot, tmp: Path) -> None:
+    first = good.manifest_member()
+    tar = _negative_size(first[:512]) + first[512:] + b"".join(good.members) + good.trailer
+    result = refused(good.write(tmp / "k", tar), root_2of2, "not-a-kit", cls=KitFormatError)
+    assert "negative" in result.error.message
+    tar = first + _negative_size(good.members[0][:512]) + good.members[0][512:] + b"".join(good.members[1:]) \
+        + good.trailer
+    result = refused(good.write(tmp / "k2", tar), root_2of2, "bad-header", "advisories/osv/GHSA-1.json")
+    assert "negative" in result.error.message
+
+
+def test_a_long_entry_name_is_cut_in_the_message(good: RawKit, root_2of2: TrustRoot, tmp: Path) -> None:
+    long_name = "attachments/" + "x" * 60_000
+    tar = good.manifest_member() + member(long_name, b"sneaked in") + b"".join(good.members) + good.trailer
+    result = verify(good.write(tmp / "k", tar), root_2of2)
+    assert result.error is not None and result.error.kind == "unsafe-path"
+    line = result.error.one_line()
+    assert len(line) <= 700 and "\n" not in line
+    assert line.startswith("unsafe-path: unsafe entry path 'attachments/xxx") and "chars]" in line
+    assert result.error.entry == long_name          # the report keeps the whole name
