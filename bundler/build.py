@@ -14,8 +14,11 @@ from bundler.sources import AdvisoryReport, BuildInfo, advisory_entries, file_ur
 from bundler.spec import KitSpec
 from kit import __version__
 from kit.crypto import Signer
-from kit.format import Entry, EntrySource, write_kit
+from kit.format import Entry, EntrySource, Manifest, write_kit
+from kit.format.delta import base_ref, check_successor, held_digests, verify_base
 from kit.format.writer import WriteResult
+from kit.timeutil import now
+from kit.trust.root import read_root_file, verify_chain
 
 if TYPE_CHECKING:
     from bundler.images import ImageSet, Step
@@ -79,9 +82,27 @@ def _inputs(spec: KitSpec, plan: BuildPlan, entries: Sequence[Entry]) -> list[tu
     return sorted(set(inputs))
 
 
+def load_base(spec: KitSpec, base: Path, trust: Sequence[Path]) -> Manifest:
+    """Verify *base* completely against the trust root chain *trust*, now, before it is used.
+
+    Raises:
+        KitError: the trust root or the base fails verification (the message names the base).
+        BaseMismatch: the base is for another channel, or its sequence is not below the spec's.
+    """
+    root = verify_chain([read_root_file(p) for p in trust], now())
+    manifest = verify_base(base, root, now()).manifest
+    assert manifest is not None
+    check_successor(manifest, spec.channel, spec.sequence, f"{spec.path.name} against base {base.name}")
+    return manifest
+
+
 def write_plan(spec: KitSpec, plan: BuildPlan, signers: Sequence[Signer], out: Path,
-               progress: Callable[[int], None] | None = None) -> WriteResult:
-    """Sign and write the planned kit, adding the signed provenance over every entry."""
+               progress: Callable[[int], None] | None = None, base: Manifest | None = None) -> WriteResult:
+    """Sign and write the planned kit, adding the signed provenance over every entry.
+
+    With *base* (a verified base kit), write a delta: entries whose content the base holds
+    are inherited, not carried; the provenance still covers every entry of the whole.
+    """
     info = BuildInfo(spec.name, spec.channel, spec.sequence, spec.created, spec.path.name,
                      hashlib.sha256(spec.path.read_bytes()).hexdigest(), __version__)
 
@@ -90,10 +111,12 @@ def write_plan(spec: KitSpec, plan: BuildPlan, signers: Sequence[Signer], out: P
 
     return write_kit(out, name=spec.name, channel=spec.channel, sequence=spec.sequence, created=spec.created,
                      expires=spec.expires, sources=plan.sources, signers=signers, generator=GENERATOR,
-                     annotations=spec.annotations, progress=progress, derived=provenance if signers else None)
+                     annotations=spec.annotations, progress=progress, derived=provenance if signers else None,
+                     kind="delta" if base else "full", base=base_ref(base) if base else None,
+                     base_digests=held_digests(base) if base else None)
 
 
 def build_kit(spec: KitSpec, signers: Sequence[Signer], out: Path, progress: Callable[[int], None] | None = None,
-              cache_dir: Path | None = None, warn: Warn | None = None) -> WriteResult:
-    """Write the kit *spec* describes to *out*, signed by every signer."""
-    return write_plan(spec, plan_build(spec, cache_dir, warn=warn), signers, out, progress)
+              cache_dir: Path | None = None, warn: Warn | None = None, base: Manifest | None = None) -> WriteResult:
+    """Write the kit *spec* describes to *out*, signed by every signer (a delta on *base* if given)."""
+    return write_plan(spec, plan_build(spec, cache_dir, warn=warn), signers, out, progress, base)

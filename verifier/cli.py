@@ -44,18 +44,24 @@ def _at(value: str | None) -> datetime:
               help="Trust root file. Repeat to give a chain of roots (oldest is the anchor).")
 @click.option("--at", "at", metavar="TIME", help="Check validity at TIME instead of now (auditing history).")
 @click.option("--channel", help="Require the kit to be for this channel.")
+@click.option("--base", "bases", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="For a delta: its base kit (repeat for a chain down to a full kit); verifies the whole.")
 @click.option("--json", "as_json", is_flag=True, help="Print a report with every check and its outcome.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on a terminal.")
-def kit_cmd(kit_path: Path, trust: tuple[Path, ...], at: str | None, channel: str | None, as_json: bool,
-            progress: bool) -> None:
-    """Verify KIT: signatures against the trust root, then every entry in one streaming pass."""
+def kit_cmd(kit_path: Path, trust: tuple[Path, ...], at: str | None, channel: str | None,
+            bases: tuple[Path, ...], as_json: bool, progress: bool) -> None:
+    """Verify KIT: signatures against the trust root, then every entry in one streaming pass.
+
+    A delta kit verifies alone (its signatures and the entries it carries); with --base
+    each base is verified too, and every entry the delta inherits must be carried by them.
+    """
     from verifier.kitcheck import verify_kit
 
     moment = _at(at)
     with handle_errors(PROG):
         # the uncompressed size is known only once the manifest is read: the bar counts bytes
         with byte_progress(f"verifying {kit_path.name}", None, progress) as advance:
-            result = verify_kit(kit_path, trust, moment, channel, progress=advance)
+            result = verify_kit(kit_path, trust, moment, channel, progress=advance, bases=bases)
         if as_json:
             emit_json({**result.to_dict(), "checkedAt": timeutil.format_time(moment)})
         if result.error is not None:
@@ -65,7 +71,8 @@ def kit_cmd(kit_path: Path, trust: tuple[Path, ...], at: str | None, channel: st
         if not as_json:
             m = result.manifest
             assert m is not None and result.signatures is not None
-            click.echo(f"OK {kit_path}: kit {m.kit_id[:19]}… {m.name}/{m.channel} #{m.sequence}, "
+            kind = f" delta on #{m.base['sequence']}{' (base chain verified)' if bases else ''}," if m.base else ""
+            click.echo(f"OK {kit_path}: kit {m.kit_id[:19]}… {m.name}/{m.channel} #{m.sequence},{kind} "
                        f"{result.entries_verified} entries ({human_size(result.bytes_verified)}) verified, "
                        f"{len(result.signatures.valid)} of {result.signatures.threshold} signatures, "
                        f"expires {timeutil.format_time(m.expires)}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bundler.build import default_cache_dir, plan_build, write_plan
+from bundler.build import default_cache_dir, load_base, plan_build, write_plan
 from bundler.images import ReleaseDoc
 from bundler.spec import load_spec
 from clisupport import byte_progress, emit_json, handle_errors, human_size, step_progress
@@ -28,19 +28,30 @@ def _pinned(release: ReleaseDoc) -> dict[str, str]:
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where pulled images and SBOMs are cached between builds "
                    "[default: $STELLA_BUNDLER_CACHE or ~/.cache/stella-bundler].")
+@click.option("--base", "base_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Build a delta kit on this base kit: carry only content the base lacks.")
+@click.option("--trust", "trust", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Trust root the base kit is verified against (repeat for a chain); needed with --base.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on a terminal.")
-def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: Path | None, as_json: bool,
-          progress: bool) -> None:
+def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: Path | None,
+          base_path: Path | None, trust: tuple[Path, ...], as_json: bool, progress: bool) -> None:
     """Build and sign the kit described by KIT_YAML.
 
     Images named by releases are pulled by digest (tags are resolved and recorded),
     cataloged into SBOMs and carried as an OCI layout. The result depends only on
     KIT_YAML, the files it names and the image digests, never on the working directory,
     time zone, locale or file times. SOURCE_DATE_EPOCH, when set, overrides kit.created.
+
+    With --base, the base kit is verified completely against --trust first, and the kit
+    written is a delta: it carries only entries whose content (sha256) the base does not
+    hold and lists the others as inherited (docs/kit-format.md, "Delta kits").
     """
+    if base_path is not None and not trust:
+        raise click.UsageError("--base needs --trust ROOT: the base kit is verified before it is used")
     with handle_errors("stella-bundler"):
         spec = load_spec(spec_path)
+        base = load_base(spec, base_path, trust) if base_path is not None else None
         signers = [s for s in (load_key_dir(k)[1] for k in keys) if s is not None]
         target = out or Path(f"{spec.name}.stella-kit")
         images = len({ref for rel in spec.releases for _, ref in rel.components})
@@ -48,13 +59,14 @@ def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: 
             plan = plan_build(spec, cache_dir or default_cache_dir(), step,
                               warn=lambda message: click.echo(f"warning: {message}", err=True))
         with byte_progress(f"packing {target.name}", 2 * plan.input_bytes, progress) as advance:
-            result = write_plan(spec, plan, signers, target, progress=advance)
+            result = write_plan(spec, plan, signers, target, progress=advance, base=base)
         m = result.manifest
         signed_by = sorted(s.keyid for s in result.envelope.signatures)
         releases = [{"name": r["name"], "version": r["version"], "components": _pinned(r)}
                     for r in (plan.images.releases if plan.images else [])]
         summary = {"kit": str(result.path), "kitId": m.kit_id, "name": m.name, "channel": m.channel,
                    "sequence": m.sequence, "created": format_time(m.created), "expires": format_time(m.expires),
+                   "kind": m.kind, "base": m.base, "inherited": len(m.inherited),
                    "entries": len(m.entries), "bytes": m.total_size, "fileSize": result.file_size,
                    "fileSha256": result.file_sha256, "signedBy": signed_by,
                    "releases": releases,
@@ -64,7 +76,8 @@ def build(spec_path: Path, keys: tuple[Path, ...], out: Path | None, cache_dir: 
         if as_json:
             emit_json(summary)
             return
-        click.echo(f"built {result.path}: kit {m.kit_id[:19]}… ({m.name}/{m.channel} #{m.sequence}), "
+        delta = f" delta on #{m.base['sequence']} ({len(m.inherited)} inherited)," if m.base else ""
+        click.echo(f"built {result.path}: kit {m.kit_id[:19]}… ({m.name}/{m.channel} #{m.sequence}),{delta} "
                    f"{len(m.entries)} entries, {human_size(m.total_size)} → {human_size(result.file_size)}, "
                    f"signed by {len(signed_by)} key(s)")
         if plan.advisories is not None:

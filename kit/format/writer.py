@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import io
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +191,8 @@ def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created
               generator: dict[str, str], kind: str = "full", base: dict[str, Any] | None = None,
               inherited: Sequence[Entry] = (), annotations: dict[str, str] | None = None,
               limits: KitLimits = KitLimits(), progress: Progress | None = None,
-              derived: Callable[[Sequence[Entry]], Sequence[EntrySource]] | None = None) -> WriteResult:
+              derived: Callable[[Sequence[Entry]], Sequence[EntrySource]] | None = None,
+              base_digests: Collection[str] | None = None) -> WriteResult:
     """Write a signed kit to *out_path* atomically.
 
     *progress*, if given, is called with byte counts as inputs are read (each input is
@@ -200,6 +201,8 @@ def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created
     does not carry. *derived*, if given, is called with the planned entries (paths and
     digests, after the hashing pass) and returns more entries computed from them — the
     bundler's signed provenance over every other entry — without hashing inputs twice.
+    *base_digests*, if given (a delta), are the sha256 digests the base kit holds: every
+    planned entry whose digest is among them is listed in ``inherited`` instead of carried.
 
     Raises:
         KitFormatError: unsafe paths, or a manifest that would not validate.
@@ -213,6 +216,9 @@ def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created
         planned = sorted([*planned, *extra], key=lambda p: p.entry.path.encode("utf-8"))
         if len({p.entry.path for p in planned}) != len(planned):
             raise DuplicateIndexEntry("a derived entry repeats the path of an input")
+    if base_digests is not None:
+        inherited = [*inherited, *(p.entry for p in planned if p.entry.sha256 in base_digests)]
+        planned = [p for p in planned if p.entry.sha256 not in base_digests]
     entries = [p.entry for p in planned]
     check_index(tuple(entries), limits, "kit")
     manifest = Manifest(name=name, channel=channel, sequence=sequence, created=created, expires=expires,

@@ -28,7 +28,8 @@ import errordocs  # noqa: E402
 # kind -> the exit codes it is printed with (two codes: two classes, two meanings)
 PINNED: dict[str, set[int]] = {
     # refused (1)
-    "already-approved": {1}, "bad-header": {1}, "bad-padding": {1}, "bad-signature": {1}, "base-missing": {1},
+    "already-approved": {1}, "bad-header": {1}, "bad-padding": {1}, "bad-signature": {1}, "base-mismatch": {1},
+    "base-missing": {1},
     "blocked": {1}, "corrupt": {1}, "deploy-failed": {1}, "digest-mismatch": {1}, "entry-not-in-index": {1},
     "expired": {1}, "expired-root": {1}, "kit-changed": {1}, "limit-exceeded": {1}, "manifest-mismatch": {1},
     "missing-entry": {1}, "missing-role": {1}, "no-comment": {1}, "no-deploy-as": {1}, "no-reason": {1},
