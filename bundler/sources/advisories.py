@@ -21,9 +21,12 @@ from typing import Any
 from bundler.errors import SpecError
 from bundler.sources.advisory_merge import Candidate, MergeDecision, merge
 from bundler.sources.advisory_spec import SOURCE_NAME, AdvisoryInput, parse_advisory_inputs
+from bundler.sources.documents import documents
 from kit import canonical
 from kit.errors import KitFormatError
 from kit.findings.advisory import Advisory
+from kit.findings.csaf import looks_like_csaf, parse_csaf
+from kit.findings.csaf_advisory import csaf_advisories
 from kit.findings.errors import FindingsIOError, Problem
 from kit.findings.loader import iter_documents
 from kit.findings.osv import parse_osv
@@ -153,6 +156,8 @@ def _record(value: Any, label: str, source: str, file: str) -> tuple[Advisory, d
     """One raw record as an ``Advisory`` (with its parsed ``modified``), or why it is skipped."""
     if isinstance(value, canonical.CanonicalJSONError):
         return Problem(file, label, str(value))
+    if looks_like_csaf(value):
+        return Problem(file, label, "a CSAF document, not OSV: give this source 'format: csaf'")
     ident = value.get("id") if isinstance(value, dict) and isinstance(value.get("id"), str) else ""
     try:
         advisory = parse_osv(value, source)
@@ -164,8 +169,24 @@ def _record(value: Any, label: str, source: str, file: str) -> tuple[Advisory, d
         return Problem(file, advisory.id, f"modified {advisory.modified!r} is not an RFC 3339 time")
 
 
+def _read_csaf(item: AdvisoryInput) -> _Read:
+    """A CSAF source: every document checked whole; any problem fails the build (docs/advisories.md)."""
+    records: list[tuple[Advisory, str, dt.datetime]] = []
+    files = []
+    for doc in documents(item.path, item.written, "advisories"):
+        try:
+            parsed = parse_csaf(doc.doc)
+        except KitFormatError as exc:
+            raise SpecError(f"advisories: {doc.name}: {exc.message}", entry=doc.name) from None
+        records += [(a, doc.name, parse_time(a.modified)) for a in csaf_advisories(parsed, "")]
+        files.append(InputFile(doc.name, doc.sha256, len(doc.data)))
+    return _Read(item, tuple(records), (), tuple(files))
+
+
 def _read(item: AdvisoryInput) -> _Read:
     """Load one source; bad records become problems, an unreadable path a ``SpecError``."""
+    if item.format == "csaf":
+        return _read_csaf(item)
     records: list[tuple[Advisory, str, dt.datetime]] = []
     problems: list[Problem] = []
     try:

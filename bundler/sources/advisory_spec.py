@@ -1,4 +1,4 @@
-"""kit.yaml ``advisories:`` items: a path, or a mapping ``{path, source, snapshot, priority}``.
+"""kit.yaml ``advisories:`` items: a path, or a mapping ``{path, source, snapshot, priority, format}``.
 
 Only the shape is checked here (types, names, that the path exists); reading the
 records is ``advisories.advisory_entries``. See docs/advisories.md for the rules.
@@ -16,7 +16,8 @@ from bundler.errors import SpecError
 from kit.timeutil import TimeFormatError, parse_time
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-ITEM_KEYS = frozenset({"path", "source", "snapshot", "priority"})
+ITEM_KEYS = frozenset({"path", "source", "snapshot", "priority", "format"})
+FORMATS = ("osv", "csaf")
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,14 @@ class AdvisoryInput:
     source: str = ""
     snapshot: dt.datetime | None = None
     priority: int = 0
+    format: str = "osv"              # osv (files, folders, .zip, NDJSON) or csaf (CSAF 2.0 .json files)
 
 
 def _one(item: Any, base_dir: Path, where: str) -> AdvisoryInput:
     if isinstance(item, str):
         item = {"path": item}
     if not isinstance(item, dict):
-        raise SpecError(f"{where}: must be a path or a mapping with path, source, snapshot, priority")
+        raise SpecError(f"{where}: must be a path or a mapping with path, source, snapshot, priority, format")
     extra = sorted(set(item) - ITEM_KEYS)
     if extra:
         raise SpecError(f"{where}: unknown key {extra[0]!r} (allowed: {', '.join(sorted(ITEM_KEYS))})")
@@ -50,7 +52,8 @@ def _one(item: Any, base_dir: Path, where: str) -> AdvisoryInput:
         raise SpecError(f"{where}: {written} does not exist (paths are relative to kit.yaml)")
     return AdvisoryInput(path=path, written=written, source=_source(item.get("source"), where),
                          snapshot=_snapshot(item.get("snapshot"), where),
-                         priority=_priority(item.get("priority", 0), where))
+                         priority=_priority(item.get("priority", 0), where),
+                         format=_format(item.get("format", "osv"), where))
 
 
 def _source(value: Any, where: str) -> str:
@@ -69,6 +72,12 @@ def _snapshot(value: Any, where: str) -> dt.datetime | None:
         return parse_time(value)
     except TimeFormatError as exc:
         raise SpecError(f"{where}: snapshot: {exc}") from None
+
+
+def _format(value: Any, where: str) -> str:
+    if value not in FORMATS:
+        raise SpecError(f"{where}: format must be one of {', '.join(FORMATS)}, got {value!r}")
+    return str(value)
 
 
 def _priority(value: Any, where: str) -> int:

@@ -1,4 +1,9 @@
-"""OpenVEX documents → ``vex/…`` entries, checked before the air gap, carried byte-exact.
+"""VEX documents → ``vex/…`` entries, checked before the air gap.
+
+OpenVEX documents are carried byte-exact. CSAF 2.0 and CycloneDX VEX documents
+(``format: csaf`` / ``cyclonedx`` in kit.yaml) are mapped to an OpenVEX document
+(``vex_convert``) carried as ``vex/…NAME.openvex.json``, with the original beside it under
+``vex-sources/``; the generated document then passes the same two checks.
 
 Every document must pass two checks: the JSON Schema docs/schemas/openvex-0.2.0.schema.json
 (shape, enums, "not_affected needs a justification or an impact statement", "affected
@@ -15,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from bundler.errors import SpecError
+from bundler.sources.documents import documents
+from bundler.sources.vex_convert import SOURCE_TYPES, convert, wrong_format_hint
+from bundler.sources.vex_spec import VexInput
 from kit import canonical
 from kit.errors import KitFormatError
 from kit.findings.vex_load import parse_openvex
@@ -39,12 +47,15 @@ def _files(path: Path) -> list[tuple[Path, str]]:
     return [(p, f"vex/{path.name}/{p.relative_to(path).as_posix()}") for p in found]
 
 
-def _check_document(data: bytes, file: Path) -> None:
+def _check_document(data: bytes, file: Path | str) -> None:
     """Schema, then the appliance's own parser; any finding is a ``SpecError`` naming the statement."""
     try:
         doc: Any = canonical.loads(data, allow_floats=True)
     except canonical.CanonicalJSONError as exc:
         raise SpecError(f"vex: {file}: {exc}", entry=str(file)) from None
+    hint = wrong_format_hint(doc)
+    if hint:
+        raise SpecError(f"vex: {file}: not an OpenVEX document{hint}", entry=str(file))
     _status_rules(doc, file)
     try:
         validate(OPENVEX_SCHEMA, doc, f"vex: {file}")
@@ -59,7 +70,7 @@ def _check_document(data: bytes, file: Path) -> None:
         raise SpecError(f"vex: {file}: statement {problem.record}: {problem.message}", entry=str(file))
 
 
-def _status_rules(doc: Any, file: Path) -> None:
+def _status_rules(doc: Any, file: Path | str) -> None:
     """The spec's two status rules, checked first: the schema's own message for them is unreadable."""
     items = doc.get("statements") if isinstance(doc, dict) else None
     for index, item in enumerate(items if isinstance(items, list) else []):
@@ -74,35 +85,60 @@ def _status_rules(doc: Any, file: Path) -> None:
                             entry=str(file))
 
 
-def _statement_message(message: str, file: Path) -> str:
+def _statement_message(message: str, file: Path | str) -> str:
     """Schema messages say ``at statements/3/status``; say ``statement 3`` so people find it."""
     return message.replace(" at statements/", " at statement ", 1)
 
 
-def vex_entries(paths: Sequence[Path]) -> list[EntrySource]:
-    """One ``vex/<name>`` entry per OpenVEX document under *paths*, in order.
+def _foreign_entries(item: VexInput) -> list[EntrySource]:
+    """The OpenVEX form and the original of every CSAF / CycloneDX document of *item*."""
+    out = []
+    for doc in documents(item.path, item.written, "vex"):
+        openvex = convert(item, doc)
+        _check_document(openvex, doc.name)      # our own output: the appliance's checks, once more
+        stem = doc.relative[:-len(".json")] if doc.relative.lower().endswith(".json") else doc.relative
+        out.append(EntrySource(f"vex/{stem}.openvex.json", OPENVEX_TYPE, data=openvex))
+        out.append(EntrySource(f"vex-sources/{doc.relative}", SOURCE_TYPES[item.format], data=doc.data,
+                               file=doc.file))
+    return out
 
-    A file is carried as ``vex/FILENAME``; a folder's ``*.json`` files (recursively,
-    hidden ones skipped, sorted) as ``vex/FOLDER/RELATIVE/PATH``.
+
+def _openvex_entries(path: Path) -> list[EntrySource]:
+    out = []
+    for file, kit_path in _files(path):
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise SpecError(f"vex: {file}: cannot read: {exc.strerror}", entry=str(file)) from None
+        _check_document(data, file)
+        # carry the bytes we checked; the file is named for provenance and change detection
+        out.append(EntrySource(kit_path, OPENVEX_TYPE, data=data, file=file))
+    return out
+
+
+def vex_entries(inputs: Sequence[Path | VexInput]) -> list[EntrySource]:
+    """The entries of every VEX input, in order (a plain path is OpenVEX).
+
+    OpenVEX: a file is carried as ``vex/FILENAME``; a folder's ``*.json`` files
+    (recursively, hidden ones skipped, sorted) as ``vex/FOLDER/RELATIVE/PATH``.
+    CSAF / CycloneDX: ``vex/…/NAME.openvex.json`` (generated) and ``vex-sources/…/NAME.json``.
 
     Raises:
-        SpecError: a path is missing or unreadable, a document is not JSON, breaks the
-            OpenVEX 0.2.0 schema, or has a statement the parser refuses (the message
-            names the file and the statement index), or two documents share a kit path.
+        SpecError: a path is missing or unreadable, a document is not JSON, breaks its
+            schema, has a statement the parser refuses or (CSAF, CycloneDX) a reference or
+            score that does not hold — the message names the file and the statement or
+            JSON path — or two documents share a kit path.
     """
     out: list[EntrySource] = []
-    seen: dict[str, Path] = {}
-    for path in paths:
-        for file, kit_path in _files(path):
-            if kit_path in seen:
-                raise SpecError(f"vex: {seen[kit_path]} and {file} would both be carried as {kit_path}; "
-                                "rename one", entry=kit_path)
-            try:
-                data = file.read_bytes()
-            except OSError as exc:
-                raise SpecError(f"vex: {file}: cannot read: {exc.strerror}", entry=str(file)) from None
-            _check_document(data, file)
-            seen[kit_path] = file
-            # carry the bytes we checked; the file is named for provenance and change detection
-            out.append(EntrySource(kit_path, OPENVEX_TYPE, data=data, file=file))
+    seen: dict[str, str] = {}
+    for item in inputs:
+        if isinstance(item, Path):
+            item = VexInput(item, str(item))
+        got = _openvex_entries(item.path) if item.format == "openvex" else _foreign_entries(item)
+        for entry in got:
+            if entry.path in seen:
+                raise SpecError(f"vex: {seen[entry.path]} and {item.written} would both be carried as "
+                                f"{entry.path}; rename one", entry=entry.path)
+            seen[entry.path] = item.written
+        out += got
     return out

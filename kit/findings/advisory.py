@@ -79,6 +79,23 @@ class Severity:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A remediation or threat a CSAF advisory states (kept as written; never used to match)."""
+
+    kind: str                     # "remediation" or "threat"
+    category: str                 # vendor_fix, workaround, mitigation, none_available, no_fix_planned;
+    #                               impact, exploit_status, target_set
+    details: str
+    products: tuple[str, ...]     # purls (else CPEs, else product names) it applies to; () = all
+    url: str = ""
+    date: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "details": self.details, "products": list(self.products),
+                "url": self.url, "date": self.date}
+
+
+@dataclass(frozen=True)
 class Advisory:
     id: str
     modified: str
@@ -90,6 +107,10 @@ class Advisory:
     severity: tuple[Severity, ...] = ()
     label: str = ""  # the source's own severity word, lower case ("high"), or ""
     affected: tuple[Affected, ...] = field(default=())
+    # CSAF only (empty for OSV, and then absent from to_dict, so OSV records stay as they were)
+    remediations: tuple[Note, ...] = ()
+    threats: tuple[Note, ...] = ()
+    cpes: tuple[str, ...] = ()   # CPEs of the affected products, sorted
 
     @property
     def ids(self) -> frozenset[str]:
@@ -100,7 +121,22 @@ class Advisory:
                 "published": self.published, "withdrawn": self.withdrawn,
                 "summary": self.summary, "source": self.source, "label": self.label,
                 "severity": [s.to_dict() for s in self.severity],
-                "affected": [a.to_dict() for a in self.affected]}
+                "affected": [a.to_dict() for a in self.affected], **self._csaf_dict()}
+
+    def _csaf_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.remediations:
+            out["remediations"] = [n.to_dict() for n in self.remediations]
+        if self.threats:
+            out["threats"] = [n.to_dict() for n in self.threats]
+        if self.cpes:
+            out["cpes"] = list(self.cpes)
+        return out
+
+
+def _notes(kind: str, items: Any) -> tuple[Note, ...]:
+    return tuple(Note(kind, n["category"], n["details"], tuple(n["products"]), n["url"], n["date"])
+                 for n in items or ())
 
 
 def advisory_from_dict(data: dict[str, Any]) -> Advisory:
@@ -116,4 +152,5 @@ def advisory_from_dict(data: dict[str, Any]) -> Advisory:
         aliases=tuple(data["aliases"]), published=data["published"],
         withdrawn=data["withdrawn"], summary=data["summary"], label=data["label"],
         severity=tuple(Severity(s["type"], s["vector"], s["score"]) for s in data["severity"]),
-        affected=affected)
+        affected=affected, remediations=_notes("remediation", data.get("remediations")),
+        threats=_notes("threat", data.get("threats")), cpes=tuple(data.get("cpes") or ()))
