@@ -7,5 +7,6 @@ LAZY: dict[str, tuple[str, str]] = {
     "trust": ("bundler.commands.trust", "trust"),
     "build": ("bundler.commands.build", "build"),
     "inspect": ("bundler.commands.inspect", "inspect"),
+    "diff": ("bundler.commands.diff", "diff"),
     "sbom": ("bundler.commands.sbom", "sbom"),
 }
