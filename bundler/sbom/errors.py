@@ -38,3 +38,9 @@ class InvalidSBOM(SBOMError, IOFailure):
     """A catalog cannot be written as a valid SBOM (a purl that does not parse, an empty license)."""
 
     kind = "invalid-sbom"
+
+
+class PackageDatabaseError(SBOMError, Malformed):
+    """A package database in an image is corrupt (an rpmdb page, chain or header)."""
+
+    kind = "bad-package-db"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Bump whenever a cataloger's output could change: it is part of the cache key.
-CATALOGER_VERSION = "stella-catalogers-2"   # 2: Go binaries
+CATALOGER_VERSION = "stella-catalogers-3"   # 2: Go binaries; 3: RPM
 
 
 @dataclass(frozen=True, order=True)

@@ -8,9 +8,10 @@ from bundler.sbom.catalogers.dpkg import DpkgCataloger
 from bundler.sbom.catalogers.golang import GoCataloger
 from bundler.sbom.catalogers.npm import NpmCataloger
 from bundler.sbom.catalogers.python import PythonCataloger
+from bundler.sbom.catalogers.rpm import RpmCataloger
 
 DEFAULT_CATALOGERS: tuple[Cataloger, ...] = (
-    DpkgCataloger(), ApkCataloger(), PythonCataloger(), NpmCataloger(), GoCataloger())
+    DpkgCataloger(), ApkCataloger(), RpmCataloger(), PythonCataloger(), NpmCataloger(), GoCataloger())
 
 __all__ = ["DEFAULT_CATALOGERS", "ApkCataloger", "Cataloger", "DpkgCataloger", "GoCataloger",
-           "NpmCataloger", "PythonCataloger"]
+           "NpmCataloger", "PythonCataloger", "RpmCataloger"]
