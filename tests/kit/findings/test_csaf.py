@@ -1,0 +1,146 @@
+"""CSAF 2.0: the real OASIS examples, the product tree, the status mapping, and bad documents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.findings import MemoryIndex, evaluate
+from kit.findings.component import component_from_purl
+from kit.findings.csaf import csaf_vex_statements, parse_csaf
+from kit.findings.csaf_advisory import csaf_advisories
+from kit.findings.errors import FindingsFormatError
+from kit.findings.vex_load import parse_openvex
+from kit.schema import validate
+
+from .csafdocs import changed, csaf, demo_advisory, demo_vex, score, tree_product, vuln
+
+
+@pytest.fixture(scope="module")
+def examples(shared_data: Path) -> dict[str, Any]:
+    folder = shared_data / "csaf" / "examples"
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.rglob("*.json"))}
+
+
+def test_every_official_example_validates_and_maps(examples: dict[str, Any]) -> None:
+    assert len(examples) == 19
+    for name, doc in examples.items():
+        parsed = parse_csaf(doc)
+        for record in csaf_advisories(parsed, "oasis"):
+            validate("advisory-record", record.to_dict(), name)
+        openvex = csaf_vex_statements(parsed).to_openvex()
+        if openvex["statements"]:
+            validate("openvex-0.2.0", openvex, name)
+            assert parse_openvex(openvex, name).problems == ()
+
+
+def _statuses(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(s.vulnerability, s.status, s.justification) for s in csaf_vex_statements(parse_csaf(doc)).statements]
+
+
+def test_the_csaf_vex_use_cases_map_to_the_four_statuses(examples: dict[str, Any]) -> None:
+    assert _statuses(examples["2022-evd-uc-01-a-001.json"]) == [("CVE-2021-44228", "affected", "")]
+    assert _statuses(examples["2022-evd-uc-01-f-001.json"]) == [("CVE-2021-44228", "fixed", "")]
+    assert _statuses(examples["2022-evd-uc-01-ui-001.json"]) == [("CVE-2021-44228", "under_investigation", "")]
+    # not_affected with only an impact threat: no justification (the consensus refuses it, rule 3)
+    [na] = csaf_vex_statements(parse_csaf(examples["2022-evd-uc-01-na-001.json"])).statements
+    assert (na.status, na.justification) == ("not_affected", "") and na.impact_statement
+    # flags give the justification
+    assert set(_statuses(examples["sec-vex-2022-0001.json"])) == {
+        ("CVE-2021-44228", "not_affected", "component_not_present"),
+        ("CVE-2021-45046", "not_affected", "component_not_present"),
+        ("CVE-2021-45105", "not_affected", "component_not_present")}
+
+
+def test_red_hat_advisory_keeps_remediations_threats_cpes_and_label(examples: dict[str, Any]) -> None:
+    records = {r.id: r for r in csaf_advisories(parse_csaf(examples["rhsa-2021_5186.json"]), "redhat")}
+    record = records["RHSA-2021:5186/CVE-2021-4125"]
+    assert record.aliases == ("CVE-2021-4125",) and record.label == "critical"
+    assert record.cpes and all(c.startswith("cpe:/") for c in record.cpes)
+    assert [r.category for r in record.remediations] == ["vendor_fix"]
+    assert record.remediations[0].url.startswith("https://access.redhat.com/errata/")
+    assert {t.category for t in record.threats} == {"impact"}
+    assert record.affected == ()                  # products by CPE and name only: nothing to match
+
+
+def test_cvss_scores_are_kept_with_the_computed_score(examples: dict[str, Any]) -> None:
+    [record] = csaf_advisories(parse_csaf(examples["bsi-2022-0001.json"]), "bsi")
+    assert [(s.type, s.score) for s in record.severity] == [("CVSS_V3", "6.1")]
+
+
+def test_purls_ranges_groups_and_relationships() -> None:
+    first, second = csaf_advisories(parse_csaf(demo_advisory()), "exa")
+    assert first.id == "EXA-2026-0001/CVE-2026-1001" and first.aliases == ("CVE-2026-1001",)
+    [demo] = first.affected
+    assert (demo.purl, demo.versions) == ("pkg:pypi/demo", ("1.1",))
+    assert [r.describe() for r in demo.ranges] == ["ECOSYSTEM introduced 1.0, fixed 1.2"]
+    assert first.remediations[0].products == ("pkg:pypi/demo@1.0", "pkg:pypi/demo@1.1")  # the group, resolved
+    assert first.cpes == ("cpe:2.3:a:example:appliance:9:*:*:*:*:*:*:*",)  # the platform of the relationship
+    assert [(a.purl, a.versions, a.ranges) for a in second.affected] == [("pkg:npm/left-pad", ("1.3.0",), ())]
+    index = MemoryIndex([first, second])
+    comps = [component_from_purl(p) for p in ("pkg:pypi/demo@1.0", "pkg:pypi/demo@1.1", "pkg:pypi/demo@1.2",
+                                              "pkg:npm/left-pad@1.3.0", "pkg:npm/left-pad@1.3.1")]
+    found = {(f.purl, f.id) for f in evaluate(comps, index).findings}
+    assert found == {("pkg:pypi/demo@1.0", "CVE-2026-1001"), ("pkg:pypi/demo@1.1", "CVE-2026-1001"),
+                     ("pkg:npm/left-pad@1.3.0", "CVE-2026-1002")}
+
+
+def test_vex_statements_from_a_csaf_vex_document_suppress_a_finding() -> None:
+    doc = csaf_vex_statements(parse_csaf(demo_vex())).to_openvex()
+    statements = parse_openvex(doc, "vex.json").statements
+    index = MemoryIndex(csaf_advisories(parse_csaf(demo_advisory()), "exa"))
+    outcome = evaluate([component_from_purl("pkg:npm/left-pad@1.3.0"), component_from_purl("pkg:pypi/demo@1.0")],
+                       index, statements)
+    by_id = {f.id: f.vex for f in outcome.findings}
+    assert by_id["CVE-2026-1002"].status == "not_affected" and by_id["CVE-2026-1002"].suppressed
+    assert by_id["CVE-2026-1001"].status == "under_investigation"
+
+
+def _refused(doc: Any, where: str, message: str) -> None:
+    with pytest.raises(FindingsFormatError) as caught:
+        parse_csaf(doc)
+    assert caught.value.entry == where
+    assert caught.value.message.startswith(f"{where}: ") and message in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_a_product_id_never_defined_is_named_with_its_path() -> None:
+    doc = demo_advisory()
+    doc["vulnerabilities"][1]["product_status"]["known_affected"].append("CSAFPID-404")
+    _refused(doc, "/vulnerabilities/1/product_status/known_affected/1", "'CSAFPID-404' is never defined")
+    bad_group = changed(demo_advisory(), "/vulnerabilities/0/remediations/0/group_ids/0", "nope")
+    _refused(bad_group, "/vulnerabilities/0/remediations/0/group_ids/0", "group id 'nope' is never defined")
+    bad_score = changed(demo_advisory(), "/vulnerabilities/0/scores/0/products/0", "demo-9")
+    _refused(bad_score, "/vulnerabilities/0/scores/0/products/0", "'demo-9' is never defined")
+
+
+def test_circular_groups_and_relationships_are_refused() -> None:
+    nested = demo_advisory()
+    nested["product_tree"]["product_groups"].append({"group_id": "outer", "product_ids": ["demo-1.2", "demo-old"]})
+    _refused(nested, "/product_tree/product_groups/1/product_ids/1", "groups cannot contain groups")
+    loop = csaf(products=[tree_product("a", "pkg:pypi/a@1"), tree_product("p")], relationships=[
+        {"category": "default_component_of", "product_reference": "y", "relates_to_product_reference": "p",
+         "full_product_name": {"name": "x", "product_id": "x"}},
+        {"category": "default_component_of", "product_reference": "x", "relates_to_product_reference": "p",
+         "full_product_name": {"name": "y", "product_id": "y"}}],
+        vulnerabilities=[vuln("CVE-2026-0001", {"known_affected": ["x"]})])
+    _refused(loop, "/product_tree/relationships/0", "relationships form a circle: x -> y -> x")
+    twice = csaf(products=[tree_product("a", "pkg:pypi/a@1"), tree_product("a", "pkg:pypi/a@2")])
+    _refused(twice, "/product_tree/branches/0/branches/1/product", "'a' is defined twice")
+
+
+def test_a_score_its_vector_disagrees_with_is_refused() -> None:
+    doc = demo_advisory()
+    doc["vulnerabilities"][0]["scores"] = [score(["demo-1.0"], base=5.3)]
+    _refused(doc, "/vulnerabilities/0/scores/0/cvss_v3/baseScore", "baseScore 5.3 disagrees with its vector")
+
+
+def test_schema_invalid_and_non_csaf_documents_are_refused(examples: dict[str, Any]) -> None:
+    _refused(changed(examples["rhsa-2021_5217.json"], "/document/category", 7), "/document/category",
+             "not valid CSAF 2.0: 7 is not of type 'string'")
+    no_status = changed(demo_advisory(), "/vulnerabilities/1/product_status/known_affected", [])
+    _refused(no_status, "/vulnerabilities/1/product_status/known_affected", "not valid CSAF 2.0")
+    _refused({"id": "OSV-1"}, "/", "not a CSAF document")
