@@ -23,7 +23,7 @@ goes to a bare Starlette route returning a page of the same size from memory, se
 with the same settings in its own process. Prints p50/p95/p99 latency and throughput for both and
 the ratio of the p95s. Goals: p95 < 50 ms on the pipeline page at 50 clients; ratio <= 3.
 
-    .venv/bin/python bench/console.py [--clients 50] [--requests 3000] [--seconds 30] [--keep DIR]
+    .venv/bin/python bench/console.py [--clients 50] [--requests 3000] [--seconds 30] [--rounds 5] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -73,7 +73,14 @@ def _iso(t: float) -> str:
 # --- the appliance -------------------------------------------------------------------------------
 
 def build(workdir: Path) -> tuple[Path, str]:
-    """The home with the real site and the synthetic rows; returns (home, real promotion id)."""
+    """The home with the real site and the synthetic rows; returns (home, real promotion id).
+
+    With ``--keep DIR`` a home built there before is used again (``DIR/built`` names it)."""
+    marker = workdir / "built"
+    if marker.is_file():
+        home_path, real_id = marker.read_text().split()
+        print(f"appliance reused: {home_path}", file=sys.stderr)
+        return Path(home_path), real_id
     t0 = time.perf_counter()
     home = site_home(workdir, generate("default"))
     result = _cli(home, "promote", "web@1.0.0", "--to", "dev", "--reason", "bench", "--json", user="alice")
@@ -87,6 +94,7 @@ def build(workdir: Path) -> tuple[Path, str]:
     finally:
         db.close()
     print(f"appliance built in {time.perf_counter() - t0:.1f}s: {home}", file=sys.stderr)
+    marker.write_text(f"{home} {real}\n")
     return home, real
 
 
@@ -276,9 +284,9 @@ class Conn:
             self.writer = None
 
 
-async def run_phase(name: str, url: str, clients: int, requests: int, seconds: float,
+async def run_phase(phase: Phase, url: str, clients: int, requests: int, seconds: float,
                     cookies: dict[str, str], headers: dict[str, str]) -> Phase:
-    phase = Phase(name)
+    """*requests* more requests (or *seconds* at most) into *phase*."""
     left = [requests]
     parsed = httpx.URL(url)
     host, port, path = parsed.host, parsed.port or 80, parsed.raw_path.decode()
@@ -305,7 +313,7 @@ async def run_phase(name: str, url: str, clients: int, requests: int, seconds: f
     deadline = time.perf_counter() + seconds
     t0 = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in conns))
-    phase.seconds = time.perf_counter() - t0
+    phase.seconds += time.perf_counter() - t0
     for c in conns:
         await c.close()
     return phase
@@ -316,6 +324,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=3000, help="per phase")
     ap.add_argument("--seconds", type=float, default=30.0, help="per phase, at most")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="alternate stella and bare this many times per page (other load on the machine then "
+                         "weighs on both sides alike)")
     ap.add_argument("--keep", type=Path, help="build the appliance here and keep it (default: a temp dir)")
     args = ap.parse_args()
 
@@ -339,14 +350,18 @@ def main() -> None:
         procs.append(start_bare(bare_port, sizes))
 
         print(f"{RELEASES:,} releases, {PROMOTIONS:,} promotions, {AUDIT_EVENTS:,} audit events (synthetic rows); "
-              f"{args.clients} clients, <= {args.requests} requests or {args.seconds:g}s per phase; "
+              f"{args.clients} clients, <= {args.requests} requests or {args.seconds:g}s per phase "
+              f"in {max(1, args.rounds)} rounds alternating with the bare route; "
               f"authenticated by {how}; one uvicorn process each, HTTP on 127.0.0.1")
         ratios = []
+        rounds = max(1, args.rounds)
         for i, (name, path) in enumerate(pages):
-            ours = asyncio.run(run_phase(f"stella  {name}", base + path, args.clients, args.requests,
-                                         args.seconds, cookies, headers))
-            bare = asyncio.run(run_phase(f"bare    same size ({sizes[i]:,} B)", f"http://127.0.0.1:{bare_port}/p/{i}",
-                                         args.clients, args.requests, args.seconds, {}, {}))
+            ours, bare = Phase(f"stella  {name}"), Phase(f"bare    same size ({sizes[i]:,} B)")
+            for _ in range(rounds):
+                asyncio.run(run_phase(ours, base + path, args.clients, args.requests // rounds,
+                                      args.seconds / rounds, cookies, headers))
+                asyncio.run(run_phase(bare, f"http://127.0.0.1:{bare_port}/p/{i}", args.clients,
+                                      args.requests // rounds, args.seconds / rounds, {}, {}))
             ratio = ours.pct(0.95) / bare.pct(0.95)
             ratios.append(ratio)
             print(ours.line())

@@ -48,8 +48,22 @@ def create(db: sqlite_utils.Database, user: users.User, address: str, when: dt.d
     return Session(session_id, user, csrf, expires)
 
 
-def resolve(db: sqlite_utils.Database, session_id: str) -> Session | None:
-    """The open session with that id, or None (unknown, revoked, idle too long, expired)."""
+@dataclass(frozen=True)
+class Stored:
+    """A session's row as stored, before the clock is asked whether it is still open."""
+
+    session: Session
+    last_seen: dt.datetime
+
+    def is_open(self, moment: dt.datetime) -> bool:
+        return moment < parse_time(self.session.expires) and moment < self.last_seen + IDLE
+
+    def due_touch(self, moment: dt.datetime) -> bool:
+        return moment - self.last_seen >= TOUCH_EVERY
+
+
+def find(db: sqlite_utils.Database, session_id: str) -> Stored | None:
+    """The unrevoked session with that id as stored (whatever the clock says), or None."""
     if not session_id or len(session_id) > 256:
         return None
     row = db.execute("SELECT user, csrf_token, last_seen, expires FROM sessions "
@@ -57,14 +71,24 @@ def resolve(db: sqlite_utils.Database, session_id: str) -> Session | None:
     if row is None:
         return None
     name, csrf, last_seen, expires = row
+    return Stored(Session(session_id, users.get(db, name), csrf, expires), parse_time(last_seen))
+
+
+def touch(db: sqlite_utils.Database, session_id: str, moment: dt.datetime) -> None:
+    """Record that the session was used at *moment* (what its idle expiry counts from)."""
+    with transaction(db):
+        db.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?", [format_time(moment), hash_id(session_id)])
+
+
+def resolve(db: sqlite_utils.Database, session_id: str) -> Session | None:
+    """The open session with that id, or None (unknown, revoked, idle too long, expired)."""
+    stored = find(db, session_id)
     moment = now()
-    if moment >= parse_time(expires) or moment >= parse_time(last_seen) + IDLE:
+    if stored is None or not stored.is_open(moment):
         return None
-    if moment - parse_time(last_seen) >= TOUCH_EVERY:
-        with transaction(db):
-            db.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?", [format_time(moment),
-                                                                              hash_id(session_id)])
-    return Session(session_id, users.get(db, name), csrf, expires)
+    if stored.due_touch(moment):
+        touch(db, session_id, moment)
+    return stored.session
 
 
 def logout(db: sqlite_utils.Database, session_id: str, address: str) -> bool:

@@ -14,6 +14,7 @@ from appliance.store.db import open_db
 from appliance.web.errors import HTTPProblem, envelope, for_error
 from appliance.web.jobs import Worker
 from appliance.web.security import SecurityHeaders
+from appliance.web.snapshot import Snapshot
 from kit import __version__
 from kit.errors import StellaError
 
@@ -22,6 +23,7 @@ def create_app(home: Home, *, tls: bool = False) -> FastAPI:
     """The service for *home* (initialised; migrated here once, not per request)."""
     open_db(home.require().db_path).close()
     worker = Worker(home)
+    snapshot = Snapshot(home.require().db_path)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -30,11 +32,13 @@ def create_app(home: Home, *, tls: bool = False) -> FastAPI:
             yield
         finally:
             worker.stop()
+            snapshot.close()
 
     app = FastAPI(title="Stella Ops appliance", version=__version__, openapi_url="/api/v1/openapi.json",
                   docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.home = home
     app.state.worker = worker
+    app.state.snapshot = snapshot
     app.state.tls = tls
     app.add_middleware(SecurityHeaders, tls=tls)      # CSP, nosniff, no-store… on every response
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import sqlite_utils
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from appliance import environments, users
 from appliance.deploy import targets
@@ -22,14 +23,15 @@ from appliance.promotions import service, states
 from appliance.web import auth
 from appliance.web.caller import Caller
 from appliance.web.console import views
-from appliance.web.console.render import render
-from appliance.web.deps import caller, database, home, maybe_caller
+from appliance.web.console.render import remembered, render
+from appliance.web.deps import borrow, caller, database, home, maybe_caller, viewer
 from appliance.web.errors import for_error
 from kit.errors import StellaError
 
 router = APIRouter(include_in_schema=False)
 DB = Annotated[sqlite_utils.Database, Depends(database)]
 Who = Annotated[Caller | None, Depends(maybe_caller)]
+Viewer = Annotated[Caller | None, Depends(viewer)]   # async read-only pages: memoised reads, no thread hop
 Acting = Annotated[Caller, Depends(caller)]      # a form post: logged in, CSRF field checked (403)
 HomeDir = Annotated[Home, Depends(home)]
 PAGE = 50
@@ -46,39 +48,42 @@ def _problem(exc: StellaError) -> tuple[int, dict[str, str]]:
 
 
 @router.get("/")
-def pipeline(request: Request, db: DB,
-             who: Who) -> Response:
+async def pipeline(request: Request, who: Viewer) -> Response:
     if who is None:
         return _to_login(request)
-    return render(request, "pipeline.html", db, who, **views.pipeline(db))
+    return remembered(request, who, "pipeline.html", views.pipeline)
 
 
 @router.get("/releases")
-def release_list(request: Request, db: DB,
-                 who: Who) -> Response:
+async def release_list(request: Request, who: Viewer) -> Response:
     if who is None:
         return _to_login(request)
-    return render(request, "releases.html", db, who, releases=views.release_list(db))
+    return remembered(request, who, "releases.html", lambda db: {"releases": views.release_list(db)})
 
 
 @router.get("/releases/{name:path}/{version}")
 def release(name: str, version: str, request: Request, db: DB,
             h: HomeDir, who: Who) -> Response:
+    """(On the thread pool: findings are matched for the page, too long for the event loop.)"""
     if who is None:
         return _to_login(request)
     return render(request, "release.html", db, who, **views.release_page(h, db, f"{name}@{version}"),
                   envs=[e.name for e in environments.ordered(db)])
 
 
+def _promotions_context(db: sqlite_utils.Database, state: str | None, after: str | None,
+                        release: str | None) -> dict[str, Any]:
+    return {**views.promotion_list(db, state or None, after, PAGE), "state": state or "",
+            "states": [*states.PENDING, *states.FINAL, states.DEPLOYING], "releases": views.release_choices(db),
+            "envs": [e.name for e in environments.ordered(db)], "release_ref": release or ""}
+
+
 @router.get("/promotions")
-def promotion_list(request: Request, state: str | None = None, after: str | None = None,
-                   release: str | None = None, *, db: DB, who: Who) -> Response:
+async def promotion_list(request: Request, who: Viewer, state: str | None = None, after: str | None = None,
+                         release: str | None = None) -> Response:
     if who is None:
         return _to_login(request)
-    return render(request, "promotions.html", db, who, **views.promotion_list(db, state or None, after, PAGE),
-                  state=state or "", states=[*states.PENDING, *states.FINAL, states.DEPLOYING],
-                  releases=views.release_choices(db), envs=[e.name for e in environments.ordered(db)],
-                  release_ref=release or "")
+    return remembered(request, who, "promotions.html", lambda db: _promotions_context(db, state, after, release))
 
 
 def _promotion(request: Request, db: sqlite_utils.Database, who: Caller, promotion_id: str, *, status: int = 200,
@@ -88,22 +93,32 @@ def _promotion(request: Request, db: sqlite_utils.Database, who: Caller, promoti
                   **views.promotion_page(db, promotion_id))
 
 
+NOTICES = {"approved": "Your approval was recorded.", "rejected": "The promotion was rejected.",
+           "evaluated": "The gates were evaluated again.", "cancelled": "The promotion was cancelled.",
+           "requested": "Promotion requested; its gates were evaluated."}
+
+
 @router.get("/promotions/{promotion_id}")
-def promotion(promotion_id: str, request: Request, done: str | None = None, verify: int = 0,
-              *, db: DB, h: HomeDir, who: Who) -> Response:
+async def promotion(promotion_id: str, request: Request, h: HomeDir, who: Viewer, done: str | None = None,
+                    verify: int = 0) -> Response:
     if who is None:
         return _to_login(request)
-    notice = {"approved": "Your approval was recorded.", "rejected": "The promotion was rejected.",
-              "evaluated": "The gates were evaluated again.", "cancelled": "The promotion was cancelled.",
-              "requested": "Promotion requested; its gates were evaluated."}.get(done or "")
-    checked = None
-    if verify:
+    notice = NOTICES.get(done or "")
+    if verify:      # a replay of the stored decision runs Rego: the thread pool, not the event loop
+        return await run_in_threadpool(_verified_promotion, request, h, who, promotion_id, notice)
+    return remembered(request, who, "promotion.html",
+                      lambda db: {**views.promotion_page(db, promotion_id), "notice": notice, "problem": None,
+                                  "checked": None})
+
+
+def _verified_promotion(request: Request, h: Home, who: Caller, promotion_id: str, notice: str | None) -> Response:
+    with borrow(request) as db:
         try:
             checked = views.verify_replay(h, db, promotion_id)
         except StellaError as exc:
             status, problem = _problem(exc)
             return _promotion(request, db, who, promotion_id, status=status, problem=problem)
-    return _promotion(request, db, who, promotion_id, notice=notice, checked=checked)
+        return _promotion(request, db, who, promotion_id, notice=notice, checked=checked)
 
 
 @router.post("/promotions")
@@ -116,10 +131,7 @@ def request_promotion(request: Request, release: str = Form(...), environment: s
     except StellaError as exc:
         status, problem = _problem(exc)
         return render(request, "promotions.html", db, acting, status=status, problem=problem,
-                      **views.promotion_list(db, None, None, PAGE), state="",
-                      states=[*states.PENDING, *states.FINAL, states.DEPLOYING],
-                      releases=views.release_choices(db), envs=[e.name for e in environments.ordered(db)],
-                      release_ref=release)
+                      **_promotions_context(db, None, None, release))
     return RedirectResponse(f"/promotions/{quote(out.promotion.id)}?done=requested", status_code=303)
 
 
@@ -166,11 +178,10 @@ def cancel(promotion_id: str, request: Request, reason: str = Form(""),
 
 
 @router.get("/kits")
-def kits(request: Request, db: DB,
-         who: Who) -> Response:
+async def kits(request: Request, who: Viewer) -> Response:
     if who is None:
         return _to_login(request)
-    return render(request, "kits.html", db, who, **views.kits(db), budgets=views.staleness(db))
+    return remembered(request, who, "kits.html", lambda db: {**views.kits(db), "budgets": views.staleness(db)})
 
 
 @router.get("/deployments")

@@ -4,6 +4,7 @@ the sealed-mode banner every page carries, and the error page."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import jinja2
@@ -62,12 +63,27 @@ def banner(db: sqlite_utils.Database) -> dict[str, Any]:
 def render(request: Request, template: str, db: sqlite_utils.Database | None, who: Caller | None,
            status: int = 200, **context: Any) -> Response:
     """A page: *template* with the banner, the caller (for the nav and CSRF fields) and *context*."""
+    return HTMLResponse(page_html(request, template, db, who, **context), status_code=status, headers=NO_STORE)
+
+
+def page_html(request: Request, template: str, db: sqlite_utils.Database | None, who: Caller | None,
+              **context: Any) -> str:
+    """The text of the page :func:`render` answers."""
     context.setdefault("notice", None)
     context.setdefault("problem", None)
-    page = ENV.get_template(template).render(
+    return ENV.get_template(template).render(
         request=request, who=who, csrf=who.csrf_token if who and who.csrf_token else "",
         sealed=banner(db) if db is not None else None, version=__version__, path=request.url.path, **context)
-    return HTMLResponse(page, status_code=status, headers=NO_STORE)
+
+
+def remembered(request: Request, who: Caller, template: str,
+               context: Callable[[sqlite_utils.Database], dict[str, Any]]) -> Response:
+    """A read-only page from the service's snapshot: rendered once per database change (and per
+    second at most, for its clock-relative text) for this session and this address (path and
+    query), then served from memory. Call from the event loop's thread only."""
+    key = ("page", template, request.url.path, request.url.query, who.user, who.csrf_token)
+    html = request.app.state.snapshot.read(key, lambda db: page_html(request, template, db, who, **context(db)))
+    return HTMLResponse(html, headers=NO_STORE)
 
 
 def render_error(request: Request, status: int, body: dict[str, object]) -> Response:
