@@ -173,10 +173,11 @@ def test_header_entry_outside_its_data_is_refused(blobs: list[tuple[int, bytes]]
             struct.pack_into(">i", blob, 8 + 16 * i + 8, dl + 100)
     with pytest.raises(RpmdbError, match="tag 1000: offset"):
         parse_header(bytes(blob))
-    unterminated = bytes(blobs[0][1][:-1]) + b"x"                           # last string loses its NUL
-    struct.pack_into(">I", bytearray(unterminated), 4, dl)
-    with pytest.raises(RpmdbError):
-        parse_header(unterminated[:len(unterminated) - 1])
+    unterminated = struct.pack(">II iIii", 1, 3, 1000, 6, 0, 1) + b"abc"   # NAME without its NUL
+    with pytest.raises(RpmdbError, match="not terminated"):
+        parse_header(unterminated)
+    with pytest.raises(RpmdbError, match="no name, version or release"):
+        parse_header(struct.pack(">II iIii", 1, 4, 1000, 6, 0, 1) + b"abc\0")
 
 
 def test_ndb_corruption_is_refused(blobs: list[tuple[int, bytes]], tmp_path: Path) -> None:
@@ -208,3 +209,42 @@ def test_sqlite_packages_view_is_refused(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     _refused("var/lib/rpm/rpmdb.sqlite", path.read_bytes(), "no Packages table")
+
+
+def test_sqlite_write_ahead_log_is_read(rpms: list[Path], blobs: list[tuple[int, bytes]],
+                                        tmp_path: Path) -> None:
+    import sqlite3
+    dbpath = tmp_path / "rpm"
+    db = sqlite_db(dbpath, rpms[:1])                                       # openssl only
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    bash = next(b for _n, b in blobs if parse_header(b).name == "bash")
+    conn.execute("INSERT INTO Packages (hnum, blob) VALUES (?, ?)", (9, bash))
+    conn.commit()
+    main, wal = db.read_bytes(), db.with_name("rpmdb.sqlite-wal").read_bytes()
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    (snapshot / "rpmdb.sqlite").write_bytes(main)
+    (snapshot / "rpmdb.sqlite-wal").write_bytes(wal)
+    conn.close()
+    assert wal and len(query(snapshot)) == 2                               # rpm sees the logged row
+    path = "var/lib/rpm/rpmdb.sqlite"
+    files = {path: KeptFile(path, main, LAYER), path + "-wal": KeptFile(path + "-wal", wal, LAYER)}
+    both = RpmCataloger().catalog(files, RHEL, "img")
+    assert sorted(c.name for c in both) == ["bash", "openssl"]
+    assert [c.name for c in catalog(path, main)] == ["openssl"]
+
+
+def test_rpmdb_over_the_file_limit_names_file_and_layer(tmp_path: Path) -> None:
+    from bundler.sbom.catalog import catalog_layers
+    from bundler.sbom.errors import LayerLimitError
+    from bundler.sbom.layers import LayerLimits
+    from bundler.sbom.model import ImageSubject
+    from tests.images import make_tar
+    blob = tmp_path / "layer.tar"
+    blob.write_bytes(make_tar({"var/lib/rpm/Packages": b"\0" * (2 << 20)}))
+    subject = ImageSubject("reg", "img", "sha256:" + "a" * 64)
+    with pytest.raises(LayerLimitError) as caught:
+        catalog_layers(subject, [(LAYER, blob)], limits=LayerLimits(max_file_bytes=1 << 20))
+    line = caught.value.one_line()
+    assert "var/lib/rpm/Packages" in line and LAYER in line and str(2 << 20) in line
