@@ -17,6 +17,7 @@ import yaml
 from bundler.errors import SpecError
 from bundler.releases import ReleaseSpec, parse_platforms, parse_releases
 from bundler.sources import AdvisoryInput, parse_advisory_inputs
+from bundler.sources.vex_spec import VexInput, parse_vex_inputs
 from kit.timeutil import TimeFormatError, parse_time, source_date_epoch
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -39,7 +40,7 @@ class KitSpec:
     expires: dt.datetime
     policy: Path | None
     advisories: tuple[AdvisoryInput, ...]
-    vex: tuple[Path, ...]
+    vex: tuple[VexInput, ...]
     attachments: tuple[Path, ...]
     annotations: dict[str, str]
     releases: tuple[ReleaseSpec, ...] = ()
@@ -158,7 +159,7 @@ def load_spec(path: Path) -> KitSpec:
     return KitSpec(path=path.resolve(), name=kit["name"], channel=kit["channel"], sequence=sequence,
                    created=created, expires=expires, policy=policy_path,
                    advisories=parse_advisory_inputs(doc.get("advisories"), base, where),
-                   vex=_path_list(doc.get("vex"), "vex", base, where),
+                   vex=parse_vex_inputs(doc.get("vex"), base, where),
                    attachments=_path_list(doc.get("attachments"), "attachments", base, where),
                    annotations=annotations, releases=parse_releases(doc.get("releases"), base, where),
                    registries=_registries(doc.get("registries"), where),
