@@ -21,6 +21,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "init": ("appliance.commands.init", "init"),
     "key": ("appliance.commands.init", "key"),
     "import": ("appliance.commands.importcmd", "import_"),
+    "plan": ("appliance.commands.plan", "plan"),
     "kits": ("appliance.commands.kits", "kits"),
     "trust": ("appliance.commands.trust", "trust"),
     "registry": ("appliance.commands.registry", "registry"),

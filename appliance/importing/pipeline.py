@@ -46,6 +46,7 @@ class ImportOptions:
     limits: KitLimits = KitLimits()
     progress: Callable[[int], None] | None = None
     actor: str | None = None         # who imports (the service's logged-in user); None: STELLA_ACTOR or the OS user
+    quarantine: bool = True          # False: a refused kit is not kept (stella plan's import into a scratch copy)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,8 @@ class _Import:
     def _refuse(self, result: ReadResult) -> None:
         error = result.error
         assert error is not None
-        if self.options.dry_run or not isinstance(error, (KitVerificationError, KitFormatError)):
+        if self.options.dry_run or not self.options.quarantine or \
+                not isinstance(error, (KitVerificationError, KitFormatError)):
             raise error
         if isinstance(error, NotAKit):       # not a kit at all (a stray file): refuse, keep nothing
             raise error

@@ -31,8 +31,10 @@ def side(name: str, d: dict[str, Any]) -> str:
     what = f"delta on #{d['base']['sequence']}" if d["base"] else "full kit"
     carried = (f", carries {d['carriedEntries']} ({_size(d['carriedBytes'])}), inherits "
                f"{d['inheritedEntries']} ({_size(d['inheritedBytes'])})" if d["base"] else "")
-    return (f"{name}: {d['name']}/{d['channel']} #{d['sequence']} {what} {d['kitId'][:19]}…: {d['entries']} entries, "
-            f"{_size(d['bytes'])}{carried}, file {_size(d['fileSize'])}, expires {d['expires']}")
+    label = f" ({d['label']})" if d["label"] else ""
+    return (f"{name}{label}: {d['name']}/{d['channel']} #{d['sequence']} {what} {d['kitId'][:19]}…: "
+            f"{d['entries']} entries, {_size(d['bytes'])}{carried}, file {_size(d['fileSize'])}, "
+            f"expires {d['expires']}")
 
 
 def _short(digest: str | None) -> str:

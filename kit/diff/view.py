@@ -45,6 +45,7 @@ class KitView:
     label: str = ""
     _captured: dict[str, IO[bytes]] = field(default_factory=dict)
     fallback: Opener | None = None
+    _borrowed: list[IO[bytes]] = field(default_factory=list)
 
     @property
     def all_entries(self) -> tuple[Entry, ...]:
@@ -56,7 +57,10 @@ class KitView:
         if captured is not None:
             captured.seek(0)
             return captured
-        return self.fallback(entry.sha256) if self.fallback is not None else None
+        found = self.fallback(entry.sha256) if self.fallback is not None else None
+        if found is not None:
+            self._borrowed.append(found)
+        return found
 
     def by_digest(self, sha256: str) -> IO[bytes] | None:
         """A document this kit carries, by digest (the fallback of the other side of a diff)."""
@@ -73,9 +77,11 @@ class KitView:
         return fh.read(limit + 1) if fh is not None else None
 
     def close(self) -> None:
-        for fh in self._captured.values():
+        """Drop the captured documents and close what the fallback opened (a file may be shared)."""
+        for fh in (*self._captured.values(), *self._borrowed):
             fh.close()
         self._captured.clear()
+        self._borrowed.clear()
 
 
 class _Capture:
@@ -136,7 +142,12 @@ def opened(path: Path, *, trust: TrustRoot | None = None, fallback: Opener | Non
         view.close()
 
 
-def _placeholder() -> Manifest:
+def empty_manifest(channel: str = "") -> Manifest:
+    """A manifest with no entries: the "old" side when there is nothing to compare with."""
+    return _placeholder(channel)
+
+
+def _placeholder(channel: str = "") -> Manifest:
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return Manifest(name="", channel="", sequence=0, created=epoch, expires=epoch, entries=(), generator={})
+    return Manifest(name="", channel=channel, sequence=0, created=epoch, expires=epoch, entries=(), generator={})
 
