@@ -9,6 +9,7 @@ its kind's folder, a folder keeps its name and relative layout. Walks are sorted
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,22 +28,71 @@ ATTACHMENT_TYPES = {
 }
 
 
+_KINDS = ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
+          (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
+
+
+def _what(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "special file")
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
 def _walk(folder: Path) -> list[Path]:
-    """Regular files under *folder*, sorted by relative path; hidden files and folders skipped."""
+    """Files under *folder*, sorted by relative path; hidden files and folders skipped.
+
+    Links to folders are not followed: each is returned, so the caller refuses it by name.
+    """
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath) / name for name in filenames if not name.startswith(".")]
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=_raise):
+        here = Path(dirpath)
+        links = [d for d in dirnames if not d.startswith(".") and (here / d).is_symlink()]
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
+        found += [here / name for name in [*filenames, *links] if not name.startswith(".")]
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix().encode("utf-8"))
 
 
-def _attachments(paths: tuple[Path, ...]) -> list[EntrySource]:
+def _regular_file(path: Path, tree: Path) -> Path:
+    """*path* when it is a regular file, or a link to one inside *tree*; else a SpecError naming it.
+
+    Only ``lstat``/``stat`` are used: a FIFO, device or socket is never opened (opening a FIFO
+    blocks until a writer comes), and a link never reaches outside the folder it was given in.
+    """
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            target = path.resolve(strict=True)
+            if not target.is_relative_to(tree.resolve()):
+                raise SpecError(f"attachments: {path} is a symbolic link to {target}, outside {tree}; "
+                                "an attachment is a regular file inside the folder it is named in",
+                                entry=str(path))
+            mode = target.stat().st_mode
+    except FileNotFoundError:
+        raise SpecError(f"attachments: {path} does not exist (or is a dangling link)", entry=str(path)) from None
+    except (OSError, RuntimeError) as exc:        # RuntimeError: a symlink loop on older Pythons
+        raise SpecError(f"attachments: cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
+                        entry=str(path)) from None
+    if not stat.S_ISREG(mode):
+        raise SpecError(f"attachments: {path} is a {_what(mode)}, not a regular file", entry=str(path))
+    return path
+
+
+def _attachments(paths: tuple[Path, ...], home: Path) -> list[EntrySource]:
+    """Each named file, or each file under a named folder; links must stay inside (*home*: kit.yaml's folder)."""
     out = []
     for path in paths:
-        if not path.exists():
-            raise SpecError(f"attachments: {path} does not exist (any more)")
-        files = [(path, path.name)] if path.is_file() else \
-            [(f, f"{path.name}/{f.relative_to(path).as_posix()}") for f in _walk(path)]
+        try:
+            folder = stat.S_ISDIR(path.lstat().st_mode)
+        except OSError:
+            raise SpecError(f"attachments: {path} does not exist (any more)", entry=str(path)) from None
+        try:
+            files = [(_regular_file(path, home), path.name)] if not folder else \
+                [(_regular_file(f, path), f"{path.name}/{f.relative_to(path).as_posix()}") for f in _walk(path)]
+        except OSError as exc:
+            raise SpecError(f"attachments: cannot list {exc.filename or path}: {exc.strerror}",
+                            entry=str(path)) from None
         for file, rel in files:
             media = ATTACHMENT_TYPES.get(file.suffix.lower(), "application/octet-stream")
             out.append(EntrySource(f"attachments/{rel}", media, file=file))
@@ -56,7 +106,7 @@ def collect(spec: KitSpec, warn: Callable[[str], None] | None = None) -> list[En
         SpecError: an input of the wrong kind or content, or two inputs on one kit path.
     """
     sources = ((policy_entries(spec.policy, warn=warn) if spec.policy else [])
-               + vex_entries(list(spec.vex)) + _attachments(spec.attachments))
+               + vex_entries(list(spec.vex)) + _attachments(spec.attachments, spec.path.parent))
     seen: dict[str, EntrySource] = {}
     for src in sources:
         if src.path in seen:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from clisupport.errors import fail, handle_errors
 from clisupport.main import LazyGroup, run_main
 from clisupport.output import byte_progress, emit_json, human_size, step_progress
+from clisupport.params import Seconds
 
-__all__ = ["LazyGroup", "byte_progress", "emit_json", "fail", "handle_errors", "human_size", "run_main",
+__all__ = ["LazyGroup", "Seconds", "byte_progress", "emit_json", "fail", "handle_errors", "human_size", "run_main",
            "step_progress"]

@@ -13,8 +13,9 @@ from typing import NoReturn
 
 import click
 
+from clisupport.main import stdout_closed
 from kit import exitcodes
-from kit.errors import StellaError
+from kit.errors import MAX_NAME, StellaError, cut
 
 
 def fail(error: StellaError, prog: str) -> NoReturn:
@@ -33,8 +34,10 @@ def handle_errors(prog: str) -> Iterator[None]:
     except StellaError as exc:
         fail(exc, prog)
     except OSError as exc:
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            raise                        # ``| head`` stopped reading: run_main ends quietly (141)
         name = getattr(exc, "filename", None)
-        where = f" ({name})" if name else ""
+        where = f" ({cut(str(name), MAX_NAME)})" if name else ""
         click.echo(f"{prog}: error: io-error: {exc.strerror or exc}{where}", err=True)
         sys.exit(exitcodes.IO_ERROR)
     except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):

@@ -134,6 +134,12 @@ class KitIOError(KitError, IOFailure):
     kind = "io-error"
 
 
+class BadUsage(KitError, Usage):
+    """A bad command line: unknown command or option, missing or invalid argument."""
+
+    kind = "usage"
+
+
 # --- malformed (exit 3) -------------------------------------------------------------------
 
 class NotAKit(KitFormatError):
@@ -402,3 +408,9 @@ class InputChanged(KitIOError):
     """An input file changed while the kit was being built."""
 
     kind = "input-changed"
+
+
+class EngineUnavailable(KitIOError):
+    """The native Rego engine (regopy) cannot start here, e.g. under an address-space limit (``ulimit -v``)."""
+
+    kind = "engine-unavailable"

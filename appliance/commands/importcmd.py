@@ -10,7 +10,7 @@ from appliance.commands.options import home_option, json_option
 from appliance.home import resolve_home
 from appliance.importing.pipeline import ImportOptions, ImportOutcome, import_kit
 from appliance.registry.autoseed import autoseed
-from clisupport import byte_progress, emit_json, handle_errors
+from clisupport import Seconds, byte_progress, emit_json, handle_errors
 
 PROG = "stella import"
 
@@ -21,7 +21,7 @@ PROG = "stella import"
 @click.option("--dry-run", is_flag=True, help="Verify everything, change nothing.")
 @click.option("--force", is_flag=True, help="Import a kit not above the active sequence (needs --reason).")
 @click.option("--reason", help="Why --force is used; recorded in the audit log and the import record.")
-@click.option("--wait", type=float, default=0.0, show_default=True,
+@click.option("--wait", type=Seconds(), default=0.0, show_default=True,
               help="Seconds to wait for another running import before failing (exit 5).")
 @click.option("--no-seed", is_flag=True, help="Do not push the kit's images to the local registry afterwards.")
 @json_option

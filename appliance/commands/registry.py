@@ -13,7 +13,7 @@ from appliance.registry.seed import seed_all
 from appliance.registry.serve import exec_foreground
 from appliance.store.blobs import BlobStore
 from appliance.store.db import transaction
-from clisupport import emit_json, handle_errors
+from clisupport import Seconds, emit_json, handle_errors
 
 
 @click.group("registry")
@@ -35,7 +35,7 @@ def serve(home: str | None) -> None:
 @home_option
 @click.option("--addr", help="Registry address (default: the configured one).")
 @click.option("--kit", "kit_id", help="Only the images of this kit id.")
-@click.option("--wait", type=float, default=30.0, show_default=True, help="Seconds to wait for a running import.")
+@click.option("--wait", type=Seconds(), default=30.0, show_default=True, help="Seconds to wait for a running import.")
 @json_option
 def seed(home: str | None, addr: str | None, kit_id: str | None, wait: float, as_json: bool) -> None:
     """Push every imported image to the registry (idempotent; resumes after an interruption)."""

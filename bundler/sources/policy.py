@@ -21,13 +21,15 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-import regopy
+from typing import TYPE_CHECKING, Any
 
 from bundler.errors import SpecError
 from kit import canonical
 from kit.format import EntrySource
+from kit.gates.engine import load_regopy
+
+if TYPE_CHECKING:
+    import regopy  # loaded only when a pack is compiled (kit/gates/engine.py)
 
 REGO_TYPE = "application/vnd.stella.rego"
 POLICY_DATA_TYPE = "application/json"
@@ -130,6 +132,7 @@ def _rego_message(error: str, printed: str) -> str:
 
 def _compile(modules: list[tuple[str, str]], data: str | None) -> None:
     """Load every module and the data into one interpreter, then evaluate ``data`` once."""
+    regopy = load_regopy()
     rego = regopy.Interpreter()
     if data is not None:
         rego.add_data_json(data)
@@ -180,6 +183,7 @@ def _raw_query_text(rego: regopy.Interpreter) -> str:
     Only used on the error path, where the high-level ``Output`` raises a JSON error
     instead of giving the message (regopy 1.5.2); any change there degrades to "".
     """
+    regopy = load_regopy()
     try:
         from regopy import rego_shared as low  # noqa: PLC0415 - error path only
         impl = low.rego_query(rego._impl, "x := data")  # noqa: SLF001

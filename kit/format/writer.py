@@ -10,10 +10,13 @@ no partial kit is ever left under the target name.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,7 +55,25 @@ class EntrySource:
         if self.data is not None:
             return io.BytesIO(self.data)
         assert self.file is not None
-        return open(self.file, "rb")
+        return open_regular(self.file)
+
+
+def open_regular(path: Path) -> io.BufferedReader:
+    """Open *path* for reading only if it is a regular file: a FIFO or device is refused, never read.
+
+    ``O_NONBLOCK`` keeps the open itself from waiting for a FIFO's writer; the check is on
+    the opened descriptor, so a file swapped for a FIFO after an earlier check is caught too.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, device, socket or folder)", str(path))
+        os.set_blocking(fd, True)
+        return open(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @dataclass(frozen=True)
@@ -230,6 +251,7 @@ def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(out_path)
         with open(tmp, "wb") as raw:
             hashed = _HashingFile(raw)
             _write_stream(hashed, envelope, manifest, planned, progress)
@@ -242,6 +264,38 @@ def write_kit(out_path: Path, *, name: str, channel: str, sequence: int, created
         if tmp.exists():
             tmp.unlink()
     return WriteResult(manifest, envelope, out_path, hashed.size, hashed.sha256.hexdigest())
+
+
+def remove_stale_partials(out_path: Path) -> list[Path]:
+    """Remove ``.NAME.PID.partial`` files beside *out_path* left by a build whose process is gone.
+
+    A build removes its own partial file when it fails or is interrupted (SIGINT, SIGTERM);
+    only ``kill -9`` or a power cut leaves one. A partial file of a live process is kept.
+    """
+    removed = []
+    prefix = f".{out_path.name}."
+    for candidate in out_path.parent.glob(f".{glob_escape(out_path.name)}.*.partial"):
+        pid = candidate.name[len(prefix):-len(".partial")]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid < 1 << 22          # another user's live process (or an impossible pid: stale)
+    return True
 
 
 def _write_stream(out: _HashingFile, envelope: dsse.Envelope, manifest: Manifest,

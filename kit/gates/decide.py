@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kit.errors import KitError
+from kit.errors import EngineUnavailable, KitError
 from kit.gates import approvals, freeze, policy, previous
 from kit.gates.inputs import check_inputs, digests
 from kit.gates.model import FAIL, PASS, Decision, GateResult
@@ -25,6 +25,8 @@ GATES: tuple[tuple[str, Callable[[Mapping[str, Any]], GateResult]], ...] = (
 def _run(name: str, gate: Callable[[Mapping[str, Any]], GateResult], inputs: Mapping[str, Any]) -> GateResult:
     try:
         return gate(inputs)
+    except EngineUnavailable:           # the engine could not start: an error, never a verdict
+        raise
     except KitError as exc:
         return GateResult(name, FAIL, f"{name} gate could not evaluate: {exc.one_line()}",
                           {"error": exc.kind, "entry": exc.entry})
@@ -35,8 +37,10 @@ def decide(inputs: Mapping[str, Any]) -> Decision:
 
     Raises:
         KitFormatError: an input is missing or malformed (nothing is decided).
+        EngineUnavailable: the Rego engine cannot start here (nothing is decided).
     """
     check_inputs(inputs)
+    policy.time_limit(inputs["environment"])     # a limit that is not a number: a malformed input
     results = tuple(_run(name, gate, inputs) for name, gate in GATES)
     verdict = FAIL if any(r.blocks for r in results) else PASS
     promo = inputs["promotion"]

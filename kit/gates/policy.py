@@ -9,11 +9,13 @@ far, provenance facts and the evaluation time. The pack must define
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from kit.canonical import CanonicalJSONError, loads
+from kit.errors import BadGateInput
 from kit.findings import Outcome
 from kit.gates import rego
 from kit.gates.findings import compute, finding_fact
@@ -22,6 +24,27 @@ from kit.timeutil import TimeFormatError, epoch_seconds, parse_time
 
 NAME = "policy"
 DEFAULT_LIMIT = 30
+MAX_LIMIT = 3600       # seconds; no packet or environment raises it (docs/gates.md)
+
+
+def time_limit(environment: Mapping[str, Any]) -> float:
+    """The environment's ``policyTimeoutSeconds`` (default 30), capped at ``MAX_LIMIT``.
+
+    The cap is the same on both sides of the gap, so a packet cannot make a replay wait
+    longer than the appliance could have (``10**18`` is 3600 s, not an overflow).
+
+    Raises:
+        BadGateInput: the value is not a positive finite number.
+    """
+    value = environment.get("policyTimeoutSeconds")
+    if value is None or (value == 0 and not isinstance(value, bool)):      # unset: the default, as always
+        return float(DEFAULT_LIMIT)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 \
+            or (isinstance(value, float) and not math.isfinite(value)):
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}…"
+        raise BadGateInput(f"environment.policyTimeoutSeconds must be a positive number of seconds, not {shown}",
+                           entry="environment")
+    return float(min(value, MAX_LIMIT))
 
 
 def _release(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,8 +140,7 @@ def _evaluate(inputs: Mapping[str, Any], outcome: Outcome | None, run: Runner) -
     trace: dict[str, Any] = {"pack": pack, "modules": [m.path for m in modules], "findings": _summary(outcome)}
     if not modules:
         return GateResult(NAME, FAIL, f"policy pack {pack} has no Rego module", {**trace, "error": "no-modules"})
-    limit = inputs["environment"].get("policyTimeoutSeconds") or DEFAULT_LIMIT
-    result = run(modules, data, input_document(inputs, outcome), float(limit))
+    result = run(modules, data, input_document(inputs, outcome), time_limit(inputs["environment"]))
     if not result.ok:
         return GateResult(NAME, FAIL, f"policy {pack} could not be evaluated ({result.kind}): {result.error}",
                           {**trace, "error": result.kind, "detail": result.error})

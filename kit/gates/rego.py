@@ -26,6 +26,7 @@ Two paths give the same outcome (docs/gates.md, "How the evaluation runs"):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import hashlib
 import json
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit.gates import needs as pack_needs
+from kit.gates.engine import ensure_engine
 
 QUERY = "x := data.stella.gate.deny"
 _ERRORMSG = re.compile(r"errormsg \d+:([^)\n]*)")
@@ -58,7 +60,7 @@ class RegoOutcome:
     ok: bool
     deny: tuple[str, ...] = ()
     error: str = ""               # why the evaluation failed (ok=False)
-    kind: str = ""                # syntax | runtime | undefined | bad-result | timeout | crash
+    kind: str = ""                # syntax | runtime | undefined | bad-result | timeout | memory | crash
 
 
 def _rego_error_text(exc: Exception) -> str:
@@ -119,20 +121,49 @@ def _child(write_fd: int, body: Callable[[], dict[str, Any]]) -> None:
     os._exit(0)
 
 
-def _read_until(fd: int, deadline: float) -> bytes | None:
-    """Everything the child writes, or None when the deadline passes first."""
+# A hostile pack cannot make the child grow past this (resident memory, checked while the
+# parent waits); over it, the child is killed and the gate FAILs ("memory"). Not RLIMIT_AS:
+# regopy's allocator reserves over 128 GiB of address space and would not start.
+MAX_CHILD_MEMORY = 1 << 30
+_WATCH_SECONDS = 0.1
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _resident(pid: int) -> int:
+    """The child's resident memory in bytes (0 if it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _read_until(fd: int, deadline: float, pid: int, max_memory: int) -> bytes | str:
+    """Everything the child writes, or why it was stopped first: ``"timeout"`` or ``"memory"``."""
     chunks: list[bytes] = []
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], left)
+            return "timeout"
+        ready, _, _ = select.select([fd], [], [], min(left, _WATCH_SECONDS))
         if not ready:
-            return None
+            if _resident(pid) > max_memory:
+                return "memory"
+            continue
         chunk = os.read(fd, 1 << 20)
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def _reap(pid: int, finished: bool) -> int:
+    """Collect the child, killing it first unless it *finished* (closed its end of the pipe)."""
+    if not finished:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        return os.waitpid(pid, 0)[1]
+    return 0
 
 
 # Held while this module forks or touches regopy in the parent: no thread of ours is inside
@@ -141,7 +172,11 @@ _LOCK = threading.Lock()
 
 
 def _forked(body: Callable[[], dict[str, Any]], limit_seconds: float) -> tuple[dict[str, Any], RegoOutcome | None]:
-    """Run *body* in a forked child under the limit: its result, or a final timeout/crash outcome."""
+    """Run *body* in a forked child under the limits: its result, or a final timeout/memory/crash outcome.
+
+    The child is always reaped, whatever the parent meets while waiting (even an
+    interrupt): a policy can never outlive the command that ran it.
+    """
     read_fd, write_fd = os.pipe()
     with _LOCK:
         pid = os.fork()
@@ -149,16 +184,18 @@ def _forked(body: Callable[[], dict[str, Any]], limit_seconds: float) -> tuple[d
         os.close(read_fd)
         _child(write_fd, body)
     os.close(write_fd)
+    raw: bytes | str = "interrupted"
     try:
-        raw = _read_until(read_fd, time.monotonic() + limit_seconds)
+        raw = _read_until(read_fd, time.monotonic() + limit_seconds, pid, MAX_CHILD_MEMORY)
     finally:
         os.close(read_fd)
-    if raw is None:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        status = _reap(pid, finished=isinstance(raw, bytes))
+    if raw == "timeout":
         return {}, RegoOutcome(False, error=f"policy evaluation exceeded the time limit of {limit_seconds:g} s "
                                             "(fails closed; see docs/gates.md on partial-set rules)", kind="timeout")
-    _, status = os.waitpid(pid, 0)
+    if raw == "memory":
+        return {}, RegoOutcome(False, error=f"policy evaluation exceeded the memory limit of "
+                                            f"{MAX_CHILD_MEMORY >> 20} MiB (fails closed)", kind="memory")
     try:
         result = json.loads(raw)
     except ValueError:
@@ -173,7 +210,12 @@ def _outcome(result: dict[str, Any]) -> RegoOutcome:
 
 
 def evaluate(modules: list[Module], data_json: str | None, input_json: str, limit_seconds: float) -> RegoOutcome:
-    """The reference path: ``data.stella.gate.deny`` over a JSON input, hard time limit (fails closed)."""
+    """The reference path: ``data.stella.gate.deny`` over a JSON input, hard time limit (fails closed).
+
+    Raises:
+        EngineUnavailable: regopy cannot start in this process (an error, never a verdict).
+    """
+    ensure_engine()
     result, final = _forked(lambda: evaluate_direct(modules, data_json, input_json), limit_seconds)
     return final if final is not None else _outcome(result)
 
@@ -448,6 +490,7 @@ def evaluate_document(modules: list[Module], data_json: str | None, doc: Mapping
     within the limit, the next evaluation builds it in this process too (it is
     deterministic and known to finish) and the children inherit it through fork.
     """
+    ensure_engine()
     pack = _pack(modules, data_json)
     pack.uses += 1
     if pack.uses > 1:
