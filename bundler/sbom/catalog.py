@@ -14,22 +14,28 @@ from bundler.sbom.catalogers import DEFAULT_CATALOGERS, Cataloger
 from bundler.sbom.catalogers.apk import INSTALLED
 from bundler.sbom.catalogers.dpkg import STATUS
 from bundler.sbom.catalogers.osrelease import PATHS as OS_RELEASE, find_distro
+from bundler.sbom.catalogers.rpm import DATABASES as RPM_DATABASES
 from bundler.sbom.errors import SBOMError
 from bundler.sbom.layers import LayerLimits, ScanCache, read_layers, scan_layer
 from bundler.sbom.model import Catalog, ImageSubject
-from bundler.sbom.probe import Probe
+from bundler.sbom.probe import ContentProbe, Probes, Tap
 from bundler.sbom.streamscan import StreamingScan
 
-_HISTORY = frozenset({STATUS, INSTALLED})  # databases whose packages are attributed per layer
+_HISTORY = frozenset({STATUS, INSTALLED, *RPM_DATABASES})  # databases whose packages are attributed per layer
 
 
-def _wants(catalogers: Sequence[Cataloger]) -> tuple[Callable[[str], bool], object, Probe | None]:
+def _wants(catalogers: Sequence[Cataloger]) -> tuple[Callable[[str], bool], object, ContentProbe | None]:
     def wants(path: str) -> bool:
         return path in OS_RELEASE or any(c.wants(path) for c in catalogers)
-    probes = {c.probe for c in catalogers if c.probe is not None}
-    if len(probes) > 1:
-        raise ValueError("one content probe per cataloger set (the layer reader runs one)")
-    return wants, ("catalogers", tuple(catalogers)), next(iter(probes), None)
+    found = list(dict.fromkeys(c.probe for c in catalogers if c.probe is not None))
+    readers = tuple(p for p in found if isinstance(p, ContentProbe))
+    taps = tuple(p for p in found if isinstance(p, Tap) and not isinstance(p, ContentProbe))
+    probe: ContentProbe | None = None
+    if taps or len(readers) > 1:
+        probe = Probes(readers, taps)       # several look into files read once
+    elif readers:
+        probe = readers[0]
+    return wants, ("catalogers", tuple(catalogers)), probe
 
 
 def catalog_layers(subject: ImageSubject, layers: Sequence[tuple[str, Path]], *,

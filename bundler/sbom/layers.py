@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING
 
 from bundler.sbom import tarscan
 from bundler.sbom.errors import HostileLayerError, LayerError, LayerLimitError
-from bundler.sbom.probe import Probe
+from bundler.sbom.probe import ContentProbe
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -143,7 +143,7 @@ class _Changes:
     """Builds a layer's changes from its members, in order."""
 
     def __init__(self, wants: Callable[[str], bool], limits: LayerLimits, where: str,
-                 probe: Probe | None = None) -> None:
+                 probe: ContentProbe | None = None) -> None:
         self.wants, self.limits, self.where, self.probe = wants, limits, where, probe
         self.changes, self.count = _LayerChanges(), 0
 
@@ -168,8 +168,9 @@ class _Changes:
                     raise LayerLimitError(f"{where}: {path} is {size} bytes, limit "
                                           f"{limits.max_file_bytes}", entry=path)
                 changes.added[path] = read(size)
-            elif kind == "file" and self.probe is not None and self.probe.wants(path, mode, size):
-                excerpt = self.probe.excerpt(read, size)
+            elif kind == "file" and self.probe is not None \
+                    and (look := self.probe.reader(path, mode, size)) is not None:
+                excerpt = look(read, size)
                 if excerpt is not None:
                     changes.added[path] = excerpt
             elif kind == "link" and self.wants(path):
@@ -184,12 +185,12 @@ class _Changes:
 
 
 def _scan_fast(path: Path, wants: Callable[[str], bool], limits: LayerLimits,
-               where: str, probe: Probe | None = None) -> _LayerChanges:
+               where: str, probe: ContentProbe | None = None) -> _LayerChanges:
     return _scan_chunks(tarscan.chunks(path, limits.max_layer_bytes, where), wants, limits, where, probe)
 
 
 def scan_stream(raw: tarscan.Readable, wants: Callable[[str], bool], limits: LayerLimits, where: str,
-                probe: Probe | None = None) -> _LayerChanges:
+                probe: ContentProbe | None = None) -> _LayerChanges:
     """A layer's changes from a file object read front to back (e.g. a download as it
     arrives), with the fast reader only: anything it leaves to ``tarfile`` raises
     ``tarscan.Unsupported``, and the caller scans the stored blob instead."""
@@ -197,7 +198,7 @@ def scan_stream(raw: tarscan.Readable, wants: Callable[[str], bool], limits: Lay
 
 
 def _scan_chunks(source: Iterator[bytes], wants: Callable[[str], bool], limits: LayerLimits,
-                 where: str, probe: Probe | None) -> _LayerChanges:
+                 where: str, probe: ContentProbe | None) -> _LayerChanges:
     builder = _Changes(wants, limits, where, probe)
     scanner = tarscan.TarScanner(source, max(limits.max_file_bytes, 1 << 20), where)
     for m in scanner:
@@ -206,7 +207,7 @@ def _scan_chunks(source: Iterator[bytes], wants: Callable[[str], bool], limits: 
 
 
 def _scan_tarfile(path: Path, wants: Callable[[str], bool], limits: LayerLimits,
-                  where: str, probe: Probe | None = None) -> _LayerChanges:
+                  where: str, probe: ContentProbe | None = None) -> _LayerChanges:
     """The reference reader (``tarfile``), for what the fast reader leaves to it."""
     builder = _Changes(wants, limits, where, probe)
     with _open_layer(path, limits, where) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
@@ -236,7 +237,7 @@ _UNREADABLE: tuple[type[Exception], ...] = (
 
 
 def scan_layer(digest: str, path: Path, wants: Callable[[str], bool], limits: LayerLimits,
-               where: str, probe: Probe | None = None) -> _LayerChanges:
+               where: str, probe: ContentProbe | None = None) -> _LayerChanges:
     """One layer's changes (independent of the layers below it).
 
     Raises:
@@ -326,7 +327,7 @@ def _apply(state: dict[str, KeptFile], changes: _LayerChanges, layer: str,
 def read_layers(image: str, layers: Sequence[tuple[str, Path]], wants: Callable[[str], bool],
                 *, history: Callable[[str], bool] = lambda _p: False,
                 limits: LayerLimits | None = None, scans: ScanCache | None = None,
-                wants_key: object = None, probe: Probe | None = None) -> dict[str, KeptFile]:
+                wants_key: object = None, probe: ContentProbe | None = None) -> dict[str, KeptFile]:
     """Merge *layers* (digest, blob path; base first) into the wanted files of the image.
 
     With *scans*, a layer already scanned with the same *wants_key* (default: the

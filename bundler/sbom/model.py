@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Bump whenever a cataloger's output could change: it is part of the cache key.
-CATALOGER_VERSION = "stella-catalogers-3"   # 2: Go binaries; 3: RPM
+CATALOGER_VERSION = "stella-catalogers-4"   # 2: Go binaries; 3: RPM; 4: Java, Ruby, PHP, Rust, .NET
 
 
 @dataclass(frozen=True, order=True)

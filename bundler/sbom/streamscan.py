@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 
 from bundler.sbom.layers import LayerLimits, ScanCache, ScanKey, scan_stream
-from bundler.sbom.probe import Probe
+from bundler.sbom.probe import ContentProbe
 
 MAX_BEHIND = 64 << 20        # compressed bytes the scanner may lag before it gives up
 
@@ -78,7 +78,7 @@ class StreamingScan:
     """The tap for one layer: scan in a thread, publish on ``finish``, drop otherwise."""
 
     def __init__(self, digest: str, key: ScanKey, scans: ScanCache, wants: Callable[[str], bool],
-                 limits: LayerLimits, probe: Probe | None,
+                 limits: LayerLimits, probe: ContentProbe | None,
                  on_cpu: Callable[[float], None] | None = None) -> None:
         self._on_cpu = on_cpu
         self._end = scans.pending(key)
@@ -94,7 +94,7 @@ class StreamingScan:
     def active(self) -> bool:
         return self._end is not None
 
-    def _run(self, digest: str, wants: Callable[[str], bool], limits: LayerLimits, probe: Probe | None) -> None:
+    def _run(self, digest: str, wants: Callable[[str], bool], limits: LayerLimits, probe: ContentProbe | None) -> None:
         changes, started = None, time.thread_time()
         try:
             changes = scan_stream(self._pipe, wants, limits, f"layer {digest}", probe)

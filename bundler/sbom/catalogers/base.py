@@ -7,19 +7,19 @@ from typing import Protocol
 
 from bundler.sbom.layers import KeptFile
 from bundler.sbom.model import Component, Distro
-from bundler.sbom.probe import Probe
+from bundler.sbom.probe import ContentProbe, Tap
 
 
 class Cataloger(Protocol):
     """Finds one ecosystem's packages among the kept files of an image."""
 
     # Read-only members, so a cataloger may declare them as plain class attributes
-    # (``probe = None``); a settable protocol member would demand exactly ``Probe | None``.
+    # (``probe = None``); a settable protocol member would demand exactly ``ContentProbe | None``.
     @property
     def name(self) -> str: ...
 
     @property
-    def probe(self) -> Probe | None:
+    def probe(self) -> ContentProbe | Tap | None:
         """Files it finds by content (kept as an excerpt), if any."""
         ...
 

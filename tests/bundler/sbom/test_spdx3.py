@@ -91,7 +91,7 @@ def test_document_layout() -> None:
     info = document.creationInfo
     assert info.specVersion == "3.0.1" and info.created == CREATED
     assert [a.name for a in info.createdBy] == ["stella-bundler"]
-    assert [t.name for t in info.createdUsing] == ["stella-bundler-stella-catalogers-3"]
+    assert [t.name for t in info.createdUsing] == ["stella-bundler-stella-catalogers-4"]
     # every element is an IRI in the image's namespace; CreationInfo is the one blank node
     for item in doc["@graph"]:
         if item["type"] == "CreationInfo":
