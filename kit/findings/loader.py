@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 from kit.canonical import CanonicalJSONError, loads
 from kit.findings.advisory import Advisory
-from kit.findings.errors import FindingsError, FindingsIOError, Problem
+from kit.findings.csaf import looks_like_csaf, parse_csaf
+from kit.findings.csaf_advisory import csaf_advisories
+from kit.findings.errors import FindingsError, FindingsFormatError, FindingsIOError, Problem
 from kit.findings.osv import parse_osv
 
 T = TypeVar("T")
@@ -100,15 +102,26 @@ def load_records(paths: Iterable[Path], convert: Callable[[Any, str], T]) -> Loa
                     problems.append(Problem(name, f"line {line}" if line else "", str(value)))
                     continue
                 try:
-                    records.append(convert(value, path.name))
+                    got = convert(value, path.name)
+                    records.extend(got if isinstance(got, list) else [got])
                 except FindingsError as exc:
                     problems.append(Problem(name, exc.entry or _record_name(value, line),
                                             exc.message))
     return Loaded(tuple(records), tuple(sorted(problems)))
 
 
+def _csaf_or_osv(value: Any, source: str) -> Advisory | list[Advisory]:
+    """A CSAF 2.0 document gives one record per vulnerability (docs/advisories.md); else OSV."""
+    if looks_like_csaf(value):
+        try:
+            return csaf_advisories(parse_csaf(value), source)
+        except FindingsError as exc:
+            raise FindingsFormatError(exc.message, entry=exc.entry or "?") from None
+    return parse_osv(value, source)
+
+
 def load_advisories(paths: Iterable[Path]) -> Loaded:
-    """Every OSV advisory under *paths* (records are ``Advisory``), sorted by id."""
-    loaded = load_records(paths, parse_osv)
+    """Every OSV advisory (or CSAF 2.0 document) under *paths* (records are ``Advisory``), sorted by id."""
+    loaded = load_records(paths, _csaf_or_osv)
     advisories: list[Advisory] = sorted(loaded.records, key=lambda a: (a.id, a.source, a.modified))
     return Loaded(tuple(advisories), loaded.problems)

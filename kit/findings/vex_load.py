@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from kit.canonical import CanonicalJSONError, loads
+from kit.findings.csaf import csaf_vex_statements, looks_like_csaf, parse_csaf
+from kit.findings.cyclonedx_vex import cyclonedx_vex_statements, looks_like_cyclonedx
 from kit.findings.errors import FindingsFormatError, FindingsIOError, Problem
 from kit.findings.loader import iter_documents
 from kit.findings.vex_model import STATUSES, Product, Statement, Tier, TrustTiers
@@ -109,8 +111,22 @@ def parse_openvex(doc: Any, file: str) -> VexDocument:
     return VexDocument(tuple(statements), tuple(problems))
 
 
+def parse_any_vex(doc: Any, file: str) -> VexDocument:
+    """OpenVEX as it is; a CSAF 2.0 or CycloneDX VEX document through its OpenVEX form
+    (docs/vex.md: the mapping the bundler carries), for the ad-hoc commands.
+
+    Raises:
+        FindingsFormatError: the document cannot be used (for CSAF/CycloneDX: the JSON path).
+    """
+    if looks_like_csaf(doc):
+        doc = csaf_vex_statements(parse_csaf(doc)).to_openvex()
+    elif looks_like_cyclonedx(doc):
+        doc = cyclonedx_vex_statements(doc, fallback_id=file).to_openvex()
+    return parse_openvex(doc, file)
+
+
 def load_vex(paths: Iterable[Path]) -> tuple[tuple[Statement, ...], tuple[Problem, ...]]:
-    """Every statement under *paths*, sorted by ref, and every problem met.
+    """Every statement under *paths* (OpenVEX, CSAF or CycloneDX VEX), sorted by ref, and every problem met.
 
     Raises:
         FindingsIOError: a path cannot be read.
@@ -120,7 +136,7 @@ def load_vex(paths: Iterable[Path]) -> tuple[tuple[Statement, ...], tuple[Proble
     for path in paths:
         for name, data in iter_documents(path):
             try:
-                parsed = parse_openvex(loads(data, allow_floats=True), name)
+                parsed = parse_any_vex(loads(data, allow_floats=True), name)
             except CanonicalJSONError as exc:
                 problems.append(Problem(name, "", str(exc)))
                 continue

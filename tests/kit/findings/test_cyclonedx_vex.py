@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from appliance.cli import cli
 from kit.findings import MemoryIndex, evaluate
 from kit.findings.component import component_from_purl
 from kit.findings.csaf import csaf_vex_statements, parse_csaf
@@ -18,7 +20,8 @@ from kit.findings.vex_load import parse_openvex
 from kit.findings.vex_model import Tier, TrustTiers
 from kit.schema import validate
 
-from .csafdocs import cdx_vex, cdx_vuln, demo_advisory, demo_vex
+from .conftest import cyclonedx
+from .csafdocs import cdx_vex, cdx_vuln, demo_advisory, demo_vex, write
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +134,24 @@ def test_conflict_with_csaf_goes_through_consensus_and_tiers() -> None:
     tiers = TrustTiers((Tier("vendor", ("Example PSIRT",)), Tier("site", ("Site Team",))))
     vendor_first = evaluate(comp, index, [*csaf_st, *cdx_st], tiers).findings[0].vex
     assert (vendor_first.status, vendor_first.suppressed, vendor_first.conflict) == ("not_affected", True, False)
+
+
+def test_ad_hoc_stella_findings_reads_csaf_and_cyclonedx_directly(tmp_path: Path) -> None:
+    """``stella findings --advisories CSAF --vex CSAF --vex CYCLONEDX``: the same mapping as in kits."""
+    sbom = write(tmp_path / "image.cdx.json", cyclonedx(["pkg:pypi/demo@1.0", "pkg:npm/left-pad@1.3.0"]))
+    adv = write(tmp_path / "exa.json", demo_advisory())
+    vendor = write(tmp_path / "vendor-vex.json", demo_vex())
+    site = write(tmp_path / "site.cdx.json", cdx_vex([cdx_vuln("CVE-2026-1001", "not_affected", ["demo-ref"],
+                                                               justification="code_not_reachable")]))
+    args = ["findings", "--sbom", str(sbom), "--advisories", str(adv), "--json", "--show-suppressed"]
+    result = CliRunner().invoke(cli, [*args, "--vex", str(vendor), "--vex", str(site)])
+    assert result.exit_code == 1, result.output
+    found = {f["id"]: f["vex"] for f in json.loads(result.output)["findings"]}
+    assert (found["CVE-2026-1002"]["status"], found["CVE-2026-1002"]["suppressed"]) == ("not_affected", True)
+    # vendor: under_investigation; site: not_affected, same tier -> the cautious status, conflict shown
+    assert (found["CVE-2026-1001"]["status"], found["CVE-2026-1001"]["conflict"]) == ("under_investigation", True)
+    bad = write(tmp_path / "bad.json", {**demo_vex(), "vulnerabilities": [
+        {"cve": "CVE-2026-1003", "product_status": {"fixed": ["ghost"]}}]})
+    skipped = CliRunner().invoke(cli, [*args, "--vex", str(bad), "--strict"])
+    assert skipped.exit_code == 3
+    assert "/vulnerabilities/0/product_status/fixed/0: product id 'ghost' is never defined" in skipped.output
