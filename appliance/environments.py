@@ -119,6 +119,8 @@ def freeze(db: sqlite_utils.Database, name: str, *, rrule: str | None, start: st
            tz: str, reason: str, actor: User) -> str:
     """Add a freeze window (admin role); *duration* as ``64h``; returns its id (F-0001…)."""
     by = admin(actor)
+    if not rrule and not start:
+        raise BadWindow("a freeze window needs a recurrence rule (rrule) or a start (one-off)")
     seconds = parse_duration(duration)
     get(db, name)
     if not reason.strip():

@@ -91,7 +91,7 @@ class ApplianceFormatError(ApplianceError, Malformed):
 
 
 class BadName(ApplianceFormatError):
-    """An environment, target or Compose project name (or a ``--tls-name``) has characters it may not have."""
+    """A user, environment, target or Compose project name (or a ``--tls-name``) has characters it may not have."""
 
     kind = "bad-name"
 

@@ -9,17 +9,19 @@ no acting user; afterwards only an admin adds users or roles.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import sqlite_utils
 
 from appliance import audit
-from appliance.errors import BadRole
+from appliance.errors import BadName, BadRole
 from appliance.promotions.errors import MissingRole, NoUser, UnknownUser
 from appliance.store.db import transaction
 from kit.timeutil import format_time, now
 
 ROLES = ("requester", "approver", "deployer", "admin", "auditor")
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ def listing(db: sqlite_utils.Database) -> list[User]:
 
 def add(db: sqlite_utils.Database, name: str, roles: tuple[str, ...], as_user: str | None) -> User:
     """Create *name* or grant it more roles; audited."""
+    if not USER_NAME.fullmatch(name):
+        raise BadName(f"bad user name {name[:80]!r} (1-64 letters, digits, . _ @ -, starting with a letter or digit)")
     bad = [r for r in roles if r not in ROLES]
     if bad or not roles:
         raise BadRole(f"role must be one of {', '.join(ROLES)}")

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from appliance import environments, pipeline
 from appliance.web.caller import Caller
 from appliance.web.deps import caller, database
-from appliance.web.errors import HTTPProblem
 from kit.timeutil import now
 
 router = APIRouter(tags=["environments"])
@@ -54,8 +53,6 @@ def show_environment(name: str, db: sqlite_utils.Database = Depends(database),
 def freeze(name: str, body: FreezeRequest, db: sqlite_utils.Database = Depends(database),
            who: Caller = Depends(caller)) -> dict[str, Any]:
     """Add a freeze window (admin role)."""
-    if not body.rrule and not body.start:
-        raise HTTPProblem(400, "bad-request", "give rrule (recurring) or start (one-off)")
     ident = environments.freeze(db, name, rrule=body.rrule, start=body.start, duration=body.duration, tz=body.tz,
                                 reason=body.reason, actor=who.user)
     return {"id": ident, "environment": name}

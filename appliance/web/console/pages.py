@@ -16,8 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from appliance import environments, users
-from appliance.deploy import targets
+from appliance import environments
 from appliance.home import Home
 from appliance.promotions import service, states
 from appliance.web import auth
@@ -201,17 +200,6 @@ def audit_log(request: Request, before: int | None = None, verify: int = 0,
     problems = audit.verify(db) if verify else None
     return render(request, "audit.html", db, who, **views.audit_page(db, before, PAGE), verified=bool(verify),
                   problems=problems)
-
-
-@router.get("/admin")
-def admin(request: Request, db: DB,
-          who: Who) -> Response:
-    if who is None:
-        return _to_login(request)
-    envs = environments.ordered(db)
-    return render(request, "admin.html", db, who, users=users.listing(db), roles=users.ROLES, envs=envs,
-                  windows={e.name: environments.windows(db, e.name) for e in envs},
-                  stop=environments.stop_state(db), targets=targets.listing(db))
 
 
 def _local(target: str | None) -> str:
