@@ -100,14 +100,17 @@ def test_a_kit_swapped_during_the_import_is_refused(tmp_path: Path, home: Path, 
     before = snapshot(home)
     fresh = kit(tmp_path / "v3.stella-kit", files_v1(), [signer], sequence=3)
     stale = kit(tmp_path / "v1.stella-kit", {**files_v1(), "attachments/x.txt": b"x"}, [signer], sequence=1)
-    real = importer.inspect_kit
+    real = importer.KitReader.verify
+    swapped: list[bool] = []
 
-    def inspect_then_swap(path: Path, *args: Any) -> Any:
-        seen = real(path, *args)
-        path.write_bytes(stale.path.read_bytes())    # validly signed, but older than active
+    def check_manifest_then_swap(self: Any, **kw: Any) -> Any:
+        seen = real(self, **kw)
+        if kw.get("manifest_only") and not swapped:      # the first, manifest-only read
+            swapped.append(True)
+            self.path.write_bytes(stale.path.read_bytes())    # validly signed, but older than active
         return seen
 
-    monkeypatch.setattr(importer, "inspect_kit", inspect_then_swap)
+    monkeypatch.setattr(importer.KitReader, "verify", check_manifest_then_swap)
     result = stella("import", str(fresh.path), home=home)
     assert result.exit_code == 1 and "changed while it was being imported" in result.output, result.output
     assert snapshot(home) == before
