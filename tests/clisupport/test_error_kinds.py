@@ -42,9 +42,12 @@ PINNED: dict[str, set[int]] = {
     "no-previous-release": {2}, "not-deployed": {2}, "not-initialised": {2}, "unknown-decision": {2},
     "unknown-deployment": {2}, "unknown-environment": {2}, "unknown-job": {2}, "unknown-promotion": {2},
     "unknown-release": {2}, "unknown-target": {2}, "unknown-user": {2}, "unknown-window": {2},
+    "usage": {2},   # click's usage errors, one line (clisupport.main)
+    "engine-unavailable": {4},   # regopy cannot start (ulimit -v): an error, never a verdict
     # malformed (3)
     "bad-compose-template": {3}, "bad-docker-url": {3}, "bad-document": {3}, "bad-duration": {3},
-    "bad-input": {3}, "bad-key": {3}, "bad-layer": {3}, "bad-name": {3}, "bad-release": {3}, "bad-role": {3},
+    "bad-input": {3}, "bad-key": {3}, "bad-layer": {3}, "bad-name": {3}, "bad-package-db": {3},
+    "bad-release": {3}, "bad-role": {3},
     "bad-rrule": {3}, "bad-spec": {3}, "bad-timeout": {3}, "bad-timezone": {3}, "bad-window": {3},
     "image-not-imported": {3}, "image-not-in-release": {3}, "input-digest-mismatch": {3}, "lock-changed": {3},
     "malformed": {3}, "malformed-envelope": {3}, "malformed-payload": {3}, "no-compose-template": {3},
