@@ -68,6 +68,12 @@ class KitChanged(RefusedError):
     kind = "kit-changed"
 
 
+class TrustChanged(RefusedError):
+    """The trust root changed while a kit was being imported; nothing was imported."""
+
+    kind = "trust-changed"
+
+
 class BaseMissing(RefusedError):
     """A delta kit's base kit, or an entry it inherits, is not on this appliance."""
 

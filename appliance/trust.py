@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from appliance import audit
+from appliance import audit, lock
 from appliance.errors import HomeError, OlderThanActive
 from appliance.home import Home, fsync_dir
 from appliance.store.db import transaction
@@ -63,13 +63,24 @@ def install_first(home: Home, db: sqlite_utils.Database, root: TrustRoot, actor:
 
 
 def rotate(home: Home, db: sqlite_utils.Database, data: bytes, actor: str, at: dt.datetime,
-           where: str = "new trust root") -> TrustRoot:
+           where: str = "new trust root", wait: float = 0.0) -> TrustRoot:
     """Accept *data* as the next root if the current one vouches for it.
+
+    Everything that changes what the appliance trusts takes one lock, the import lock: a
+    rotation waits for (up to *wait* seconds), or is refused during, an import that is
+    verifying kits against the current root (and an import re-checks the root at commit).
 
     Raises:
         KitFormatError: not a trust root.
         KitVerificationError: not signed by the thresholds, wrong version, or expired.
+        Locked: an import (or another rotation) holds the lock after *wait* seconds.
     """
+    with lock.exclusive(home.lock_path, wait, "an import or another trust change"):
+        return _rotate(home, db, data, actor, at, where)
+
+
+def _rotate(home: Home, db: sqlite_utils.Database, data: bytes, actor: str, at: dt.datetime,
+            where: str) -> TrustRoot:
     old = current(db)
     new = load_root_envelope(data, where)
     if new.version <= old.version:

@@ -10,7 +10,7 @@ from appliance import trust as trust_store
 from appliance.commands.opening import opened
 from appliance.commands.options import home_option, json_option
 from appliance.home import actor
-from clisupport import emit_json, handle_errors
+from clisupport import Seconds, emit_json, handle_errors
 from kit.timeutil import format_time, now
 
 
@@ -42,8 +42,10 @@ def show(home: str | None, as_json: bool) -> None:
 @trust.command("update")
 @home_option
 @click.argument("new_root", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-def update(home: str | None, new_root: Path) -> None:
+@click.option("--wait", type=Seconds(), default=0.0, show_default=True,
+              help="Seconds to wait for a running import before failing (exit 5).")
+def update(home: str | None, new_root: Path, wait: float) -> None:
     """Rotate to NEW_ROOT: accepted only if signed by the current root's threshold (and its own)."""
     with handle_errors("stella trust update"), opened(home) as (h, db):
-        new = trust_store.rotate(h, db, new_root.read_bytes(), actor(), now(), str(new_root))
+        new = trust_store.rotate(h, db, new_root.read_bytes(), actor(), now(), str(new_root), wait=wait)
         click.echo(f"trust root updated to version {new.version} {new.digest}")

@@ -22,7 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from appliance import audit, keys, lock, testhooks, trust
-from appliance.errors import BaseMissing, KitChanged, OlderThanActive
+from appliance.errors import BaseMissing, KitChanged, OlderThanActive, TrustChanged
 from appliance.home import Home, actor as current_actor, fsync_dir
 from appliance.importing import commit as committer, record, staging
 from appliance.importing.derive import derive
@@ -154,6 +154,17 @@ class _Import:
             raise KitChanged(f"the kit file {self.kit.name} changed while it was being imported "
                              f"(its manifest is no longer {kit_id}); nothing imported")
 
+    def _same_root(self, root: TrustRoot) -> None:
+        """The kit was verified against *root*: it must still be the appliance's root at commit.
+
+        ``trust update`` takes the import lock, so this holds; checked again because a kit
+        signed only by a key the new root dropped must never be committed after the update.
+        """
+        now_trusted = trust.current(self.db)
+        if now_trusted.digest != root.digest:
+            raise TrustChanged(f"the trust root changed from version {root.version} to {now_trusted.version} "
+                               "while the kit was being imported; nothing imported (import it again)")
+
     def _refuse(self, result: ReadResult) -> None:
         error = result.error
         assert error is not None
@@ -223,6 +234,7 @@ class _Import:
                 shutil.rmtree(directory)
                 self._refuse(result)
             self._same_kit(result, payload, kit_id, directory)
+            self._same_root(root)
             return self._commit(import_id, directory, sink, result, kit_id)
         except BaseException:
             if directory.exists() and not already_imported(self.db, kit_id):

@@ -44,6 +44,7 @@ PINNED: dict[str, set[int]] = {
     "unknown-release": {2}, "unknown-target": {2}, "unknown-user": {2}, "unknown-window": {2},
     "usage": {2},   # click's usage errors, one line (clisupport.main)
     "engine-unavailable": {4},   # regopy cannot start (ulimit -v): an error, never a verdict
+    "trust-changed": {1},        # the root changed under an import (trust update takes the import lock)
     # malformed (3)
     "bad-compose-template": {3}, "bad-docker-url": {3}, "bad-document": {3}, "bad-duration": {3},
     "bad-input": {3}, "bad-key": {3}, "bad-layer": {3}, "bad-name": {3}, "bad-package-db": {3},
