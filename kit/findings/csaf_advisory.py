@@ -14,6 +14,7 @@ docs/advisories.md.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from typing import Any
 
@@ -36,18 +37,24 @@ _EVENTS = {"first_affected": "introduced", "last_affected": "last_affected", "fi
 Key = tuple[str, str, str]            # purl type, namespace, name
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(text: str) -> tuple[Key, str] | None:
+    """(package key, version) of a purl of a known type, None for another type; ValueError if invalid."""
+    purl = PackageURL.from_string(text)
+    if purl.type not in ECOSYSTEMS:
+        return None
+    return (purl.type, purl.namespace or "", purl.name), purl.version or ""
+
+
 def _package(product: CsafProduct) -> tuple[Key, str] | None:
     """(package key, version) of a product's purl; None when it has no purl of a known type."""
     if not product.purl:
         return None
     try:
-        purl = PackageURL.from_string(product.purl)
+        return _parse(product.purl)
     except ValueError:
         raise fail(tuple(product.where.strip("/").split("/")) + ("product_identification_helper", "purl"),
                    f"{product.purl!r} is not a valid purl") from None
-    if purl.type not in ECOSYSTEMS:
-        return None
-    return (purl.type, purl.namespace or "", purl.name), purl.version or ""
 
 
 def _ranges(purl_type: str, facts: dict[str, set[str]]) -> tuple[Range, ...]:
