@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from bundler.cli import cli as bundler_cli
 from bundler.errors import SpecError
 from bundler.sources.advisories import advisory_entries
 from bundler.sources.advisory_spec import parse_advisory_inputs
@@ -17,6 +19,7 @@ from bundler.sources.documents import MAX_DOCUMENT_BYTES
 from bundler.sources.vex import OPENVEX_TYPE, vex_entries
 from bundler.sources.vex_spec import VexInput, parse_vex_inputs
 from kit import canonical
+from kit.crypto import generate, write_key_dir
 from kit.findings.vex_load import parse_openvex
 from kit.schema import validate
 from tests.kit.findings.csafdocs import cdx_vex, cdx_vuln, demo_advisory, demo_vex, write
@@ -138,3 +141,28 @@ def test_advisory_format_is_checked(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="format must be one of osv, csaf"):
         parse_advisory_inputs([{"path": "x.json", "format": "cvrf"}], tmp_path, "kit.yaml")
     assert os.path.exists(tmp_path / "x.json")
+
+
+@pytest.mark.parametrize("item, bad, message", [
+    ("advisories: [{path: vendor, format: csaf}]", "csaf",
+     "advisories: vendor/exa.json: /product_tree/relationships/0/product_reference: product id 'ghost' is never"),
+    ("vex: [{path: vendor, format: csaf}]", "csaf",
+     "vex: vendor/exa.json: /product_tree/relationships/0/product_reference: product id 'ghost' is never"),
+    ("vex: [{path: vendor, format: cyclonedx}]", "cdx", "vex: vendor/exa.json: /vulnerabilities/0/ratings/0/score"),
+])
+def test_stella_bundler_build_refuses_and_writes_nothing(tmp_path: Path, item: str, bad: str, message: str) -> None:
+    doc = demo_advisory()
+    doc["product_tree"]["relationships"][0]["product_reference"] = "ghost"
+    if bad == "cdx":
+        doc = cdx_vex([{**cdx_vuln("CVE-2026-1001", "in_triage", ["lp"]), "ratings": [
+            {"method": "CVSSv31", "score": 9.8, "vector": "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N"}]}])
+    write(tmp_path / "vendor" / "exa.json", doc)
+    (tmp_path / "kit.yaml").write_text("kit: {name: site, channel: stable, sequence: 1, created: 2026-11-01, "
+                                       f"expires: 2027-11-01}}\n{item}\n")
+    write_key_dir(tmp_path / "key", generate(), force=True)
+    out = tmp_path / "site.stella-kit"
+    result = CliRunner().invoke(bundler_cli, ["build", str(tmp_path / "kit.yaml"), "--key", str(tmp_path / "key"),
+                                              "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists() and list(tmp_path.glob("*.stella-kit*")) == []

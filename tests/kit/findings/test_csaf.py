@@ -144,3 +144,14 @@ def test_schema_invalid_and_non_csaf_documents_are_refused(examples: dict[str, A
     no_status = changed(demo_advisory(), "/vulnerabilities/1/product_status/known_affected", [])
     _refused(no_status, "/vulnerabilities/1/product_status/known_affected", "not valid CSAF 2.0")
     _refused({"id": "OSV-1"}, "/", "not a CSAF document")
+
+
+def test_a_cvss_v4_score_is_kept_and_checked() -> None:
+    v4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
+    doc = demo_advisory()
+    doc["vulnerabilities"][0]["scores"].append({"products": ["demo-1.0"], "cvss_v4": {
+        "version": "4.0", "vectorString": v4, "baseScore": 9.3, "baseSeverity": "CRITICAL"}})
+    first = csaf_advisories(parse_csaf(doc), "exa")[0]
+    assert [(s.type, s.score) for s in first.severity] == [("CVSS_V3", "9.1"), ("CVSS_V4", "9.3")]
+    doc["vulnerabilities"][0]["scores"][1]["cvss_v4"]["baseScore"] = 7.0
+    _refused(doc, "/vulnerabilities/0/scores/1/cvss_v4/baseScore", "baseScore 7.0 disagrees")
