@@ -92,6 +92,9 @@ def document(home: Home, rel: Release) -> dict[str, Any]:
 def sbom_paths(doc: dict[str, Any]) -> list[str]:
     paths = set()
     for comp in doc.get("components") or []:
+        vendor = comp.get("vendorSbom") if isinstance(comp, dict) else None
+        if isinstance(vendor, dict) and isinstance(vendor.get("path"), str):
+            paths.add(vendor["path"])           # the vendor's SBOM, merged with ours in the findings
         for m in (comp.get("manifests") or []) if isinstance(comp, dict) else []:
             sboms = m.get("sboms") if isinstance(m, dict) else None
             if isinstance(sboms, dict) and isinstance(sboms.get("cyclonedx"), str):
@@ -100,7 +103,8 @@ def sbom_paths(doc: dict[str, Any]) -> list[str]:
 
 
 def sbom_entries(db: sqlite_utils.Database, rel: Release, doc: dict[str, Any]) -> list[tuple[str, str]]:
-    """(path, sha256) of each CycloneDX SBOM the release names that its kit carries."""
+    """(path, sha256) of each SBOM the release names that its kit carries: our CycloneDX
+    one per image manifest, and any vendor SBOM (CycloneDX or SPDX 2)."""
     out = []
     for path in sbom_paths(doc):
         row = db.execute("SELECT sha256 FROM kit_entries WHERE kit_id = ? AND path = ?", [rel.kit_id, path]).fetchone()

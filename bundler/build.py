@@ -76,6 +76,9 @@ def _inputs(spec: KitSpec, plan: BuildPlan, entries: Sequence[Entry]) -> list[tu
               for src in plan.sources if src.file is not None and not src.path.startswith("blobs/")]
     if plan.advisories is not None:
         inputs += [(file_uri(f.path), f.sha256) for src in plan.advisories.sources for f in src.files]
+    vendor = plan.images.vendor_sboms if plan.images else []
+    inputs += [(file_uri(os.path.relpath(c.sbom.spec.path, spec.base_dir)), hashlib.sha256(c.sbom.data).hexdigest())
+               for _rel, c in vendor]
     pulled = plan.images.pulled if plan.images else {}
     inputs += [(oci_uri(ref, image.digest), image.digest.removeprefix("sha256:"))
                for ref, image in sorted(pulled.items())]
@@ -103,8 +106,10 @@ def write_plan(spec: KitSpec, plan: BuildPlan, signers: Sequence[Signer], out: P
     With *base* (a verified base kit), write a delta: entries whose content the base holds
     are inherited, not carried; the provenance still covers every entry of the whole.
     """
+    unbound = tuple((rel, c.sbom.spec.service, c.path, c.sbom.spec.reason)
+                    for rel, c in (plan.images.vendor_sboms if plan.images else []) if not c.bound)
     info = BuildInfo(spec.name, spec.channel, spec.sequence, spec.created, spec.path.name,
-                     hashlib.sha256(spec.path.read_bytes()).hexdigest(), __version__)
+                     hashlib.sha256(spec.path.read_bytes()).hexdigest(), __version__, unbound_sboms=unbound)
 
     def provenance(entries: Sequence[Entry]) -> list[EntrySource]:
         return [provenance_entry(entries, _inputs(spec, plan, entries), info, signers)]

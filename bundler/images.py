@@ -24,8 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
+from bundler import vendorsbom
 from bundler.oci import OCILayout, PulledImage, Puller, RegistryClient, parse_platform, registries_from_dict
 from bundler.releases import ReleaseSpec
 from bundler.sbom import Catalog, SBOMCache, catalog_pulled, spdx3, to_cyclonedx, to_spdx
@@ -78,6 +79,7 @@ class ComponentDoc(TypedDict):
     sourceDigest: str
     filtered: bool
     manifests: list[ManifestDoc]
+    vendorSbom: NotRequired[dict[str, Any]]   # the vendor's own SBOM of the image, when kit.yaml brings one
 
 
 class ReleaseDoc(TypedDict):
@@ -100,6 +102,7 @@ class ImageSet:
     releases: list[ReleaseDoc] = field(default_factory=list)
     sbom_seconds: float = 0.0       # wall time the build waited for SBOM work after the pulls
     sbom_work_seconds: float = 0.0  # time of all SBOM work, part of it overlapped with the pulls
+    vendor_sboms: list[tuple[str, vendorsbom.Carried]] = field(default_factory=list)  # (release id, SBOM)
 
 
 def _blob_types(images: Sequence[PulledImage]) -> dict[str, str]:
@@ -286,20 +289,39 @@ def _component(service: str, ref: str, image: PulledImage, sboms: dict[str, dict
     }
 
 
+def _vendor(rel: ReleaseSpec, components: list[ComponentDoc], loaded: dict[str, vendorsbom.VendorSBOM],
+            images: dict[str, PulledImage]) -> tuple[list[EntrySource], list[vendorsbom.Carried]]:
+    """Vendor SBOMs checked against the pulled images, named in their component."""
+    sources, carried = [], []
+    for comp, (svc, ref) in zip(components, rel.components):
+        if svc not in loaded:
+            continue
+        image = images[ref]
+        digests = [image.layout.digest, image.digest, *(m.digest for m in image.manifests)]
+        item = vendorsbom.carry(loaded[svc], rel.name, rel.version, digests, f"release {rel.id}")
+        comp["vendorSbom"] = item.to_doc()
+        media = CYCLONEDX_TYPE if item.sbom.format == "cyclonedx" else SPDX_TYPE
+        sources.append(EntrySource(item.path, media, data=item.sbom.data))
+        carried.append(item)
+    return sources, carried
+
+
 def _release(rel: ReleaseSpec, images: dict[str, PulledImage], sboms: dict[str, dict[str, str]],
-             created: dt.datetime) -> tuple[ReleaseDoc, list[EntrySource]]:
+             created: dt.datetime, vendor: dict[str, vendorsbom.VendorSBOM] | None = None
+             ) -> tuple[ReleaseDoc, list[EntrySource], list[vendorsbom.Carried]]:
     sources = []
     compose = None
     if rel.compose is not None:
         path = f"releases/{rel.name}/{rel.version}/compose.yaml"
         sources.append(EntrySource(path, COMPOSE_TYPE, file=rel.compose))
         compose = {"path": path}
+    components = [_component(svc, ref, images[ref], sboms) for svc, ref in rel.components]
+    vendor_sources, carried = _vendor(rel, components, vendor or {}, images)
     doc: ReleaseDoc = {
         "_type": "stella/release", "name": rel.name, "version": rel.version, "created": format_time(created),
-        "components": [_component(svc, ref, images[ref], sboms) for svc, ref in rel.components],
-        "compose": compose}
+        "components": components, "compose": compose}
     sources.append(EntrySource(f"releases/{rel.name}/{rel.version}.json", RELEASE_TYPE, data=canonical.dumps(doc)))
-    return doc, sources
+    return doc, sources + vendor_sources, carried
 
 
 def collect_images(releases: Sequence[ReleaseSpec], *, registries: dict[str, Any] | None,
@@ -318,6 +340,8 @@ def collect_images(releases: Sequence[ReleaseSpec], *, registries: dict[str, Any
     layout = OCILayout(cache_dir / "oci")
     cache, scans, timing = SBOMCache(cache_dir / "sboms"), ScanCache(), _Timing()
     refs = sorted({ref for rel in releases for _, ref in rel.components})
+    vendor = {rel.id: {v.service: vendorsbom.load(v, f"release {rel.id}") for v in rel.vendor_sboms}
+              for rel in releases}   # checked before anything is pulled
     formats = [fmt for fmt in FORMATS if fmt in sboms or fmt in DEFAULT_SBOMS]
     out.pulled, made = _pull_and_scan(refs, layout, registries, platforms, cache, scans, created, timing, step,
                                       formats)
@@ -335,7 +359,8 @@ def collect_images(releases: Sequence[ReleaseSpec], *, registries: dict[str, Any
     out.sources.append(EntrySource("oci/oci-layout", LAYOUT_TYPE, data=layout_marker))
     out.sources += sbom_sources
     for rel in releases:
-        doc, sources = _release(rel, out.pulled, sbom_paths, created)
+        doc, sources, carried = _release(rel, out.pulled, sbom_paths, created, vendor[rel.id])
         out.releases.append(doc)
         out.sources += sources
+        out.vendor_sboms += [(rel.id, c) for c in carried]
     return out

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from bundler.errors import SpecError
+from bundler.vendorsbom import VendorSBOMSpec, parse_component
 
 _RELEASE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
@@ -28,6 +29,7 @@ class ReleaseSpec:
     version: str
     components: tuple[tuple[str, str], ...]     # (service, image reference), sorted by service
     compose: Path | None = None
+    vendor_sboms: tuple[VendorSBOMSpec, ...] = ()   # SBOMs vendors published, by service
 
     @property
     def id(self) -> str:
@@ -51,11 +53,15 @@ def _one(item: Any, index: int, base: Path, where: str) -> ReleaseSpec:
     comps = item.get("components")
     if not isinstance(comps, dict) or not comps:
         raise SpecError(f"{at} ({name}): components must map service names to image references")
-    for service, ref in comps.items():
+    refs, vendor = {}, []
+    for service, value in comps.items():
         if not isinstance(service, str) or not _SERVICE.match(service):
             raise SpecError(f"{at} ({name}): bad service name {service!r}")
-        if not isinstance(ref, str) or not ref.strip():
+        ref, sbom = parse_component(service, value, base, f"{at} ({name})")
+        if not ref.strip():
             raise SpecError(f"{at} ({name}): component {service} needs an image reference")
+        refs[service] = ref
+        vendor += [sbom] if sbom else []
     compose = item.get("compose")
     compose_path = None
     if compose is not None:
@@ -63,7 +69,8 @@ def _one(item: Any, index: int, base: Path, where: str) -> ReleaseSpec:
             raise SpecError(f"{at} ({name}): compose must be a file path")
         compose_path = base / compose
         check_compose(compose_path, tuple(comps), f"{at} ({name})")
-    return ReleaseSpec(name, version, tuple(sorted(comps.items())), compose_path)
+    return ReleaseSpec(name, version, tuple(sorted(refs.items())), compose_path,
+                       tuple(sorted(vendor, key=lambda v: v.service)))
 
 
 def check_compose(path: Path, services: tuple[str, ...], at: str) -> None:

@@ -51,6 +51,8 @@ class BuildInfo:
     spec_sha256: str
     bundler_version: str
     builder_id: str = DEFAULT_BUILDER_ID
+    # vendor SBOMs carried although the image's digest is not in them: (release, service, kit path, reason)
+    unbound_sboms: tuple[tuple[str, str, str, str], ...] = ()
 
 
 def file_uri(relative_path: str) -> str:
@@ -77,6 +79,13 @@ def _hex(value: str, what: str) -> str:
 def statement(subjects: Iterable[Digested], inputs: Iterable[tuple[str, str]], build: BuildInfo) -> dict[str, Any]:
     """The in-toto statement as a JSON value (subjects and dependencies sorted)."""
     when = format_time(build.created)
+    external: dict[str, Any] = {
+        "kit": {"name": build.kit_name, "channel": build.channel, "sequence": build.sequence},
+        "spec": {"path": build.spec_path, "digest": {"sha256": _hex(build.spec_sha256, "kit.yaml")}},
+    }
+    if build.unbound_sboms:
+        external["unboundSboms"] = [{"release": r, "service": s, "path": p, "reason": why}
+                                    for r, s, p, why in sorted(build.unbound_sboms)]
     # (name, hex) pairs sorted by name only, so equal names keep their order as before
     subject = [{"name": name, "digest": {"sha256": hexd}} for name, hexd in sorted(
         ((s.path, _hex(s.sha256, s.path)) for s in subjects if s.path != PROVENANCE_PATH), key=lambda p: p[0])]
@@ -89,10 +98,7 @@ def statement(subjects: Iterable[Digested], inputs: Iterable[tuple[str, str]], b
         "predicate": {
             "buildDefinition": {
                 "buildType": BUILD_TYPE,
-                "externalParameters": {
-                    "kit": {"name": build.kit_name, "channel": build.channel, "sequence": build.sequence},
-                    "spec": {"path": build.spec_path, "digest": {"sha256": _hex(build.spec_sha256, "kit.yaml")}},
-                },
+                "externalParameters": external,
                 "resolvedDependencies": resolved,
             },
             "runDetails": {

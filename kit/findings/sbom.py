@@ -1,4 +1,4 @@
-"""Components from CycloneDX JSON SBOMs.
+"""Components from CycloneDX JSON SBOMs (and SPDX 2 JSON ones: a vendor's SBOM may be SPDX).
 
 Every component (nested ones too) with a purl becomes a ``Component``. Its location is
 the image the SBOM describes (``metadata.component``: its purl when that is a
@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from packageurl import PackageURL
 
 from kit.canonical import CanonicalJSONError, loads
 from kit.findings.component import Component, Location, component_from_purl
@@ -79,11 +81,76 @@ def components_from_bom(bom: Any, file: str) -> tuple[list[Component], list[Prob
     return found, problems
 
 
+def _spdx_purl(package: dict[str, Any]) -> str | None:
+    refs = package.get("externalRefs")
+    for ref in refs if isinstance(refs, list) else []:
+        if isinstance(ref, dict) and ref.get("referenceType") == "purl" \
+                and isinstance(ref.get("referenceLocator"), str) and ref["referenceLocator"]:
+            return str(ref["referenceLocator"])
+    return None
+
+
+def _spdx_image(doc: dict[str, Any], packages: list[dict[str, Any]]) -> str:
+    described = doc.get("documentDescribes")
+    ids = set(described) if isinstance(described, list) else set()
+    rels = doc.get("relationships")
+    ids |= {r.get("relatedSpdxElement") for r in (rels if isinstance(rels, list) else [])
+            if isinstance(r, dict) and r.get("relationshipType") == "DESCRIBES"}
+    for package in packages:
+        if package.get("SPDXID") in ids:
+            purl = _spdx_purl(package)
+            if purl and purl.startswith("pkg:oci/"):
+                return purl
+            name, version = package.get("name"), package.get("versionInfo")
+            if isinstance(name, str) and name:
+                return f"{name}@{version}" if isinstance(version, str) and version else name
+    return ""
+
+
+def components_from_spdx(doc: Any, file: str) -> tuple[list[Component], list[Problem]]:
+    """Components of one SPDX 2.x JSON document: each package with a ``purl`` external
+    reference (the package the document describes, the image, is its location)."""
+    if not isinstance(doc, dict) or not str(doc.get("spdxVersion", "")).startswith("SPDX-2."):
+        raise FindingsFormatError(f"{file}: not an SPDX 2 JSON document", entry=file)
+    packages = [p for p in doc.get("packages") or [] if isinstance(p, dict)]
+    image = _spdx_image(doc, packages)
+    found: list[Component] = []
+    problems: list[Problem] = []
+    for package in packages:
+        purl = _spdx_purl(package)
+        if purl is None or purl.startswith("pkg:oci/"):
+            continue              # files, the image itself: nothing to match
+        given = package.get("versionInfo")
+        try:
+            found.append(component_from_purl(purl, given if isinstance(given, str) else "",
+                                             (Location(image, ""),)))
+        except FindingsError as exc:
+            problems.append(Problem(file, str(package.get("SPDXID") or "?"), exc.message))
+    return found, problems
+
+
+def components_from_document(doc: Any, file: str) -> tuple[list[Component], list[Problem]]:
+    """Components of a CycloneDX or SPDX 2 JSON document (told by its content)."""
+    if isinstance(doc, dict) and "spdxVersion" in doc:
+        return components_from_spdx(doc, file)
+    return components_from_bom(doc, file)
+
+
+def _purl_key(purl: str) -> str:
+    """The purl as packageurl writes it, so one package named by two SBOMs (ours and its
+    vendor's, qualifiers in another order) is one component."""
+    try:
+        return str(PackageURL.from_string(purl).to_string())
+    except ValueError:
+        return purl
+
+
 def merge_components(components: Iterable[Component]) -> tuple[Component, ...]:
-    """One component per (purl, version), locations unioned, sorted by purl."""
+    """One component per (purl, version), purls compared as packageurl writes them,
+    locations unioned, sorted by purl."""
     merged: dict[tuple[str, str], Component] = {}
     for comp in components:
-        key = (comp.purl, comp.version)
+        key = (_purl_key(comp.purl), comp.version)
         if key in merged:
             old = merged[key]
             locations = tuple(sorted(set(old.locations) | set(comp.locations)))
@@ -108,7 +175,7 @@ def load_sboms(paths: Iterable[Path]) -> tuple[tuple[Component, ...], tuple[Prob
                 bom = loads(data, allow_floats=True)
             except CanonicalJSONError as exc:
                 raise FindingsFormatError(f"{name}: {exc}", entry=name) from None
-            comps, probs = components_from_bom(bom, name)
+            comps, probs = components_from_document(bom, name)
             components.extend(comps)
             problems.extend(probs)
     return merge_components(components), tuple(sorted(problems))

@@ -17,7 +17,7 @@ from kit.findings.advisory import advisory_from_dict
 from kit.findings.component import Component
 from kit.findings.errors import FindingsError, Problem
 from kit.findings.finding import Finding
-from kit.findings.sbom import components_from_bom, merge_components
+from kit.findings.sbom import components_from_document, merge_components
 from kit.findings.vex_load import parse_openvex
 from kit.findings.vex_model import Statement
 
@@ -34,7 +34,7 @@ def sbom_components(inputs: Mapping[str, Any]) -> tuple[list[Component], list[Pr
     problems: list[Problem] = []
     for item in inputs["sboms"]["documents"]:
         try:
-            comps, probs = components_from_bom(_json(item), item["path"])
+            comps, probs = components_from_document(_json(item), item["path"])
         except FindingsError as exc:
             problems.append(Problem(item["path"], "", exc.message))
             continue
