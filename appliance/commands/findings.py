@@ -1,7 +1,8 @@
 """``stella findings``: vulnerabilities of a release (appliance store) or of given files.
 
 Ad-hoc form (no appliance state): ``--sbom`` (CycloneDX JSON), ``--advisories`` (OSV
-files, folders, .zip exports, NDJSON) and ``--vex`` (OpenVEX), each repeatable. Exit
+files, folders, .zip exports, NDJSON; CSAF 2.0 documents) and ``--vex`` (OpenVEX, CSAF 2.0,
+CycloneDX VEX), each repeatable. Exit
 codes (docs/findings.md): 0 no unsuppressed finding at or above ``--fail-on``, 1 such
 findings exist, 2 usage, 3 malformed input (or, with ``--strict``, any skipped record),
 4 I/O.
@@ -91,9 +92,9 @@ def _from_store(release: str, env: str | None, home: str | None) -> Outcome:
 @click.option("--sbom", multiple=True, type=click.Path(path_type=Path),
               help="CycloneDX JSON SBOM file, folder or .zip (repeatable).")
 @click.option("--advisories", multiple=True, type=click.Path(path_type=Path),
-              help="OSV advisories: file, folder, .zip export or NDJSON (repeatable).")
+              help="OSV advisories (or CSAF 2.0 documents): file, folder, .zip export or NDJSON (repeatable).")
 @click.option("--vex", multiple=True, type=click.Path(path_type=Path),
-              help="OpenVEX document, folder or .zip (repeatable).")
+              help="OpenVEX, CSAF 2.0 or CycloneDX VEX document, folder or .zip (repeatable).")
 @click.option("--trust-tiers", type=click.Path(path_type=Path),
               help="VEX issuer trust tiers (JSON); default: every issuer in one tier.")
 @click.option("--json", "as_json", is_flag=True, help="Canonical JSON report.")

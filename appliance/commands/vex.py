@@ -65,7 +65,8 @@ def vex() -> None:
 @click.option("--component", "purl", required=True, help="Component purl (with version).")
 @click.option("--image", default="", help="Image the component is in (pkg:oci/…@sha256:… or digest).")
 @click.option("--vex", "vex_paths", multiple=True, required=True,
-              type=click.Path(path_type=Path), help="OpenVEX file, folder or .zip (repeatable).")
+              type=click.Path(path_type=Path),
+              help="OpenVEX, CSAF 2.0 or CycloneDX VEX file, folder or .zip (repeatable).")
 @click.option("--advisories", multiple=True, type=click.Path(path_type=Path),
               help="OSV advisories, to resolve aliases and show the matching range.")
 @click.option("--trust-tiers", type=click.Path(path_type=Path), help="Issuer trust tiers (JSON).")
