@@ -50,7 +50,7 @@ def choose(db: sqlite_utils.Database, env: str, to: str | None) -> RollbackPlan:
 
 
 def rollback(home: Home, db: sqlite_utils.Database, env: str, to: str | None, reason: str,
-             actor: users.User) -> tuple[service.Outcome, outcome.Report | None]:
+             actor: users.User, progress: run.Progress | None = None) -> tuple[service.Outcome, outcome.Report | None]:
     plan = choose(db, env, to)
     why = reason or f"rollback of {plan.current or 'nothing'} to {plan.to}"
     outcome = service.promote(home, db, plan.to, env, f"rollback: {why}", actor, role="deployer")
@@ -59,4 +59,4 @@ def rollback(home: Home, db: sqlite_utils.Database, env: str, to: str | None, re
                    [outcome.promotion.id, env, plan.current, plan.to, actor.name, format_time(now())])
     if outcome.promotion.state != states.APPROVED:
         return outcome, None
-    return outcome, run.deploy(home, db, outcome.promotion.id, actor)
+    return outcome, run.deploy(home, db, outcome.promotion.id, actor, progress=progress)

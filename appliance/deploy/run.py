@@ -13,6 +13,7 @@ One deploy runs at a time per appliance (``deploy.lock``, flock with the pid); a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
@@ -24,20 +25,26 @@ from appliance.home import Home
 from appliance.promotions import service, states, store
 from appliance.promotions.errors import MissingRole
 
+Progress = Callable[[float, str], None]     # (fraction done, what is happening): for a job's progress
+
 
 def deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
-           trigger: dict[str, Any] | None = None) -> Report:
+           trigger: dict[str, Any] | None = None, progress: Progress | None = None) -> Report:
     """Deploy (after finishing any orphaned deployment). Returns the report, ok or not.
 
     *trigger* (e.g. ``{"auto": true, "approvedBy": …}`` for auto-deploy) is kept in the
-    deployment row's detail.
+    deployment row's detail. *progress* hears each step (checks, each target, sealing).
 
     Raises before anything changes: GatesBlocked, OrchestrationRefused, StateConflict,
     LockError (template), RegistryError, EngineDown, DeployConflict.
     """
     with deploy_lock(home):
         recovery.recover(home, db, deployer.name)
-        return _deploy(home, db, promotion_id, deployer, trigger or {})
+        return _deploy(home, db, promotion_id, deployer, trigger or {}, progress or _quiet)
+
+
+def _quiet(fraction: float, message: str) -> None:
+    pass
 
 
 def check(db: sqlite_utils.Database, promotion_id: str, deployer: users.User) -> store.Promotion:
@@ -53,10 +60,11 @@ def check(db: sqlite_utils.Database, promotion_id: str, deployer: users.User) ->
 
 
 def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
-            trigger: dict[str, Any]) -> Report:
+            trigger: dict[str, Any], progress: Progress) -> Report:
     p = check(db, promotion_id, deployer)
     info = plan.load_release(home, db, p.release)
     ts = targets.listing(db, p.environment)
+    progress(0.15, f"checking {len(ts)} target(s) of {p.environment}: engines, registry, images")
     plan.preflight(home, db, info, p.environment, ts)
     timeout = targets.settings(db, p.environment).health_timeout
     dep_id, _ = service.start_deployment(home, db, p.id, deployer,
@@ -64,7 +72,9 @@ def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: 
                                                  "healthTimeout": timeout})
     report = Report(dep_id, p.id, p.release, p.environment)
     jobs, results = [], {}
-    for t in ts:
+    for i, t in enumerate(ts):
+        progress(0.2 + 0.7 * i / len(ts), f"target {i + 1}/{len(ts)} {t.name}: starting {p.release}, "
+                                          f"then health checks (up to {timeout:g} s)")
         lock_bytes = plan.render(home, db, info, t, p.environment, dep_id)
         job = rollout.Job(t, lock_bytes, records.store_blob(home, lock_bytes), timeout)
         records.begin(db, dep_id, t.name, lock_bytes, job.lock_hex)
@@ -73,6 +83,7 @@ def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: 
         results[t.name] = rollout.apply(home, job)
         if not results[t.name].ok:
             break
+    progress(0.9, "sealing the deployment's evidence")
     if all(r.ok for r in results.values()) and len(results) == len(ts):
         return succeed(home, db, info, report, jobs, results, deployer.name)
     return fail(home, db, report, jobs, results, deployer.name)

@@ -72,10 +72,19 @@ def _run_deploy(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Re
     from appliance.deploy import run
     from appliance.deploy.errors import DeployFailed
     report(0.1, f"deploying {job.params['promotion']} to {job.environment}")
-    result = run.deploy(home, db, job.params["promotion"], users.get(db, job.created_by))
+    result = run.deploy(home, db, job.params["promotion"], users.get(db, job.created_by), progress=_steps(db, job))
     if not result.ok:
         raise _Failed(DeployFailed(result.message), result.to_dict())
     return result.to_dict()
+
+
+def _steps(db: sqlite_utils.Database, job: jobs.Job) -> Report:
+    """Progress for a deploy's few, long steps: each one written (not thinned out like an import's
+    per-entry progress), best effort."""
+    def step(fraction: float, message: str) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):
+            jobs.progress(db, job.id, fraction, message)
+    return step
 
 
 def _run_rollback(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Report) -> Any:
@@ -84,7 +93,8 @@ def _run_rollback(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: 
     from appliance.promotions import store
     report(0.1, f"rolling back {job.environment}")
     outcome, result = rollback(home, db, job.params["environment"], job.params.get("to"),
-                               job.params.get("reason") or "", users.get(db, job.created_by))
+                               job.params.get("reason") or "", users.get(db, job.created_by),
+                               progress=_steps(db, job))
     out = {"promotion": store.get(db, outcome.promotion.id).to_dict(),
            "deployment": result.to_dict() if result else None}
     if result is not None and not result.ok:

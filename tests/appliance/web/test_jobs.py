@@ -189,6 +189,9 @@ def test_deploy_as_a_job_and_409_for_a_second_deploy_meanwhile(site: Site, serve
     r = dave.post(f"/api/v1/promotions/{p1}/deploy")
     assert r.status_code == 409 and r.json()["error"]["kind"] == "deploy-running", r.text
     _wait(dave, job_id, lambda j: j["state"] == "running")
+    # its progress names the step it is on (paused before compose up on the one target)
+    step = _wait(dave, job_id, lambda j: "target 1/1" in j["progress"]["message"])["progress"]
+    assert "dev-1" in step["message"] and 0.2 <= step["fraction"] < 0.9, step
     cli = site.run("deploy", p1, user="dave")
     assert "error: deploy-running" in cli.output, cli.output   # type: ignore[attr-defined]
     job = _wait(dave, job_id)
