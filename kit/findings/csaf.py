@@ -29,6 +29,7 @@ from kit.timeutil import TimeFormatError, format_time, parse_time
 STATUS_MAP = {"first_affected": "affected", "known_affected": "affected", "last_affected": "affected",
               "first_fixed": "fixed", "fixed": "fixed", "known_not_affected": "not_affected",
               "under_investigation": "under_investigation"}
+STATUS_KEYS = frozenset((*STATUS_MAP, "recommended"))
 _SCORES = {"cvss_v2": "CVSS_V2", "cvss_v3": "CVSS_V3", "cvss_v4": "CVSS_V4"}
 
 
@@ -67,8 +68,9 @@ def _references(csaf: CsafDocument) -> None:
     """Every product id and group id a vulnerability names must be defined."""
     for i, vuln in enumerate(csaf.vulnerabilities):
         base: Path = ("vulnerabilities", i)
-        for key, ids in sorted((vuln.get("product_status") or {}).items()):
-            for j, ident in enumerate(ids):
+        status = vuln.get("product_status") or {}
+        for key in sorted(set(status) & STATUS_KEYS):        # other keys: not CSAF 2.0, not read
+            for j, ident in enumerate(status[key]):
                 csaf.tree.product((*base, "product_status", key, j), ident)
         for key in ("scores", "remediations", "threats", "flags"):
             for j, item in enumerate(vuln.get(key) or []):

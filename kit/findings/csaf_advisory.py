@@ -21,7 +21,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from kit.findings.advisory import Advisory, Affected, Event, Note, Range, Severity
-from kit.findings.csaf import CsafDocument, product_label, scores, vulnerability_names
+from kit.findings.csaf import STATUS_KEYS, CsafDocument, product_label, scores, vulnerability_names
 from kit.findings.csaf_tree import CsafProduct, fail
 from kit.findings.finding import sort_versions
 from kit.findings.names import normalize, purl_name
@@ -128,7 +128,7 @@ def csaf_advisories(csaf: CsafDocument, source: str) -> list[Advisory]:
     for index, vuln in enumerate(csaf.vulnerabilities):
         name, aliases = vulnerability_names(csaf, index)
         status = vuln.get("product_status") or {}
-        products = {pid for ids in status.values() for pid in ids}
+        products = {pid for key in STATUS_KEYS for pid in status.get(key) or []}
         threats = _notes(csaf, index, "threats", "threat")
         severity = {Severity(kind, vector, score) for kind, vector, score in scores(csaf, index)}
         ident = f"{csaf.tracking_id}/{name}"

@@ -101,7 +101,7 @@ def _time(values: list[tuple[Any, Path]]) -> str:
 def _ratings(vuln: dict[str, Any], path: Path) -> None:
     for j, rating in enumerate(vuln.get("ratings") or []):
         method, vector, score = rating.get("method"), rating.get("vector"), rating.get("score")
-        if method not in _CVSS_PREFIX or not isinstance(vector, str) or score is None \
+        if not isinstance(method, str) or method not in _CVSS_PREFIX or not isinstance(vector, str) or score is None \
                 or not _base_only(method, vector):
             continue   # a score with environmental metrics is not the base score the vector gives
         full = vector if vector.startswith("CVSS:") else _CVSS_PREFIX[method] + vector
@@ -161,6 +161,29 @@ def _issuer(doc: dict[str, Any], fallback: str) -> str:
     raise fail(("metadata",), "names no issuer (supplier, manufacturer or authors); give one with 'issuer:'")
 
 
+def _shape(doc: dict[str, Any]) -> None:
+    """The containers this module walks have the JSON types CycloneDX gives them."""
+    checks: list[tuple[Any, type[Any], Path]] = [(doc.get("metadata", {}), dict, ("metadata",)),
+                                                 (doc.get("components", []), list, ("components",)),
+                                                 (doc.get("vulnerabilities", []), list, ("vulnerabilities",))]
+    vulns: list[Any] = doc["vulnerabilities"] if isinstance(doc.get("vulnerabilities"), list) else []
+    for i, vuln in enumerate(vulns):
+        checks.append((vuln, dict, ("vulnerabilities", i)))
+        if isinstance(vuln, dict):
+            kinds: tuple[tuple[str, type[Any]], ...] = (("ratings", list), ("affects", list), ("references", list),
+                                                        ("analysis", dict))
+            for key, kind in kinds:
+                checks.append((vuln.get(key, kind()), kind, ("vulnerabilities", i, key)))
+            ratings: list[Any] = vuln["ratings"] if isinstance(vuln.get("ratings"), list) else []
+            checks += [(r, dict, ("vulnerabilities", i, "ratings", j)) for j, r in enumerate(ratings)]
+            analysis = vuln.get("analysis")
+            if isinstance(analysis, dict):
+                checks.append((analysis.get("response", []), list, ("vulnerabilities", i, "analysis", "response")))
+    for value, kind, path in checks:
+        if not isinstance(value, kind):
+            raise fail(path, f"must be {'an object' if kind is dict else 'a list'}")
+
+
 def cyclonedx_vex_statements(doc: Any, issuer: str = "", fallback_id: str = "", timestamp: str = "") -> ForeignVex:
     """The VEX statements of a CycloneDX BOM.
 
@@ -174,6 +197,14 @@ def cyclonedx_vex_statements(doc: Any, issuer: str = "", fallback_id: str = "", 
     """
     if not looks_like_cyclonedx(doc):
         raise fail((), "not a CycloneDX document (bomFormat is not CycloneDX)")
+    _shape(doc)
+    try:
+        return _statements(doc, issuer, fallback_id, timestamp)
+    except (TypeError, AttributeError, ValueError) as exc:   # a value of a type CycloneDX does not allow
+        raise fail((), f"malformed CycloneDX document ({exc})") from None
+
+
+def _statements(doc: dict[str, Any], issuer: str, fallback_id: str, timestamp: str) -> ForeignVex:
     refs, stamp = _refs(doc), (doc.get("metadata") or {}).get("timestamp") or timestamp
     statements = []
     for i, vuln in enumerate(doc.get("vulnerabilities") or []):
@@ -184,7 +215,8 @@ def cyclonedx_vex_statements(doc: Any, issuer: str = "", fallback_id: str = "", 
     if not statements:
         raise fail(("vulnerabilities",), "no vulnerability has an analysis.state: not a CycloneDX VEX document")
     serial = str(doc.get("serialNumber") or "")
-    version = doc.get("version") if isinstance(doc.get("version"), int) and doc["version"] >= 1 else 1
+    given = doc.get("version")
+    version = given if isinstance(given, int) and not isinstance(given, bool) and given >= 1 else 1
     ident = f"urn:cdx:{serial.removeprefix('urn:uuid:')}/{version}" if serial else \
         f"urn:cdx-file:{quote(fallback_id or 'vex', safe='/')}"
     first = min(s.timestamp for s in statements)

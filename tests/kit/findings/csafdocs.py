@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,22 @@ def changed(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     else:
         node[last] = value
     return out
+
+
+def mutations(doc: Any, values: tuple[Any, ...]) -> Iterator[tuple[str, Any]]:
+    """(path, copy of *doc* with the value at that path replaced by one of *values*) for every path."""
+    def paths(node: Any, prefix: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+        if prefix:
+            yield prefix
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in items:
+            yield from paths(child, (*prefix, key))
+
+    for path in list(paths(doc, ())):
+        for value in values:
+            out = copy.deepcopy(doc)
+            node = out
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+            yield "/".join(map(str, path)), out

@@ -16,7 +16,7 @@ from kit.findings.errors import FindingsFormatError
 from kit.findings.vex_load import parse_openvex
 from kit.schema import validate
 
-from .csafdocs import changed, csaf, demo_advisory, demo_vex, score, tree_product, vuln
+from .csafdocs import changed, csaf, demo_advisory, demo_vex, mutations, score, tree_product, vuln
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +155,12 @@ def test_a_cvss_v4_score_is_kept_and_checked() -> None:
     assert [(s.type, s.score) for s in first.severity] == [("CVSS_V3", "9.1"), ("CVSS_V4", "9.3")]
     doc["vulnerabilities"][0]["scores"][1]["cvss_v4"]["baseScore"] = 7.0
     _refused(doc, "/vulnerabilities/0/scores/1/cvss_v4/baseScore", "baseScore 7.0 disagrees")
+
+
+def test_any_wrong_json_type_is_a_refusal_never_a_crash() -> None:
+    for where, doc in mutations(demo_vex(), (None, 1, {"a": 1}, "demo-1.0")):
+        try:
+            csaf_vex_statements(parse_csaf(doc)).to_openvex()
+            csaf_advisories(parse_csaf(doc), "x")
+        except FindingsFormatError as exc:
+            assert "\n" not in exc.message, where

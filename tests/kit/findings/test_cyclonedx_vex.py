@@ -21,7 +21,7 @@ from kit.findings.vex_model import Tier, TrustTiers
 from kit.schema import validate
 
 from .conftest import cyclonedx
-from .csafdocs import cdx_vex, cdx_vuln, demo_advisory, demo_vex, write
+from .csafdocs import cdx_vex, cdx_vuln, demo_advisory, demo_vex, mutations, write
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +155,14 @@ def test_ad_hoc_stella_findings_reads_csaf_and_cyclonedx_directly(tmp_path: Path
     skipped = CliRunner().invoke(cli, [*args, "--vex", str(bad), "--strict"])
     assert skipped.exit_code == 3
     assert "/vulnerabilities/0/product_status/fixed/0: product id 'ghost' is never defined" in skipped.output
+
+
+def test_any_wrong_json_type_is_a_refusal_never_a_crash() -> None:
+    doc = cdx_vex([{**cdx_vuln("CVE-2026-1", "exploitable", ["lp", "demo-ref"], response=["update"], detail="d"),
+                    "ratings": [{"method": "CVSSv31", "score": 8.1, "vector": "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N"}],
+                    "references": [{"id": "GHSA-1"}]}])
+    for where, bad in mutations(doc, (None, 1, 1.5, "x", [], {}, [1], {"a": 1}, True)):
+        try:
+            cyclonedx_vex_statements(bad, issuer="I", timestamp="2024-01-01T00:00:00Z").to_openvex()
+        except FindingsFormatError as exc:
+            assert "\n" not in exc.message, where
