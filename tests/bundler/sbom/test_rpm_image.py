@@ -126,3 +126,37 @@ releases:
     assert finding["fixed"] == ["1:3.0.7-27.el9"]
     assert finding["locations"][0]["layer"] == layers[0]
     assert report["summary"]["components"] == len(SPECS)
+
+
+def test_corrupt_rpmdb_fails_the_build_in_one_line(registry: str, tmp_path: Path) -> None:
+    rpmtools.need_rpm()
+    rpms = [build_rpm(spec, tmp_path / "rpmbuild") for spec in SPECS[:2]]
+    blobs = rpmtools.header_blobs(sqlite_db(tmp_path / "sq", rpms))
+    data = bytearray(rpmtools.bdb_db(tmp_path / "bdb", blobs, pagesize=512).read_bytes())
+    overflow = [n for n in range(1, len(data) // 512) if data[n * 512 + 25] == 7
+                and int.from_bytes(data[n * 512 + 16:n * 512 + 20], "little")]
+    data[overflow[0] * 512 + 16:overflow[0] * 512 + 20] = overflow[0].to_bytes(4, "little")   # a loop
+    layout = OCILayout(tmp_path / "src")
+    desc, layers = make_image(layout, [Layer({"etc/os-release": RHEL_94, "var/lib/rpm/Packages": bytes(data)})])
+    push(registry, tmp_path / "src", desc, "stella-test/rpm-corrupt:v1")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "kit.yaml").write_text(f"""kit: {{name: rhel, channel: stable, sequence: 1, created: 2026-11-01T00:00:00Z,
+      expires: 2027-11-01T00:00:00Z}}
+registries:
+  {registry}: {{insecure: true}}
+releases:
+  - name: rhel
+    version: "7"
+    components:
+      app: {registry}/stella-test/rpm-corrupt:v1
+""")
+    write_key_dir(tmp_path / "key", generate(), force=True)
+    kit = tmp_path / "rhel.stella-kit"
+    result = CliRunner().invoke(bundler_cli, ["build", str(site / "kit.yaml"), "--key", str(tmp_path / "key"),
+                                              "--out", str(kit), "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 3, result.output
+    (line,) = result.output.strip().splitlines()
+    assert "bad-package-db" in line and "var/lib/rpm/Packages" in line and layers[0] in line
+    assert "a loop" in line and "stella-test/rpm-corrupt" in line
+    assert not kit.exists()
