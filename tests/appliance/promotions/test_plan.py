@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 from kit.crypto import Signer, generate
-from tests.appliance.helpers import snapshot, stella
+from kit.format import inspect_kit
+from tests.appliance.helpers import kit, snapshot, stella
 from tests.appliance.promotions.conftest import ADVISORIES, SNAPSHOT, VEX, run
-from tests.appliance.promotions.kits import openvex, osv, site_kit
+from tests.appliance.promotions.kits import MEDIA, openvex, osv, records_ndjson, site_kit, sources_json
 
 FLASK = osv("PYSEC-2026-9", "flask", "3.0.1", modified="2026-02-01T00:00:00Z")
 
@@ -88,3 +89,29 @@ def test_a_refused_kit_is_refused_as_import_would_and_nothing_is_kept(site: Path
     r = stella("plan", str(foreign), home=site)
     assert r.exit_code == 1 and "untrusted-key" in r.output and "quarantine" not in r.output
     assert state(site) == before and not any((site / "quarantine").iterdir())
+
+
+def test_a_delta_plans_on_its_base_and_one_without_its_base_is_refused(site: Path, tmp_path: Path,
+                                                                       signer: Signer) -> None:
+    deployed_and_pending(site)
+    base = inspect_kit(tmp_path / "site-1.stella-kit").manifest       # the kit the site fixture imported
+    assert base is not None
+    newer = [*ADVISORIES, FLASK]
+    changed = {"advisories/records.ndjson": records_ndjson(newer),
+               "advisories/sources.json": sources_json(len(newer), SNAPSHOT)}
+    delta = kit(tmp_path / "site-2.delta", changed, [signer], sequence=2, media=MEDIA, kind="delta",
+                base={"kitId": base.kit_id, "sequence": base.sequence},
+                inherited=[e for e in base.entries if e.path not in changed])
+    before = state(site)
+    r = stella("plan", str(delta.path), "--json", home=site)
+    assert r.exit_code == 1, r.output
+    doc = json.loads(r.output)
+    assert doc["kind"] == "delta" and doc["diff"]["advisories"]["added"] == ["PYSEC-2026-9"]
+    assert doc["diff"]["unknown"] == [] and doc["verdictsChange"]
+    assert doc["diff"]["releases"] == {"added": [], "removed": [], "changed": []}
+    assert state(site) == before
+    orphan = kit(tmp_path / "orphan.kit", {"attachments/x.txt": b"x"}, [signer], sequence=3, kind="delta",
+                 base={"kitId": "sha256:" + "0" * 64, "sequence": 2})
+    r = stella("plan", str(orphan.path), home=site)
+    assert r.exit_code == 1 and "base-missing" in r.output and r.output.count("\n") == 1
+    assert state(site) == before
