@@ -15,13 +15,14 @@ from urllib.parse import quote
 import sqlite_utils
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from appliance import jobs
 from appliance.home import Home
 from appliance.web.caller import Caller
-from appliance.web.console import views
+from appliance.web.console import upload, views
 from appliance.web.console.render import render
-from appliance.web.deps import caller, database, home, maybe_caller
+from appliance.web.deps import borrow, caller, database, home, maybe_caller, viewer
 from appliance.web.errors import for_error
 from kit.errors import StellaError
 
@@ -30,6 +31,7 @@ DB = Annotated[sqlite_utils.Database, Depends(database)]
 Who = Annotated[Caller | None, Depends(maybe_caller)]
 Acting = Annotated[Caller, Depends(caller)]
 HomeDir = Annotated[Home, Depends(home)]
+Viewer = Annotated[Caller | None, Depends(viewer)]
 
 
 @router.post("/promotions/{promotion_id}/deploy")
@@ -82,3 +84,26 @@ def job_page(job_id: str, request: Request, db: DB, who: Who) -> Response:
 def job_progress(job_id: str, request: Request, db: DB, who: Acting) -> Response:
     """The progress fragment htmx swaps in every second until the job is done."""
     return render(request, "_job.html", None, who, job=jobs.get(db, job_id).to_dict())
+
+
+def _queue_import(request: Request, who: Caller, received: upload.Received) -> jobs.Job:
+    with borrow(request) as db:
+        return jobs.create(db, "import", who.user.name, {"path": str(received.path), "filename": received.name,
+                                                         "size": received.size})
+
+
+@router.post("/kits/upload")
+async def upload_kit(request: Request, h: HomeDir, who: Viewer) -> Response:
+    """The no-JavaScript upload (``upload.receive``): the same import job as ``POST /api/v1/kits``;
+    then the job's page. The role is checked before a byte is stored."""
+    if who is None:
+        return RedirectResponse("/login?next=%2Fkits", status_code=303)
+    jobs.check_import(who.user)
+    received = await upload.receive(request, h, who)
+    try:
+        job = await run_in_threadpool(_queue_import, request, who, received)
+    except BaseException:
+        received.path.unlink(missing_ok=True)
+        raise
+    request.app.state.worker.submit(job)
+    return RedirectResponse(f"/jobs/{quote(job.id)}", status_code=303)

@@ -54,6 +54,53 @@ def test_upload_a_kit_and_watch_its_import(contexts: Callable[..., BrowserContex
     expect(alice.locator("#kit-upload-status")).to_contain_text("lacks the admin role")
 
 
+def test_upload_without_javascript(contexts: Callable[..., BrowserContext], fresh_service: Service,
+                                   tmp_path: Path, signer: Signer) -> None:
+    """A plain multipart form post: the CSRF field is checked before the file is stored, and the
+    same import job runs; misuse stores nothing in uploads/."""
+    svc = fresh_service
+    kit_path = tmp_path / "site-2.stella-kit"
+    site_kit(kit_path, [signer], sequence=2, advisories=ADVISORIES, snapshot=SNAPSHOT,
+             releases=release_files("api", "3.0.0", [("flask", "3.0.0")]))
+    page = log_in(contexts(javascript=False), svc, "admin", "/kits")
+    page.get_by_label("Kit file").set_input_files(str(kit_path))
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page).to_have_url(re.compile(r"/jobs/J-\d+$"))
+    page.wait_for_timeout(500)
+    for _ in range(60):                           # no htmx without JavaScript: reload like a person would
+        if "succeeded" in (page.locator(".job-state").text_content() or ""):
+            break
+        page.reload()
+        page.wait_for_timeout(500)
+    expect(page.locator(".job-state")).to_contain_text("succeeded")
+    page.goto(svc.base_url + "/releases")
+    expect(page.locator("table")).to_contain_text("api@3.0.0")
+
+    uploads = svc.home / "uploads"
+    before = sorted(uploads.iterdir()) if uploads.exists() else []
+    data = kit_path.read_bytes()
+    admin = svc.login("admin")
+    csrf = admin.headers.pop("X-CSRF-Token")
+    # the file before the CSRF field, a wrong token, none at all: 403, nothing stored
+    wrong_order = admin.post("/kits/upload", files=[("kit", ("k.stella-kit", data)), ("csrf_token", (None, csrf))])
+    wrong_token = admin.post("/kits/upload", files=[("csrf_token", (None, "x" * 43)), ("kit", ("k", data))])
+    missing = admin.post("/kits/upload", files=[("kit", ("k", data))])
+    for r in (wrong_order, wrong_token, missing):
+        assert r.status_code == 403 and "csrf" in r.text, r.text
+    # not a form, an empty file, no file: 400; a non-admin: 403 missing-role
+    assert admin.post("/kits/upload", content=data, headers={"Content-Type": "application/octet-stream"}
+                      ).status_code == 400
+    empty = admin.post("/kits/upload", files=[("csrf_token", (None, csrf)), ("kit", ("k", b""))])
+    assert empty.status_code == 400 and "empty" in empty.text
+    nofile = admin.post("/kits/upload", files=[("csrf_token", (None, csrf)), ("other", (None, "x"))])
+    assert nofile.status_code == 400 and "no kit" in nofile.text
+    alice = svc.login("alice")
+    a_csrf = alice.headers.pop("X-CSRF-Token")
+    refused = alice.post("/kits/upload", files=[("csrf_token", (None, a_csrf)), ("kit", ("k", data))])
+    assert refused.status_code == 403 and "missing-role" in refused.text
+    assert (sorted(uploads.iterdir()) if uploads.exists() else []) == before
+
+
 def test_deploy_from_the_promotion_page(contexts: Callable[..., BrowserContext], fresh_service: Service) -> None:
     svc = fresh_service
     pid = to_prod(svc)
