@@ -15,6 +15,7 @@ docs/advisories.md.
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -31,10 +32,15 @@ ECOSYSTEMS = {"pypi": "PyPI", "npm": "npm", "cargo": "crates.io", "golang": "Go"
               "gem": "RubyGems", "deb": "Debian", "apk": "Alpine", "rpm": "Red Hat"}
 _LABELS = {"critical": "critical", "important": "high", "high": "high", "moderate": "medium",
            "medium": "medium", "low": "low"}
+# distribution purl namespaces -> OSV ecosystem names (the matcher compares the family with the
+# component's namespace for deb and apk, and the release after ":" with its distro qualifier)
+_DISTROS = {"debian": "Debian", "ubuntu": "Ubuntu", "alpine": "Alpine", "redhat": "Red Hat", "suse": "SUSE",
+            "opensuse": "openSUSE", "rocky": "Rocky Linux", "almalinux": "AlmaLinux"}
+_RELEASE = re.compile(r"(\d+(?:\.\d+)*)")
 _EVENTS = {"first_affected": "introduced", "last_affected": "last_affected", "first_fixed": "fixed",
            "fixed": "fixed"}
 
-Key = tuple[str, str, str]            # purl type, namespace, name
+Key = tuple[str, str, str, str]       # purl type, namespace, name, distribution release ("" for none)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -43,7 +49,17 @@ def _parse(text: str) -> tuple[Key, str] | None:
     purl = PackageURL.from_string(text)
     if purl.type not in ECOSYSTEMS:
         return None
-    return (purl.type, purl.namespace or "", purl.name), purl.version or ""
+    qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
+    found = _RELEASE.search(str(qualifiers.get("distro") or "")) if purl.type in ("deb", "apk", "rpm") else None
+    return (purl.type, purl.namespace or "", purl.name, found.group(1) if found else ""), purl.version or ""
+
+
+def _ecosystem(kind: str, namespace: str, release: str) -> str:
+    """The OSV ecosystem name: per language, or the distribution (from the purl namespace) and release."""
+    if kind not in ("deb", "apk", "rpm") or not namespace:
+        return ECOSYSTEMS[kind]
+    name = _DISTROS.get(namespace.lower(), namespace)
+    return f"{name}:{release}" if release else name
 
 
 def _package(product: CsafProduct) -> tuple[Key, str] | None:
@@ -79,9 +95,9 @@ def _affected(csaf: CsafDocument, status: dict[str, list[str]]) -> tuple[Affecte
             elif version:
                 facts[package][_EVENTS[key]].add(version)
     out = []
-    for (kind, namespace, name), got in sorted(facts.items()):
+    for (kind, namespace, name, release), got in sorted(facts.items()):
         native = purl_name(kind, namespace, name)
-        out.append(Affected(ECOSYSTEMS[kind], kind, native, normalize(kind, native),
+        out.append(Affected(_ecosystem(kind, namespace, release), kind, native, normalize(kind, native),
                             str(PackageURL(kind, namespace or None, name)), _ranges(kind, got),
                             sort_versions(kind, got["versions"])))
     return tuple(out)

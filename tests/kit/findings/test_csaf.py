@@ -164,3 +164,18 @@ def test_any_wrong_json_type_is_a_refusal_never_a_crash() -> None:
             csaf_advisories(parse_csaf(doc), "x")
         except FindingsFormatError as exc:
             assert "\n" not in exc.message, where
+
+
+def test_distribution_purls_keep_family_and_release() -> None:
+    doc = csaf(products=[tree_product("ossl", "pkg:deb/debian/openssl@3.0.11-2?arch=source&distro=debian-12")],
+               vulnerabilities=[vuln("CVE-2026-0042", {"fixed": ["ossl"]})])
+    [record] = csaf_advisories(parse_csaf(doc), "debian")
+    assert [(a.ecosystem, a.purl, a.fixed_versions()) for a in record.affected] == [
+        ("Debian:12", "pkg:deb/debian/openssl", ("3.0.11-2",))]
+    comps = [component_from_purl(p) for p in (
+        "pkg:deb/debian/libssl3@3.0.11-1?distro=debian-12&upstream=openssl",
+        "pkg:deb/debian/libssl3@3.0.11-1?distro=debian-11&upstream=openssl",
+        "pkg:deb/ubuntu/libssl3@3.0.11-1?distro=ubuntu-24.04&upstream=openssl",
+        "pkg:deb/debian/libssl3@3.0.11-2?distro=debian-12&upstream=openssl")]
+    found = [f.purl for f in evaluate(comps, MemoryIndex([record])).findings]
+    assert found == ["pkg:deb/debian/libssl3@3.0.11-1?distro=debian-12&upstream=openssl"]
