@@ -29,7 +29,7 @@ def plan(home: str | None, kit: Path, wait: float, as_json: bool) -> None:
     """Verify KIT exactly as `stella import` would and show what importing it would change.
 
     Nothing on the appliance changes: the import runs on a scratch copy. Shown: the diff
-    against the newest kit held on KIT's channel, and for every pending promotion and
+    between what the appliance holds before and after, and for every pending promotion and
     current deployment the findings that would appear or disappear (VEX applied) and the
     gate verdicts that would change. Exit 0 when no verdict changes, 1 when one would (or
     the kit is refused), 3/4/5 as for import.

@@ -21,7 +21,7 @@ from appliance.home import SUBDIRS, Home
 
 
 def _copy_db(source: Path, target: Path) -> None:
-    src = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)   # read-only: never checkpoints the WAL
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)   # read-only: never checkpoints
     try:
         dst = sqlite3.connect(target)
         try:
