@@ -62,9 +62,10 @@ def _sboms(inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
             doc = loads(item["content"], allow_floats=True)
         except CanonicalJSONError:
             doc = {}
-        comps = doc.get("components") if isinstance(doc, dict) else None
-        cyclonedx = isinstance(doc, dict) and doc.get("bomFormat") == "CycloneDX"
-        out.append({"path": item["path"], "sha256": item["sha256"], "format": "cyclonedx" if cyclonedx else "unknown",
+        doc = doc if isinstance(doc, dict) else {}
+        fmt = "cyclonedx" if doc.get("bomFormat") == "CycloneDX" else "spdx" if "spdxVersion" in doc else "unknown"
+        comps = doc.get("packages" if fmt == "spdx" else "components")   # spdx: a vendor's SBOM
+        out.append({"path": item["path"], "sha256": item["sha256"], "format": fmt,
                     "components": len(comps) if isinstance(comps, list) else 0})
     return out
 

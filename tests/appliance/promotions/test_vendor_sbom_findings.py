@@ -53,3 +53,10 @@ def test_findings_read_the_vendor_sbom_with_ours(home: Path, signer: Signer, tmp
     assert finding["advisories"] == ["PYSEC-2026-1"] and finding["fixed"] == ["2.32.0"]
     assert finding["component"]["purl"] == "pkg:pypi/requests@2.31.0"
     assert report["summary"]["components"] == 2          # flask, listed by both, once
+
+
+def test_the_policy_input_names_a_vendor_spdx_sbom() -> None:
+    from kit.gates.policy import _sboms
+    content = vendor_spdx("sha256:" + "a" * 64).decode()
+    listed = _sboms({"sboms": {"documents": [{"path": VENDOR_PATH, "sha256": "0" * 64, "content": content}]}})
+    assert listed == [{"path": VENDOR_PATH, "sha256": "0" * 64, "format": "spdx", "components": 3}]
