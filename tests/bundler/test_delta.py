@@ -195,3 +195,14 @@ def test_import_of_base_plus_deltas_equals_the_full_kits(work: Path) -> None:
     ids = {manifest(work / f"d{n}.delta").kit_id: manifest(work / f"d{n}.full").kit_id for n in (2, 3)}
     assert dump(a, ids) == dump(b, {})
     assert dump(a, ids)["kit_entries"] and dump(a, ids)["vex_statements"]
+
+
+def test_verify_with_a_corrupt_base_names_the_base(work: Path) -> None:
+    day(work / "site", 2)
+    build(work, "d2.delta", "--base", work / "d1.kit", "--trust", work / "trust.json")
+    data = bytearray((work / "d1.kit").read_bytes())
+    data[-200] ^= 0xFF
+    (work / "bad.kit").write_bytes(bytes(data))
+    out = run(verifier, "kit", work / "d2.delta", "--trust", work / "trust.json", "--base", work / "bad.kit",
+              code=1).output
+    assert out.count("\n") == 1 and "FAILED" in out and "base kit" in out and "bad.kit" in out
