@@ -6,16 +6,28 @@ event before it (64 zeros for the first). Changing, deleting, inserting or movin
 row breaks the chain at that row, and :func:`verify` names the row and what happened.
 Appending happens inside the caller's transaction so an event exists exactly when the
 change it records does.
+
+The chain alone cannot show that its newest rows (or all of them) were deleted, so its
+head is anchored outside the database: ``audit.head`` in the home, rewritten after each
+commit that appended events, and the ``previousAuditEvent`` of every signed import record.
+:func:`verify` requires the database to still hold each anchored event, with its hash.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import hashlib
+import os
+import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from appliance.store.db import AFTER_COMMIT, file_of
 from kit import canonical
 from kit.timeutil import format_time, now
 
@@ -40,7 +52,7 @@ class Event:
 @dataclass(frozen=True)
 class Problem:
     seq: int
-    kind: str             # edited | deleted | reordered | inserted
+    kind: str             # edited | deleted | reordered | inserted | truncated | rewritten
     message: str
 
 
@@ -56,9 +68,36 @@ def head(db: sqlite_utils.Database) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
+HEAD_FILE = "audit.head"
+_APPENDED: weakref.WeakSet[sqlite_utils.Database] = weakref.WeakSet()
+
+
+def _anchor_head(db: sqlite_utils.Database) -> None:
+    """After a commit that appended events: write the chain's head to ``audit.head`` (atomically)."""
+    if db not in _APPENDED:
+        return
+    _APPENDED.discard(db)
+    seq, last = head(db)
+    path = file_of(db).with_name(HEAD_FILE)
+    tmp = path.with_name(f".{HEAD_FILE}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(canonical.dumps({"seq": seq, "hash": last}))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:            # the change is committed; the anchor lags (still a valid lower bound)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+AFTER_COMMIT.append(_anchor_head)
+
+
 def append(db: sqlite_utils.Database, actor: str, action: str, details: dict[str, Any],
            time: str | None = None) -> Event:
     """Append one event; call inside the transaction that makes the change."""
+    _APPENDED.add(db)
     seq, prev = head(db)
     when = time or format_time(now())
     text = canonical.dumps(details).decode("utf-8")
@@ -109,8 +148,53 @@ def _moved_from(ev: Event, count: int) -> int | None:
     return None
 
 
+def anchors(home: Path) -> list[tuple[int, str, str]]:
+    """The events recorded outside the database: (seq, hash, where) from ``audit.head`` and
+    from each signed import record's ``previousAuditEvent``. Unreadable anchors are skipped
+    (the import records have their own verifier: ``stella-verify import-record``)."""
+    found: list[tuple[int, str, str]] = []
+    try:
+        doc = canonical.loads((home / HEAD_FILE).read_bytes())
+        found.append((int(doc["seq"]), str(doc["hash"]), HEAD_FILE))
+    except (OSError, canonical.CanonicalJSONError, KeyError, TypeError, ValueError):
+        pass
+    try:
+        records = sorted((home / "records").glob("*.dsse.json"))
+    except OSError:
+        records = []
+    for path in records:
+        try:
+            envelope = canonical.loads(path.read_bytes())
+            event = canonical.loads(base64.b64decode(envelope["payload"], validate=True))["previousAuditEvent"]
+            found.append((int(event["seq"]), str(event["hash"]), f"records/{path.name}"))
+        except (OSError, canonical.CanonicalJSONError, KeyError, TypeError, ValueError, binascii.Error):
+            continue
+    return found
+
+
+def _check_anchors(db: sqlite_utils.Database, rows: list[Event]) -> list[Problem]:
+    by_seq = {ev.seq: ev for ev in rows}
+    last = rows[-1].seq if rows else 0
+    problems = []
+    for seq, digest, where in sorted(anchors(file_of(db).parent), reverse=True):
+        if seq <= 0:
+            continue
+        ev = by_seq.get(seq)
+        if ev is None:
+            problems.append(Problem(seq, "truncated", f"{where} anchors event {seq}, but the log "
+                                                      f"{'is empty' if not rows else f'ends at event {last}'}"
+                                                      f"{'' if seq > last else f' without event {seq}'}: "
+                                                      "events were deleted"))
+        elif ev.hash != digest:
+            problems.append(Problem(seq, "rewritten", f"event {seq} is not the event {where} anchors "
+                                                      f"(hash {digest[:16]}…): the log was rewritten"))
+        if problems:
+            break                      # the newest broken anchor says it; older ones repeat it
+    return problems
+
+
 def verify(db: sqlite_utils.Database) -> list[Problem]:
-    """Walk the chain; one Problem per broken row, naming it (empty list: intact)."""
+    """Walk the chain and check its anchors; one Problem per broken row, naming it (empty list: intact)."""
     rows = events(db)
     problems: list[Problem] = []
     hashes = {ev.hash: ev.seq for ev in rows}
@@ -134,4 +218,8 @@ def verify(db: sqlite_utils.Database) -> list[Problem]:
                                                   f"an event before it was {what}"))
         # a row already named (moved, edited) explains the break after it: report it once
         expected_seq, prev, prev_ok = ev.seq + 1, ev.hash, len(problems) == before
-    return problems
+    # The anchors see what the chain cannot (its tail or all of it deleted, the whole log
+    # rewritten with fresh hashes); a break the walk already named is not repeated.
+    last = rows[-1].seq if rows else 0
+    extra = [p for p in _check_anchors(db, rows) if not problems or p.seq > last]
+    return problems + extra

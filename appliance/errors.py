@@ -26,6 +26,12 @@ class HomeError(ApplianceError, IOFailure):
     kind = "home"
 
 
+class DamagedHome(HomeError):
+    """The appliance's own files were lost or damaged (stella.db missing, empty or truncated next to its key)."""
+
+    kind = "damaged-home"
+
+
 class NotInitialisedError(ApplianceError, Usage):
     """The home directory was never initialised (run ``stella init``)."""
 

@@ -70,6 +70,8 @@ class Home:
     def require(self) -> Home:
         """Raises NotInitialisedError when ``stella init`` has not run here."""
         if not self.is_initialised():
+            from appliance.store.guard import check_present
+            check_present(self.db_path)        # its key but no database: lost, not new (DamagedHome)
             raise NotInitialisedError(f"{self.root} is not an initialised appliance home "
                                       "(run stella init --home DIR --trust ROOT.json)")
         return self

@@ -33,7 +33,7 @@ def init_home(home: Home, trust_file: Path, at: dt.datetime, profile: str = "def
     with lock.exclusive(home.lock_path, 0, "another stella init or import"):
         signer = keys.create(home, profile)
         registry_config.write_default(home, registry_addr)
-        db = open_db(home.db_path)
+        db = open_db(home.db_path, create=True)
         try:
             who = current_actor()
             with transaction(db):

@@ -23,7 +23,7 @@ def audit() -> None:
 @json_option
 def verify(home: str | None, as_json: bool) -> None:
     """Walk the hash chain; name every edited, deleted or reordered event (exit 1 if any)."""
-    with handle_errors("stella audit verify"), opened(home) as (_h, db):
+    with handle_errors("stella audit verify"), opened(home, read_only=True) as (_h, db):
         report = audit_log.verification(db)
         problems = report["problems"]
         if as_json:
@@ -43,7 +43,7 @@ def verify(home: str | None, as_json: bool) -> None:
 @json_option
 def log(home: str | None, limit: int, as_json: bool) -> None:
     """The latest events."""
-    with handle_errors("stella audit log"), opened(home) as (_h, db):
+    with handle_errors("stella audit log"), opened(home, read_only=True) as (_h, db):
         events = audit_log.events(db, limit)
         if as_json:
             emit_json([e.to_dict() for e in events])

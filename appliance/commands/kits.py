@@ -15,7 +15,7 @@ from clisupport import emit_json, handle_errors
 @json_option
 def kits(home: str | None, as_json: bool) -> None:
     """List imported kits, newest first."""
-    with handle_errors("stella kits"), opened(home) as (_h, db):
+    with handle_errors("stella kits"), opened(home, read_only=True) as (_h, db):
         rows, active = kit_list.listing(db)
         if as_json:
             emit_json({"kits": rows, "channels": active})

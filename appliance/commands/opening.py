@@ -15,7 +15,8 @@ import sqlite_utils
 
 from appliance import lock
 from appliance.home import Home, resolve_home
-from appliance.store.db import open_db
+from appliance.store.db import open_db, open_readonly
+from kit.errors import KitIOError
 
 
 def _interrupted_import(home: Home) -> bool:
@@ -27,15 +28,27 @@ def _interrupted_import(home: Home) -> bool:
 
 
 @contextlib.contextmanager
-def opened(home_arg: str | None, notice_deploys: bool = True) -> Iterator[tuple[Home, sqlite_utils.Database]]:
+def opened(home_arg: str | None, notice_deploys: bool = True,
+           read_only: bool = False) -> Iterator[tuple[Home, sqlite_utils.Database]]:
     """The initialised home and its migrated database; finishes an interrupted import
     first when no import is running (the lock is free), and warns on stderr about a
     deployment whose process died (*notice_deploys*: off for the commands that finish it
-    themselves)."""
+    themselves).
+
+    *read_only* (``kits``, ``status``, ``audit verify``, ``trust show``): where the home
+    cannot be written (a read-only or full file system) the database is opened for reading
+    only and nothing is recovered or migrated, so the commands that only look still work.
+    """
     home = resolve_home(home_arg).require()
-    db = open_db(home.db_path)
+    writable = True
     try:
-        if _interrupted_import(home):
+        db = open_db(home.db_path)
+    except KitIOError:
+        if not read_only:
+            raise
+        db, writable = open_readonly(home.db_path), False
+    try:
+        if writable and _interrupted_import(home):
             fd = lock.try_lock(home.lock_path)
             if fd is not None:
                 try:

@@ -16,7 +16,7 @@ from kit.timeutil import now
 @json_option
 def status(home: str | None, as_json: bool) -> None:
     """How fresh the appliance's knowledge is, and how much disk it uses."""
-    with handle_errors("stella status"), opened(home) as (h, db):
+    with handle_errors("stella status"), opened(home, read_only=True) as (h, db):
         doc = summary(h, db, now())
         if as_json:
             emit_json(doc)

@@ -24,7 +24,7 @@ def trust() -> None:
 @json_option
 def show(home: str | None, as_json: bool) -> None:
     """The active trust root: keys, thresholds per channel, expiry, and the history."""
-    with handle_errors("stella trust show"), opened(home) as (_h, db):
+    with handle_errors("stella trust show"), opened(home, read_only=True) as (_h, db):
         root = trust_store.current(db)
         doc = {**root.summary(), "history": trust_store.history(db)}
         if as_json:

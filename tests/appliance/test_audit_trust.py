@@ -58,7 +58,7 @@ def test_deleted_and_renumbered_is_named(busy_home: Path) -> None:
     for seq in (3, 4, 5):
         _sql(busy_home, "UPDATE audit_events SET seq = ? WHERE seq = ?", seq - 1, seq)
     kinds = {p["kind"] for p in _problems(busy_home)}
-    assert kinds and kinds <= {"reordered", "edited", "deleted"}
+    assert kinds and kinds <= {"reordered", "edited", "deleted", "truncated"}   # audit.head anchors event 5
 
 
 def test_reordered_rows_are_named(busy_home: Path) -> None:

@@ -45,6 +45,7 @@ PINNED: dict[str, set[int]] = {
     "usage": {2},   # click's usage errors, one line (clisupport.main)
     "engine-unavailable": {4},   # regopy cannot start (ulimit -v): an error, never a verdict
     "trust-changed": {1},        # the root changed under an import (trust update takes the import lock)
+    "damaged-home": {4},         # stella.db lost, emptied or truncated next to its key: refused, not re-created
     # malformed (3)
     "bad-compose-template": {3}, "bad-docker-url": {3}, "bad-document": {3}, "bad-duration": {3},
     "bad-input": {3}, "bad-key": {3}, "bad-layer": {3}, "bad-name": {3}, "bad-package-db": {3},
@@ -70,6 +71,7 @@ PINNED: dict[str, set[int]] = {
     # added since (a new kind is added here, in the code and in the docs at once)
     "bad-listen": {3},
     "login-failed": {1}, "rate-limited": {1}, "bad-password": {3}, "unknown-token": {2},   # accounts (service)
+    "plan-not-ready": {5},       # the console's import of a planned upload (appliance.jobs.import_planned)
 }
 
 ROOTS = {"kit": KitError, "bundler": "bundler.errors.BundlerError", "appliance": "appliance.errors.ApplianceError"}
