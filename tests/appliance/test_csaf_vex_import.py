@@ -4,6 +4,7 @@ real image from the test registry, imported, and ``stella findings`` with VEX ap
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,17 @@ def _vendor_vex() -> dict[str, object]:
         vuln("CVE-2026-2003", {"under_investigation": ["toolbelt"]})])
 
 
-def _spec(folder: Path, images: Published) -> Path:
+# Real published documents carried beside ours: they name products by CPE, name or bom-ref (no purl),
+# so they change no finding, but they go through the same build, import and consensus.
+REAL_CDX = ("CISA-Use-Cases_Case-1_vex-not_affected.json", "Use-Cases_Case-11_vex.json",
+            "Use-Cases_Case-12_vex.json")
+
+
+def _spec(folder: Path, images: Published, shared_data: Path) -> Path:
+    shutil.copytree(shared_data / "csaf" / "examples", folder / "csaf")
+    (folder / "cdx-real").mkdir(parents=True)
+    for name in REAL_CDX:
+        shutil.copy(shared_data / "cyclonedx-vex" / name, folder / "cdx-real" / name)
     write(folder / "csaf" / "exa-2026-0100.json", _advisory())
     write(folder / "vendor-vex" / "exa-vex-2026-0100.json", _vendor_vex())
     write(folder / "site.cdx.json", cdx_vex([cdx_vuln("CVE-2026-2003", "not_affected", ["pkg:pypi/requests-toolbelt"],
@@ -54,6 +65,8 @@ advisories:
 vex:
   - {{path: vendor-vex, format: csaf}}
   - {{path: site.cdx.json, format: cyclonedx}}
+  - {{path: csaf/csaf_vex, format: csaf}}
+  - {{path: cdx-real, format: cyclonedx, issuer: CycloneDX examples}}
 releases:
   - name: web
     version: "1.0"
@@ -64,12 +77,15 @@ releases:
 
 
 def test_csaf_and_cyclonedx_sources_reach_stella_findings(images: Published, tmp_path: Path, home: Path,
-                                                          signer: Signer) -> None:
-    kit = build_kit(load_spec(_spec(tmp_path / "spec", images)), [signer], tmp_path / "site.stella-kit",
+                                                          signer: Signer, shared_data: Path) -> None:
+    kit = build_kit(load_spec(_spec(tmp_path / "spec", images, shared_data)), [signer], tmp_path / "site.stella-kit",
                     cache_dir=tmp_path / "cache")
     paths = {e.path for e in kit.manifest.entries}
     assert {"vex/vendor-vex/exa-vex-2026-0100.openvex.json", "vex/site.cdx.openvex.json",
-            "vex-sources/vendor-vex/exa-vex-2026-0100.json", "vex-sources/site.cdx.json"} <= paths
+            "vex-sources/vendor-vex/exa-vex-2026-0100.json", "vex-sources/site.cdx.json",
+            "vex/csaf_vex/sec-vex-2022-0001.openvex.json",
+            "vex/cdx-real/CISA-Use-Cases_Case-1_vex-not_affected.openvex.json"} <= paths
+    assert len([p for p in paths if p.startswith("vex/")]) == 2 + 13 + 3
     result = stella("import", str(kit.path), home=home)
     assert result.exit_code == 0, result.output
     shown = stella("findings", "web@1.0", "--json", "--show-suppressed", home=home)
