@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from kit.findings.csaf import csaf_vex_statements, parse_csaf
 from kit.findings.csaf_advisory import csaf_advisories
 from kit.findings.errors import FindingsFormatError
 from kit.findings.vex_load import parse_openvex
-from kit.schema import validate
+from kit.schema import SCHEMA_DIR, validate
 
 from .csafdocs import changed, csaf, demo_advisory, demo_vex, mutations, score, tree_product, vuln
 
@@ -179,3 +180,14 @@ def test_distribution_purls_keep_family_and_release() -> None:
         "pkg:deb/debian/libssl3@3.0.11-2?distro=debian-12&upstream=openssl")]
     found = [f.purl for f in evaluate(comps, MemoryIndex([record])).findings]
     assert found == ["pkg:deb/debian/libssl3@3.0.11-1?distro=debian-12&upstream=openssl"]
+
+
+def test_vendored_schemas_are_the_official_bytes() -> None:
+    """docs/schemas/csaf-2.0.schema.md lists where they come from; an edit must be deliberate."""
+    pinned = {"csaf-2.0": "29c114b35b0a30831f1674f2ab8b3ed9b2890cfeaa63b924ac6ed9d70ef44262",
+              "cvss-v2.0": "cd1a7c0815b7a47dc12fb7dded10622b96d562841f7bc6d2d8765c5d937a28f2",
+              "cvss-v3.0": "b2b587e5dfa6d9a4be89e25cb593df04f14e7ffbe8fe5b167ceee17b6097d919",
+              "cvss-v3.1": "77ff3df106e4588e2bb5c9cf0237f962c62d35c5002443c4bf7cc7ca16ee171f"}
+    for name, digest in pinned.items():
+        assert hashlib.sha256((SCHEMA_DIR / f"{name}.schema.json").read_bytes()).hexdigest() == digest, name
+    assert "OASIS" in (SCHEMA_DIR / "LICENSE-OASIS-CSAF.md").read_text(encoding="utf-8")
