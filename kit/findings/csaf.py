@@ -77,8 +77,8 @@ def _references(csaf: CsafDocument) -> None:
                 csaf.tree.expand(item, (*base, key, j))
 
 
-def _check_score(entry: dict[str, Any], path: Path) -> tuple[str, str, str]:
-    """(severity type, vector, computed score); the stated baseScore must agree with it."""
+def _check_score(entry: dict[str, Any], path: Path) -> tuple[str, str]:
+    """(vector, computed base score); the stated baseScore must agree with the computed one."""
     vector = entry.get("vectorString")
     if not isinstance(vector, str):
         raise fail((*path, "vectorString"), "a CVSS score needs a vectorString")
@@ -90,7 +90,7 @@ def _check_score(entry: dict[str, Any], path: Path) -> tuple[str, str, str]:
     if not isinstance(stated, (int, float)) or isinstance(stated, bool) or abs(float(stated) - float(computed)) > 0.05:
         raise fail((*path, "baseScore"), f"baseScore {stated!r} disagrees with its vector {vector} "
                                          f"(which gives {computed})")
-    return "", vector, computed
+    return vector, computed
 
 
 def scores(csaf: CsafDocument, index: int) -> Iterator[tuple[str, str, str]]:
@@ -98,7 +98,7 @@ def scores(csaf: CsafDocument, index: int) -> Iterator[tuple[str, str, str]]:
     for j, item in enumerate(csaf.vulnerabilities[index].get("scores") or []):
         for key, kind in _SCORES.items():
             if isinstance(item.get(key), dict):
-                _, vector, score = _check_score(item[key], ("vulnerabilities", index, "scores", j, key))
+                vector, score = _check_score(item[key], ("vulnerabilities", index, "scores", j, key))
                 yield kind, vector, score
 
 
