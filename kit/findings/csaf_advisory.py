@@ -147,7 +147,7 @@ def csaf_advisories(csaf: CsafDocument, source: str) -> list[Advisory]:
         products = {pid for key in STATUS_KEYS for pid in status.get(key) or []}
         threats = _notes(csaf, index, "threats", "threat")
         severity = {Severity(kind, vector, score) for kind, vector, score in scores(csaf, index)}
-        ident = f"{csaf.tracking_id}/{name}"
+        ident = name if name.startswith(f"{csaf.tracking_id}#") else f"{csaf.tracking_id}/{name}"
         out.append(Advisory(
             id=ident, modified=csaf.modified, source=source, aliases=tuple(sorted({name, *aliases} - {ident})),
             published=_date(vuln.get("release_date")) or csaf.published, summary=_summary(vuln, csaf.doc),
