@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 ARCHIVE_SUFFIXES = (".jar", ".war", ".ear", ".jpi", ".hpi")
+NO_VERSION = "no pom.properties, manifest version or versioned file name"   # not an error: nothing to name
 _POM_PROPERTIES = re.compile(r"^META-INF/maven/([^/]+)/([^/]+)/pom\.properties$")
 _FILE_NAME = re.compile(r"^(?P<name>.+?)-(?P<version>\d[\w.+~]*(?:-[\w.+~]+)*)$")
 _LICENSE_NAME = re.compile(rb"<license>\s*(?:<!--.*?-->\s*)*<name>\s*([^<]{1,200}?)\s*</name>", re.S)
@@ -268,7 +269,7 @@ class _Reader:
         if by_name is not None:
             self.out.packages.append(JavaPackage(where, "", by_name[0], by_name[1], "file-name", licenses))
         else:
-            self.out.skips.append(Skip(where, "no pom.properties, manifest version or versioned file name"))
+            self.out.skips.append(Skip(where, NO_VERSION))
 
     def _nested(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, depth: int) -> None:
         if depth + 1 > self.limits.max_depth:

@@ -7,8 +7,8 @@ temporary file (in memory up to ``SPOOL_IN_MEMORY``, on disk beyond, never more 
 result (the packages and what was skipped, as canonical JSON), never the archive.
 Coordinates come from ``pom.properties`` first, then ``MANIFEST.MF``, then the file name;
 each becomes ``pkg:maven/GROUP/ARTIFACT@VERSION``. What was skipped (a zip bomb, an
-archive nested too deep, an entry whose name escapes) is logged, naming the image, the
-layer and the file.
+archive nested too deep, an entry whose name escapes) is logged as a warning, naming the
+image, the layer and the file; an archive that names no version at all, at level INFO.
 """
 
 from __future__ import annotations
@@ -21,7 +21,15 @@ from dataclasses import asdict, dataclass
 
 from packageurl import PackageURL
 
-from bundler.sbom.javaarchive import ARCHIVE_SUFFIXES, ArchiveLimits, Findings, JavaPackage, Skip, read_archive
+from bundler.sbom.javaarchive import (
+    ARCHIVE_SUFFIXES,
+    NO_VERSION,
+    ArchiveLimits,
+    Findings,
+    JavaPackage,
+    Skip,
+    read_archive,
+)
 from bundler.sbom.layers import KeptFile
 from bundler.sbom.model import Component, Distro
 from bundler.sbom.probe import Excerpt, Read
@@ -105,7 +113,8 @@ class JavaCataloger:
                 continue    # not ours: a file that happens to start with the magic
             for skip in found.skips:
                 where = f"{path}!/{skip.where}" if skip.where else path
-                log.warning("image %s layer %s: %s: skipped: %s", image, kept.layer, where, skip.reason)
+                log.log(logging.INFO if skip.reason == NO_VERSION else logging.WARNING,
+                        "image %s layer %s: %s: skipped: %s", image, kept.layer, where, skip.reason)
             for pkg in found.packages:
                 name = f"{pkg.group}:{pkg.artifact}" if pkg.group else pkg.artifact
                 located = f"{path}!/{pkg.where}" if pkg.where else path

@@ -84,13 +84,18 @@ def test_ear_with_war_with_jar(tmp_path: Path) -> None:
         ("pkg:maven/org.apache.commons/commons-text@1.9", "srv/shop.ear!/shop.war!/WEB-INF/lib/commons-text-1.9.jar")]
 
 
-def test_manifest_then_file_name_when_there_is_no_pom_properties(tmp_path: Path) -> None:
+def test_manifest_then_file_name_when_there_is_no_pom_properties(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
     by_manifest = eco.make_zip({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\nBundle-SymbolicName: org.acme."
                                 b"widgets;singleton:=true\nBundle-Version: 4.2.0\nBundle-License: EPL-2.0\n"})
     by_name = eco.make_zip({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n"})
     nothing = eco.make_zip({"x.txt": b"x"})
-    comps = _catalog(tmp_path, {"plugins/widgets.jpi": by_manifest, "lib/joda-time-2.10.14.jar": by_name,
-                                "lib/mystery.hpi": nothing})
+    with caplog.at_level(logging.INFO):
+        comps = _catalog(tmp_path, {"plugins/widgets.jpi": by_manifest, "lib/joda-time-2.10.14.jar": by_name,
+                                    "lib/mystery.hpi": nothing})
+    (record,) = caplog.records              # an archive that names no version: information, not a warning
+    assert record.levelno == logging.INFO and record.getMessage().endswith(
+        "lib/mystery.hpi: skipped: no pom.properties, manifest version or versioned file name")
     assert {(c.purl, c.licenses) for c in comps} == {
         ("pkg:maven/org.acme/widgets@4.2.0", ("EPL-2.0",)), ("pkg:maven/joda-time@2.10.14", ())}
 
