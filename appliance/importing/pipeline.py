@@ -177,9 +177,10 @@ class _Import:
             "kind": error.kind, "message": error.message, "entry": error.entry},
             "checks": [c.to_dict() for c in (*self.checks, *result.checks)],
             "kitId": result.kit_id, "sequence": result.manifest.sequence if result.manifest else None}
-        folder = quarantine(self.home, self.kit, report)
-        # the failure's own class, so its kind and exit code are the failure's
-        raise type(error)(f"{error.message}; kit quarantined in {folder}", entry=error.entry)
+        kept = quarantine(self.home, self.kit, report)
+        # the failure's own class, so its kind and exit code are the failure's, whatever
+        # became of the copy (quarantine never replaces the verdict: a full disk included)
+        raise type(error)(f"{error.message}; {kept.describe()}", entry=error.entry)
 
     def _check_fresh(self, m: Manifest) -> None:
         row = self.db.execute("SELECT max(sequence) FROM kits WHERE channel = ?", [m.channel]).fetchone()
