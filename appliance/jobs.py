@@ -27,13 +27,13 @@ from appliance import users
 from appliance.deploy.errors import DeployConflict
 from appliance.deploy.unfinished import find as unfinished
 from appliance.home import Home
-from appliance.promotions.errors import MissingRole, UnknownJob
+from appliance.promotions.errors import MissingRole, PlanNotReady, UnknownJob
 from appliance.store.db import transaction
 from kit.timeutil import format_time, now
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "queued", "running", "succeeded", "failed", "interrupted"
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, INTERRUPTED)
-KINDS = ("import", "deploy", "rollback", "reevaluate")
+KINDS = ("import", "plan", "deploy", "rollback", "reevaluate")
 DEPLOY_KINDS = ("deploy", "rollback")
 IMPORT_ROLE = "admin"          # the service's importers (the CLI's are whoever may write the home)
 _COLS = ("id, kind, state, progress, message, created_by, created_at, started_at, finished_at, environment, "
@@ -202,3 +202,34 @@ def interrupt_orphans(db: sqlite_utils.Database) -> list[str]:
             db.execute("UPDATE jobs SET state = ?, message = ?, error_kind = ?, error_message = ?, finished_at = ? "
                        "WHERE id = ?", [INTERRUPTED, "interrupted", "interrupted", what, when, job_id])
     return [i for i, _, _ in orphans]
+
+
+def _planned_upload(db: sqlite_utils.Database, plan_job_id: str, user: users.User) -> tuple[Job, str]:
+    """The plan job and its upload's path, while that upload waits for a decision."""
+    check_import(user)
+    plan = get(db, plan_job_id)
+    if plan.kind != "plan":
+        raise PlanNotReady(f"job {plan.id} is a {plan.kind} job, not the plan of an upload")
+    if plan.state != SUCCEEDED:
+        raise PlanNotReady(f"the plan {plan.id} is {plan.state}: only a kit whose plan succeeded can be imported")
+    path = str(plan.params.get("path", ""))
+    taken = db.execute("SELECT id FROM jobs WHERE kind = 'import' AND json_extract(params, '$.path') = ?",
+                       [path]).fetchone()
+    if taken:
+        raise PlanNotReady(f"the kit planned by {plan.id} was handed to import job {taken[0]} already")
+    if not path or not os.path.isfile(path):
+        raise PlanNotReady(f"the kit planned by {plan.id} is no longer there (discarded); upload it again")
+    return plan, path
+
+
+def import_planned(db: sqlite_utils.Database, plan_job_id: str, user: users.User) -> Job:
+    """Queue the import of the kit a plan job planned (the console's confirmation after its plan)."""
+    plan, path = _planned_upload(db, plan_job_id, user)
+    return create(db, "import", user.name, {"path": path, "filename": plan.params.get("filename"),
+                                            "size": plan.params.get("size"), "plan": plan.id})
+
+
+def discard_planned(db: sqlite_utils.Database, plan_job_id: str, user: users.User) -> None:
+    """Delete the upload a plan job planned, not imported."""
+    _plan, path = _planned_upload(db, plan_job_id, user)
+    os.unlink(path)

@@ -157,6 +157,12 @@ class AlreadyExists(StateConflict):
     kind = "exists"
 
 
+class PlanNotReady(StateConflict):
+    """A planned upload cannot be imported: its plan did not succeed, or it was imported or discarded."""
+
+    kind = "plan-not-ready"
+
+
 class AlreadyStopped(StateConflict):
     """The line is already stopped."""
 

@@ -31,7 +31,7 @@ from kit.errors import StellaError
 
 log = logging.getLogger("stella.jobs")
 
-LANES = {"import": "import", "deploy": "deploy", "rollback": "deploy", "reevaluate": "other"}
+LANES = {"import": "import", "plan": "import", "deploy": "deploy", "rollback": "deploy", "reevaluate": "other"}
 PROGRESS_EVERY = 0.2            # seconds between two progress writes of one job
 
 Report = Callable[[float, str], None]
@@ -66,6 +66,23 @@ def _run_import(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Re
         return {**outcome.to_dict(), "seed": seeded}
     finally:
         path.unlink(missing_ok=True)        # a refused kit was moved to quarantine/ already
+
+
+def _run_plan(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Report) -> Any:
+    """``stella plan`` of an uploaded kit (the console asks for it before an import): the upload stays
+    for the import the user may then confirm; a kit the import would refuse is deleted (the job fails
+    with the refusal; nothing is quarantined by a plan)."""
+    from appliance.plan import service as plan
+    from appliance.plan.report import report as lines
+    path = Path(job.params["path"])
+    report(0.1, f"planning {job.params.get('filename')}: verifying it and importing it into a scratch copy")
+    try:
+        result = plan.plan_kit(home, path, actor=job.created_by, wait=3600.0)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return {**result.to_dict(), "kit": job.params.get("filename"), "exitCode": 1 if result.verdicts_change else 0,
+            "verdictsChanging": sum(1 for i in result.impacts if i.changes_verdict), "report": list(lines(result))}
 
 
 def _run_deploy(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Report) -> Any:
@@ -111,7 +128,8 @@ def _run_reevaluate(home: Home, db: sqlite_utils.Database, job: jobs.Job, report
             "results": [c.to_dict() for c in results]}
 
 
-RUNNERS: dict[str, Runner] = {"import": _run_import, "deploy": _run_deploy, "rollback": _run_rollback,
+RUNNERS: dict[str, Runner] = {"import": _run_import, "plan": _run_plan, "deploy": _run_deploy,
+                              "rollback": _run_rollback,
                               "reevaluate": _run_reevaluate}
 
 

@@ -86,24 +86,51 @@ def job_progress(job_id: str, request: Request, db: DB, who: Acting) -> Response
     return render(request, "_job.html", None, who, job=jobs.get(db, job_id).to_dict())
 
 
-def _queue_import(request: Request, who: Caller, received: upload.Received) -> jobs.Job:
+def _queue_plan(request: Request, who: Caller, received: upload.Received) -> jobs.Job:
     with borrow(request) as db:
-        return jobs.create(db, "import", who.user.name, {"path": str(received.path), "filename": received.name,
-                                                         "size": received.size})
+        return jobs.create(db, "plan", who.user.name, {"path": str(received.path), "filename": received.name,
+                                                       "size": received.size})
 
 
 @router.post("/kits/upload")
 async def upload_kit(request: Request, h: HomeDir, who: Viewer) -> Response:
-    """The no-JavaScript upload (``upload.receive``): the same import job as ``POST /api/v1/kits``;
-    then the job's page. The role is checked before a byte is stored."""
+    """Upload a kit (``upload.receive``) and plan its import as a job: the job's page shows what
+    the import would change (``stella plan``) and asks to confirm. The role is checked before a
+    byte is stored."""
     if who is None:
         return RedirectResponse("/login?next=%2Fkits", status_code=303)
     jobs.check_import(who.user)
     received = await upload.receive(request, h, who)
     try:
-        job = await run_in_threadpool(_queue_import, request, who, received)
+        job = await run_in_threadpool(_queue_plan, request, who, received)
     except BaseException:
         received.path.unlink(missing_ok=True)
         raise
     request.app.state.worker.submit(job)
     return RedirectResponse(f"/jobs/{quote(job.id)}", status_code=303)
+
+
+@router.post("/kits/plans/{job_id}/import")
+def import_planned(job_id: str, request: Request, db: DB, acting: Acting) -> Response:
+    """Confirmed after the plan: the same import job as ``POST /api/v1/kits``, on the planned upload."""
+    try:
+        job = jobs.import_planned(db, job_id, acting.user)
+    except StellaError as exc:
+        return _job_problem(request, db, acting, job_id, exc)
+    request.app.state.worker.submit(job)
+    return RedirectResponse(f"/jobs/{quote(job.id)}", status_code=303)
+
+
+@router.post("/kits/plans/{job_id}/discard")
+def discard_planned(job_id: str, request: Request, db: DB, acting: Acting) -> Response:
+    try:
+        jobs.discard_planned(db, job_id, acting.user)
+    except StellaError as exc:
+        return _job_problem(request, db, acting, job_id, exc)
+    return RedirectResponse("/kits", status_code=303)
+
+
+def _job_problem(request: Request, db: sqlite_utils.Database, who: Caller, job_id: str, exc: StellaError) -> Response:
+    status, body = for_error(exc)
+    return render(request, "job.html", db, who, status=status, problem=body["error"],
+                  job=jobs.get(db, job_id).to_dict())

@@ -5,11 +5,12 @@ otherwise, its failure shown with the kind the CLI prints)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from kit.crypto import Signer
 from tests.appliance.deploy import conftest as deploy_fixtures
@@ -39,7 +40,17 @@ def test_upload_a_kit_and_watch_its_import(contexts: Callable[..., BrowserContex
     page = log_in(contexts(), svc, "admin", "/kits")
     page.get_by_label("Kit file").set_input_files(str(kit_path))
     page.get_by_role("button", name="Upload and import").click()
+    # first the plan: what the import would change, and a confirmation
     expect(page).to_have_url(re.compile(r"/jobs/J-\d+$"))
+    expect(page.locator(".job-state")).to_contain_text("succeeded", timeout=60_000)
+    page.reload()                                  # the plan section is rendered with the finished job's page
+    expect(page.locator("pre.plan")).to_contain_text("would import it")
+    expect(page.locator("pre.plan")).to_contain_text("api@3.0.0")
+    expect(page.locator("section[aria-label=Plan]")).to_contain_text("No gate verdict would change")
+    shot(page, "job-plan")
+    page.get_by_role("button", name="Import this kit").click()
+    expect(page).to_have_url(re.compile(r"/jobs/J-\d+$"))
+    expect(page.locator("h1")).to_contain_text("import")
     expect(page.locator(".job-state")).to_contain_text("succeeded", timeout=60_000)
     shot(page, "job-import")
     page.get_by_role("link", name="Releases").click()
@@ -51,7 +62,18 @@ def test_upload_a_kit_and_watch_its_import(contexts: Callable[..., BrowserContex
     alice = log_in(contexts(), svc, "alice", "/kits")
     alice.get_by_label("Kit file").set_input_files(str(kit_path))
     alice.get_by_role("button", name="Upload and import").click()
-    expect(alice.locator("#kit-upload-status")).to_contain_text("lacks the admin role")
+    expect(alice.locator(".problem-message")).to_contain_text("lacks the admin role")
+
+
+def _until_done(page: Page) -> None:
+    """No htmx without JavaScript: reload the job's page like a person would until it is over."""
+    expect(page).to_have_url(re.compile(r"/jobs/J-\d+$"))
+    for _ in range(120):
+        if "succeeded" in (page.locator(".job-state").text_content() or ""):
+            return
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(page.locator(".job-state")).to_contain_text("succeeded")
 
 
 def test_upload_without_javascript(contexts: Callable[..., BrowserContext], fresh_service: Service,
@@ -65,14 +87,11 @@ def test_upload_without_javascript(contexts: Callable[..., BrowserContext], fres
     page = log_in(contexts(javascript=False), svc, "admin", "/kits")
     page.get_by_label("Kit file").set_input_files(str(kit_path))
     page.get_by_role("button", name="Upload and import").click()
-    expect(page).to_have_url(re.compile(r"/jobs/J-\d+$"))
-    page.wait_for_timeout(500)
-    for _ in range(60):                           # no htmx without JavaScript: reload like a person would
-        if "succeeded" in (page.locator(".job-state").text_content() or ""):
-            break
-        page.reload()
-        page.wait_for_timeout(500)
-    expect(page.locator(".job-state")).to_contain_text("succeeded")
+    _until_done(page)                              # the plan
+    plan_id = page.url.rsplit("/", 1)[1]
+    page.get_by_role("button", name="Import this kit").click()
+    _until_done(page)                              # the import
+    expect(page.locator("h1")).to_contain_text("import")
     page.goto(svc.base_url + "/releases")
     expect(page.locator("table")).to_contain_text("api@3.0.0")
 
@@ -94,6 +113,25 @@ def test_upload_without_javascript(contexts: Callable[..., BrowserContext], fres
     assert empty.status_code == 400 and "empty" in empty.text
     nofile = admin.post("/kits/upload", files=[("csrf_token", (None, csrf)), ("other", (None, "x"))])
     assert nofile.status_code == 400 and "no kit" in nofile.text
+    # the planned upload was handed to its import: confirming again is refused (409)
+    again = admin.post(f"/kits/plans/{plan_id}/import", data={"csrf_token": csrf})
+    assert again.status_code == 409 and "plan-not-ready" in again.text, again.text
+    # a second upload planned, then discarded: its file goes, and it can no longer be imported
+    planned = admin.post("/kits/upload", files=[("csrf_token", (None, csrf)), ("kit", ("again.stella-kit", data))])
+    assert planned.status_code == 303, planned.text
+    second = planned.headers["location"].rsplit("/", 1)[1]
+    for _ in range(120):
+        if admin.get(f"/api/v1/jobs/{second}").json()["state"] != "queued":
+            if admin.get(f"/api/v1/jobs/{second}").json()["state"] != "running":
+                break
+        time.sleep(0.25)
+    job = admin.get(f"/api/v1/jobs/{second}").json()
+    assert job["state"] == "succeeded" and job["result"]["status"] == "already-imported", job
+    assert len(list(uploads.iterdir())) == len(before) + 1           # waiting for a decision
+    gone = admin.post(f"/kits/plans/{second}/discard", data={"csrf_token": csrf})
+    assert gone.status_code == 303 and gone.headers["location"] == "/kits"
+    after_discard = admin.post(f"/kits/plans/{second}/import", data={"csrf_token": csrf})
+    assert after_discard.status_code == 409 and "discarded" in after_discard.text
     alice = svc.login("alice")
     a_csrf = alice.headers.pop("X-CSRF-Token")
     refused = alice.post("/kits/upload", files=[("csrf_token", (None, a_csrf)), ("kit", ("k", data))])
