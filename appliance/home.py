@@ -8,7 +8,8 @@
     quarantine/          refused kits with a JSON report
     records/             signed import records
     registry/            config.yml and storage of the local registry
-    import.lock          flock taken by every import
+    import.lock          flock taken by every import and trust update
+    audit.head           the audit log's head, anchored outside the database
 """
 
 from __future__ import annotations
