@@ -166,3 +166,16 @@ def test_stella_bundler_build_refuses_and_writes_nothing(tmp_path: Path, item: s
     assert result.exit_code == 3, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not out.exists() and list(tmp_path.glob("*.stella-kit*")) == []
+
+
+def test_the_size_limit_can_be_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "v.json", demo_vex())
+    inputs = parse_vex_inputs([{"path": "v.json", "format": "csaf"}], tmp_path, "k")
+    monkeypatch.setenv("STELLA_BUNDLER_MAX_DOCUMENT_BYTES", str(path.stat().st_size - 1))
+    with pytest.raises(SpecError, match=f"over the limit of {path.stat().st_size - 1} bytes"):
+        vex_entries(inputs)
+    monkeypatch.setenv("STELLA_BUNDLER_MAX_DOCUMENT_BYTES", str(path.stat().st_size))
+    assert len(vex_entries(inputs)) == 2
+    monkeypatch.setenv("STELLA_BUNDLER_MAX_DOCUMENT_BYTES", "lots")
+    with pytest.raises(SpecError, match="must be a positive number of bytes"):
+        vex_entries(inputs)
