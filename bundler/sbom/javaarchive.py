@@ -6,8 +6,9 @@ An archive names its Maven coordinates in ``META-INF/maven/GROUP/ARTIFACT/pom.pr
 (``name-1.2.3.jar``). Archives inside it (Spring Boot's ``BOOT-INF/lib``, a war's
 ``WEB-INF/lib``, an ear's modules) are read the same way, to a bounded depth.
 
-Nothing is extracted: entries are read into memory, each under a size cap, and every
-archive is checked before it is opened (entry count from its end record). Whatever
+Nothing is extracted: metadata entries are read into memory under a size cap, nested
+archives into a temporary file (in memory up to ``SPOOL_IN_MEMORY``), and every archive
+is checked before it is opened (entry count from its end record). Whatever
 cannot be read — a nested archive too deep or too large, a corrupt zip, an entry whose
 name escapes the archive — is returned as a :class:`Skip` naming the entry, never raised.
 """
@@ -18,6 +19,7 @@ import io
 import posixpath
 import re
 import struct
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -29,6 +31,8 @@ _POM_PROPERTIES = re.compile(r"^META-INF/maven/([^/]+)/([^/]+)/pom\.properties$"
 _FILE_NAME = re.compile(r"^(?P<name>.+?)-(?P<version>\d[\w.+~]*(?:-[\w.+~]+)*)$")
 _LICENSE_NAME = re.compile(rb"<license>\s*(?:<!--.*?-->\s*)*<name>\s*([^<]{1,200}?)\s*</name>", re.S)
 _PROPERTY = re.compile(r"([^=:\s]+)\s*[=:]\s*(.*)$")
+SPOOL_IN_MEMORY = 8 * 1024 * 1024        # a nested archive beyond this is spooled to a temporary file
+_PIECE = 1024 * 1024
 _BAD_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError,
             ValueError, KeyError, struct.error, zlib.error)
 _EOCD, _EOCD64_LOCATOR = b"PK\x05\x06", b"PK\x06\x07"
@@ -181,23 +185,32 @@ class _Reader:
 
     def read(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str) -> bytes | None:
         """The entry's bytes, or None (a skip recorded) when over *cap* or the budget."""
+        out = io.BytesIO()
+        return out.getvalue() if self.copy(zf, info, cap, where, out) else None
+
+    def copy(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str, out: IO[bytes]) -> bool:
+        """Copy the entry into *out* in pieces; False (a skip recorded) when it is over *cap*
+        or the budget, or does not inflate. A lying header cannot make us inflate more."""
         if info.file_size > cap:
             self.out.skips.append(Skip(where, f"{info.file_size} bytes uncompressed, limit {cap}"))
-            return None
+            return False
+        total = 0
         try:
             with zf.open(info) as fh:
-                data = fh.read(cap + 1)         # a lying header cannot make us inflate more
+                while piece := fh.read(min(_PIECE, cap + 1 - total)):
+                    total += len(piece)
+                    if total > cap:
+                        self.out.skips.append(Skip(where, f"more than {cap} bytes uncompressed"))
+                        return False
+                    if not self.budget.take(len(piece)):
+                        self.out.skips.append(Skip(where, f"archive reads more than {self.limits.max_total_bytes} "
+                                                          "bytes in all"))
+                        return False
+                    out.write(piece)
         except _BAD_ZIP as exc:
             self.out.skips.append(Skip(where, f"unreadable entry ({type(exc).__name__}: {exc})"[:300]))
-            return None
-        if len(data) > cap:
-            self.out.skips.append(Skip(where, f"more than {cap} bytes uncompressed"))
-            return None
-        if not self.budget.take(len(data)):
-            self.out.skips.append(Skip(where, f"archive reads more than {self.limits.max_total_bytes} "
-                                              "bytes in all"))
-            return None
-        return data
+            return False
+        return True
 
     def archive(self, fh: IO[bytes], where: str, file_name: str, depth: int) -> None:
         prefix = f"{where}!/" if where else ""
@@ -275,10 +288,9 @@ class _Reader:
         if depth + 1 > self.limits.max_depth:
             self.out.skips.append(Skip(where, f"archive nested more than {self.limits.max_depth} deep"))
             return
-        data = self.read(zf, info, self.limits.max_nested_bytes, where)
-        if data is None:
-            return
-        self.guarded(io.BytesIO(data), where, info.filename, depth + 1)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:   # memory stays bounded
+            if self.copy(zf, info, self.limits.max_nested_bytes, where, spool):
+                self.guarded(spool, where, info.filename, depth + 1)
 
     def guarded(self, fh: IO[bytes], where: str, file_name: str, depth: int) -> None:
         try:

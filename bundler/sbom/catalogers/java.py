@@ -24,6 +24,7 @@ from packageurl import PackageURL
 from bundler.sbom.javaarchive import (
     ARCHIVE_SUFFIXES,
     NO_VERSION,
+    SPOOL_IN_MEMORY,
     ArchiveLimits,
     Findings,
     JavaPackage,
@@ -35,7 +36,6 @@ from bundler.sbom.model import Component, Distro
 from bundler.sbom.probe import Excerpt, Read
 
 MAGIC = b"stella:java-archive:1\n"
-SPOOL_IN_MEMORY = 8 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
 _PIECE = 1024 * 1024
 log = logging.getLogger(__name__)

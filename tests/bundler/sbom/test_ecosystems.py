@@ -132,6 +132,23 @@ def test_zip_bomb_is_bounded_and_recorded(tmp_path: Path, caplog: pytest.LogCapt
     assert peak < 64 << 20
 
 
+def test_a_big_nested_archive_is_spooled_not_held(tmp_path: Path) -> None:
+    """A 48 MiB nested jar (a stored entry of zeros) compresses to little in its parent; it
+    is copied to a temporary file in pieces, so memory stays far below its size."""
+    inner = eco.make_zip({"data/blob.bin": b"\0" * (48 << 20),
+                          "META-INF/maven/big/inner/pom.properties": b"groupId=big\nartifactId=inner\nversion=3\n"},
+                         stored=True)
+    outer = eco.make_zip({"lib/inner.jar": inner})
+    assert len(outer) < 1 << 20
+    del inner
+    tracemalloc.start()
+    found = read_archive(io.BytesIO(outer), "outer.jar")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [(p.where, p.artifact) for p in found.packages] == [("lib/inner.jar", "inner")]
+    assert peak < 24 << 20
+
+
 def test_lying_sizes_cannot_make_us_inflate_more(tmp_path: Path) -> None:
     """An entry whose header claims 1 KiB but inflates to 300 MiB: zipfile stops at the
     claimed size and the CRC fails; the entry is a recorded skip, the archive still read."""
