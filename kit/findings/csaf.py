@@ -77,6 +77,38 @@ def _references(csaf: CsafDocument) -> None:
                 csaf.tree.expand(item, (*base, key, j))
 
 
+def _named(csaf: CsafDocument, index: int, key: str, keep: Any = None) -> set[str] | None:
+    """Product ids the vulnerability's *key* items name (groups expanded); None: an item names none (all)."""
+    out: set[str] = set()
+    for j, item in enumerate(csaf.vulnerabilities[index].get(key) or []):
+        if keep is not None and not keep(item):
+            continue
+        products = csaf.tree.expand(item, ("vulnerabilities", index, key, j))
+        if not products:
+            return None
+        out |= {p.id for p in products}
+    return out
+
+
+def _vex_profile(csaf: CsafDocument) -> None:
+    """The csaf_vex profile's statement rules (CSAF 2.0 mandatory tests 6.1.27.9 and 6.1.27.10)."""
+    for i, vuln in enumerate(csaf.vulnerabilities):
+        status = vuln.get("product_status") or {}
+        rules = (("known_not_affected", "an impact statement (a flag or an impact threat naming it)", "6.1.27.9",
+                  [_named(csaf, i, "flags"), _named(csaf, i, "threats", lambda t: t.get("category") == "impact")]),
+                 ("known_affected", "an action statement (a remediation naming it)", "6.1.27.10",
+                  [_named(csaf, i, "remediations")]))
+        for key, need, test, covered in rules:
+            sets = [c for c in covered if c is not None]
+            if len(sets) < len(covered):
+                continue          # an item naming no product speaks for every product
+            said = set().union(*sets)
+            for j, pid in enumerate(status.get(key) or []):
+                if pid not in said:
+                    raise fail(("vulnerabilities", i, "product_status", key, j),
+                               f"csaf_vex: {key} product {pid!r} needs {need} (CSAF 2.0 test {test})")
+
+
 def _check_score(entry: dict[str, Any], path: Path) -> tuple[str, str]:
     """(vector, computed base score); the stated baseScore must agree with the computed one."""
     vector = entry.get("vectorString")
@@ -119,6 +151,8 @@ def parse_csaf(doc: Any) -> CsafDocument:
         published=_time(tracking["initial_release_date"], ("document", "tracking", "initial_release_date")),
         revisions=len(tracking.get("revision_history") or []))
     _references(csaf)
+    if document["category"] == "csaf_vex":
+        _vex_profile(csaf)
     for i in range(len(csaf.vulnerabilities)):
         list(scores(csaf, i))
     return csaf

@@ -191,3 +191,17 @@ def test_vendored_schemas_are_the_official_bytes() -> None:
     for name, digest in pinned.items():
         assert hashlib.sha256((SCHEMA_DIR / f"{name}.schema.json").read_bytes()).hexdigest() == digest, name
     assert "OASIS" in (SCHEMA_DIR / "LICENSE-OASIS-CSAF.md").read_text(encoding="utf-8")
+
+
+def test_the_csaf_vex_profile_needs_impact_and_action_statements() -> None:
+    no_impact = demo_vex()
+    del no_impact["vulnerabilities"][0]["flags"], no_impact["vulnerabilities"][0]["threats"]
+    _refused(no_impact, "/vulnerabilities/0/product_status/known_not_affected/0",
+             "csaf_vex: known_not_affected product 'left-pad-1.3.0' needs an impact statement")
+    no_action = changed(demo_vex(), "/vulnerabilities/1/product_status", {"known_affected": ["demo-1.0"]})
+    _refused(no_action, "/vulnerabilities/1/product_status/known_affected/0", "(CSAF 2.0 test 6.1.27.10)")
+    with_action = changed(no_action, "/vulnerabilities/1/remediations",
+                          [{"category": "workaround", "details": "Disable the feature", "product_ids": ["demo-1.0"]}])
+    [_, affected] = csaf_vex_statements(parse_csaf(with_action)).statements
+    assert affected.action_statement == "workaround: Disable the feature"
+    assert csaf_advisories(parse_csaf(changed(no_action, "/document/category", "csaf_security_advisory")), "x")
