@@ -31,6 +31,7 @@ from kit.errors import (
     EntryNotInIndex,
     Expired,
     KitError,
+    KitFormatError,
     KitIOError,
     KitLimitError,
     MalformedEnvelope,
@@ -314,9 +315,14 @@ def _read_header(stream: zstdio.DecompressedStream, limits: KitLimits,
             inner = tarstream.parse_header(nxt)
             raw = block + data + nxt
             path = records.get("path", inner.path)
-            size = int(records["size"]) if records.get("size", "").isdigit() else inner.size
+            pax_size = records.get("size")
+            if pax_size is not None and not (pax_size.isascii() and pax_size.isdigit()):
+                raise tarstream.NegativeNumber(f"pax size {pax_size[:40]!r} is not a non-negative integer")
+            size = int(pax_size) if pax_size is not None else inner.size
             return raw, path, size, inner.typeflag
         return raw, path, size, header.typeflag
+    except tarstream.NegativeNumber as exc:    # a size that cannot be: malformed, wherever it is
+        raise KitFormatError(f"malformed tar header: {exc}") from None
     except tarstream.TarHeaderError as exc:
         if first:
             raise NotAKit(f"not a Stella kit: the content is not a tar stream ({exc})") from None

@@ -80,6 +80,10 @@ class TarHeaderError(ValueError):
     """A header block that cannot be parsed at all (bad checksum, bad number field)."""
 
 
+class NegativeNumber(TarHeaderError):
+    """A size or other number field is negative (GNU base-256 with the sign bit, or a pax ``-N``)."""
+
+
 @dataclass(frozen=True)
 class RawHeader:
     typeflag: bytes
@@ -90,7 +94,7 @@ class RawHeader:
 def _number(field: bytes) -> int:
     if field and field[0] & 0x80:                       # GNU base-256; 0xff starts a negative number
         if field[0] == 0xFF:
-            raise TarHeaderError(f"negative number field {field!r}")
+            raise NegativeNumber("a negative number in a header field (base-256 with the sign bit)")
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
     text = field.rstrip(b"\0 ").lstrip(b" ")
     if not text:

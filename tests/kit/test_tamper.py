@@ -96,7 +96,7 @@ def test_flipped_byte_in_the_compressed_file(good: RawKit, root_2of2: TrustRoot,
     # Depending on where the byte lands: unreadable manifest, bad signature, bad digest,
     # or the frame checksum at the end. Never accepted, never a traceback.
     assert result.error.kind in {"corrupt", "malformed-envelope", "malformed-payload", "bad-signature",
-                                 "tampered-manifest", "digest-mismatch", "bad-header", "not-a-kit",
+                                 "tampered-manifest", "digest-mismatch", "bad-header", "not-a-kit", "malformed",
                                  "truncated", "schema", "entry-not-in-index", "unsafe-path", "bad-padding",
                                  "missing-entry", "duplicate-entry", "out-of-order", "not-a-regular-file",
                                  "limit-exceeded", "trailing-garbage", "unknown-version"}, result.error.one_line()
@@ -401,12 +401,22 @@ def _negative_size(header: bytes) -> bytes:
 def test_a_negative_tar_size_is_malformed_not_truncated(good: RawKit, root_2of2: TrustRoot, tmp: Path) -> None:
     first = good.manifest_member()
     tar = _negative_size(first[:512]) + first[512:] + b"".join(good.members) + good.trailer
-    result = refused(good.write(tmp / "k", tar), root_2of2, "not-a-kit", cls=KitFormatError)
-    assert "negative" in result.error.message
+    result = refused(good.write(tmp / "k", tar), root_2of2, "malformed", cls=KitFormatError)
+    assert "negative" in result.error.message and result.error.exit_code == 3
     tar = first + _negative_size(good.members[0][:512]) + good.members[0][512:] + b"".join(good.members[1:]) \
         + good.trailer
-    result = refused(good.write(tmp / "k2", tar), root_2of2, "bad-header", "advisories/osv/GHSA-1.json")
+    result = refused(good.write(tmp / "k2", tar), root_2of2, "malformed", "advisories/osv/GHSA-1.json",
+                     cls=KitFormatError)
     assert "negative" in result.error.message
+
+
+def test_a_negative_pax_size_is_malformed(good: RawKit, root_2of2: TrustRoot, tmp: Path) -> None:
+    records = tarstream._pax_record("size", "-5")
+    pax = tarstream._ustar(b"././@PaxHeader", len(records), MTIME, b"x") + records \
+        + bytes(tarstream.padding(len(records)))
+    tar = good.manifest_member() + pax + good.members[0] + b"".join(good.members[1:]) + good.trailer
+    result = refused(good.write(tmp / "k", tar), root_2of2, "malformed", cls=KitFormatError)
+    assert "pax size '-5'" in result.error.message
 
 
 def test_a_long_entry_name_is_cut_in_the_message(good: RawKit, root_2of2: TrustRoot, tmp: Path) -> None:
