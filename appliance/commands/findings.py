@@ -90,7 +90,7 @@ def _from_store(release: str, env: str | None, home: str | None) -> Outcome:
 @click.argument("release", required=False)
 @click.option("--env", help="Environment (with RELEASE; needs the appliance store).")
 @click.option("--sbom", multiple=True, type=click.Path(path_type=Path),
-              help="CycloneDX JSON SBOM file, folder or .zip (repeatable).")
+              help="CycloneDX or SPDX 2 JSON SBOM file, folder or .zip (repeatable).")
 @click.option("--advisories", multiple=True, type=click.Path(path_type=Path),
               help="OSV advisories (or CSAF 2.0 documents): file, folder, .zip export or NDJSON (repeatable).")
 @click.option("--vex", multiple=True, type=click.Path(path_type=Path),

@@ -243,3 +243,14 @@ def test_spdx_vendor_components_are_read_for_the_findings() -> None:
         LOG4J, "maven", "org.apache.logging.log4j:log4j-core", "2.14.1")
     assert log4j.locations[0].image == (f"pkg:oci/web@{OTHER_DIGEST}?repository_url=vendor.example/shop/web"
                                         "&tag=1.0")                # the package the document describes
+
+
+def test_stella_findings_reads_an_spdx_sbom(tmp_path: Path) -> None:
+    (tmp_path / "vendor.spdx.json").write_bytes(spdx_vendor(OTHER_DIGEST))
+    (tmp_path / "osv").mkdir()
+    (tmp_path / "osv" / "log4j.json").write_text(json.dumps(MAVEN_OSV))
+    out = CliRunner().invoke(stella_cli, ["findings", "--sbom", str(tmp_path / "vendor.spdx.json"), "--advisories",
+                                          str(tmp_path / "osv"), "--json"])
+    assert out.exit_code == 1, out.output
+    (finding,) = json.loads(out.stdout)["findings"]
+    assert finding["component"]["purl"] == LOG4J and finding["fixed"] == ["2.15.0"]
