@@ -15,7 +15,7 @@ Layout (libdb ``dbinc/db_page.h``; byte order from the magic, little-endian on x
 rpm keys each header by its 4-byte instance number; key 0 holds a counter, not a header.
 The chain of pages is checked as it is followed: a page number past the end, a page
 seen twice (a loop), a page of another type or more bytes than the item's length are
-refused. Checksummed or encrypted databases are refused (rpm never wrote them).
+refused. Checksummed or encrypted databases are refused (rpm does not configure either).
 """
 
 from __future__ import annotations
