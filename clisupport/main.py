@@ -59,8 +59,9 @@ def run_main(command: click.Command, prog_name: str) -> NoReturn:
     """Run a console script's command and end the process without interpreter teardown.
 
     The process behaves like a command-line tool (docs/cli.md "Exit codes"): a usage error
-    is one line (``PROG: error: usage: …``, exit 2), Ctrl-C exits 130 and SIGTERM 143 after
-    ``finally`` blocks ran (no partial file is left), and output into a pipe whose reader
+    is one line (``PROG: error: usage: …``, exit 2), Ctrl-C exits 130 and SIGTERM ends the
+    process by that signal (status 143 in a shell) after ``finally`` blocks ran (no partial
+    file is left), and output into a pipe whose reader
     has gone (``| head``) ends quietly with 141, as a process killed by SIGPIPE would.
 
     Tearing down the modules a command imported (Docker SDK, crypto, SQLite helpers) takes
@@ -85,6 +86,11 @@ def run_main(command: click.Command, prog_name: str) -> NoReturn:
             code = CLOSED_PIPE if stream is sys.stdout and code == 0 else code
         except Exception:  # noqa: BLE001,S110 - a closed stream must not turn the exit into a traceback
             pass
+    if code == TERMINATED:
+        # end by the signal itself, cleaned up: the shell shows 143 and a service manager
+        # (systemd: SIGTERM is a clean stop) sees the stop it asked for, not a failure
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
     os._exit(code)
 
 

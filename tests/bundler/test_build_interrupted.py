@@ -52,7 +52,8 @@ def _big_build(site: Path, tmp_path: Path, sig: signal.Signals) -> tuple[subproc
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), out_dir
 
 
-@pytest.mark.parametrize("sig,code,word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+@pytest.mark.parametrize("sig,code,word", [(signal.SIGTERM, -signal.SIGTERM, "terminated"),
+                                           (signal.SIGINT, 130, "interrupted")],
                          ids=["sigterm", "ctrl-c"])
 def test_a_stopped_build_leaves_no_partial_file(site: Path, tmp_path: Path, sig: signal.Signals, code: int,
                                                  word: str) -> None:
