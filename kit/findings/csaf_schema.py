@@ -35,9 +35,14 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
 
 
+def _printable(text: str) -> str:
+    """*text* with control characters escaped (``\\n``), so a message stays on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def pointer(parts: Any) -> str:
     """A JSON Pointer (``/vulnerabilities/0/cve``) from path parts; ``/`` for the document."""
-    text = "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    text = "/".join(_printable(str(p)).replace("~", "~0").replace("/", "~1") for p in parts)
     return "/" + text if text else "/"
 
 
@@ -52,5 +57,5 @@ def validate_csaf(doc: Any) -> None:
     if errors:
         first = errors[0]
         where = pointer(first.absolute_path)
-        message = first.message if len(first.message) < 200 else first.message[:200] + "…"
+        message = _printable(first.message if len(first.message) < 200 else first.message[:200] + "…")
         raise FindingsFormatError(f"{where}: not valid CSAF 2.0: {message}", entry=where)

@@ -64,6 +64,13 @@ def _definitions(tree: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Path]]:
     yield from _branches(tree.get("branches"), (*root, "branches"))
 
 
+def _circle(ids: list[str]) -> str:
+    """``a -> b -> a``; a long circle shortened so the message stays one readable line."""
+    if len(ids) <= 8:
+        return " -> ".join(ids)
+    return " -> ".join([*ids[:3], f"… ({len(ids) - 1} products) …", *ids[-2:]])
+
+
 class ProductTree:
     """Products and groups of one document, resolved; lookups raise on unknown ids."""
 
@@ -81,8 +88,7 @@ class ProductTree:
                 product = _own(named, (*path, "full_product_name"))
                 self._define(product, (*path, "full_product_name", "product_id"))
                 self._relationships[product.id] = (rel, path)
-        for ident in sorted(self._relationships):
-            self._resolve(ident, ())
+        self._resolve_all()
         self.groups = self._groups(tree.get("product_groups") or [])
 
     def _define(self, product: CsafProduct, path: Path) -> None:
@@ -91,28 +97,49 @@ class ProductTree:
                              f"(first at {self.products[product.id].where})")
         self.products[product.id] = product
 
-    def _resolve(self, ident: str, chain: tuple[str, ...]) -> CsafProduct:
-        """A relationship product with the purl and CPEs of what it references."""
-        if ident not in self._relationships:
-            return self.products[ident]
+    def _refs(self, ident: str) -> tuple[str, str]:
+        """(component, platform) a relationship product references; both must be defined."""
         rel, path = self._relationships[ident]
-        if ident in chain:
-            circle = " -> ".join((*chain[chain.index(ident):], ident))
-            raise fail(path, f"relationships form a circle: {circle}")
-        component = self._lookup_ref(rel, "product_reference", path, (*chain, ident))
-        platform = self._lookup_ref(rel, "relates_to_product_reference", path, (*chain, ident))
+        out = []
+        for key in ("product_reference", "relates_to_product_reference"):
+            ref = rel.get(key)
+            if not isinstance(ref, str) or ref not in self.products:
+                raise fail((*path, key), f"product id {ref!r} is never defined in the product tree")
+            out.append(ref)
+        return out[0], out[1]
+
+    def _combine(self, ident: str) -> None:
+        """A relationship product with the purl and CPEs of what it references (already resolved)."""
+        component, platform = (self.products[r] for r in self._refs(ident))
         own = self.products[ident]
         cpes = tuple(dict.fromkeys((*own.cpes, *component.cpes, *platform.cpes)))
-        resolved = CsafProduct(own.id, own.name, own.purl or component.purl, cpes, own.where)
-        self.products[ident] = resolved
-        del self._relationships[ident]
-        return resolved
+        self.products[ident] = CsafProduct(own.id, own.name, own.purl or component.purl, cpes, own.where)
 
-    def _lookup_ref(self, rel: dict[str, Any], key: str, path: Path, chain: tuple[str, ...]) -> CsafProduct:
-        ref = rel.get(key)
-        if not isinstance(ref, str) or ref not in self.products:
-            raise fail((*path, key), f"product id {ref!r} is never defined in the product tree")
-        return self._resolve(ref, chain)
+    def _resolve_all(self) -> None:
+        """Every relationship product, references first (an explicit stack: a chain of any length)."""
+        done: set[str] = set()
+        for start in sorted(self._relationships):
+            stack: list[tuple[str, bool]] = [(start, False)]
+            chain: list[str] = []                     # expanded, not yet combined: the current path
+            on_chain: set[str] = set()
+            while stack:
+                ident, combine = stack.pop()
+                if combine:
+                    self._combine(ident)
+                    done.add(ident)
+                    on_chain.discard(chain.pop())
+                    continue
+                if ident in done or ident not in self._relationships:
+                    continue
+                chain.append(ident)
+                on_chain.add(ident)
+                stack.append((ident, True))
+                for ref in reversed(self._refs(ident)):
+                    if ref in on_chain:
+                        circle = _circle([*chain[chain.index(ref):], ref])
+                        raise fail(self._relationships[ref][1], f"relationships form a circle: {circle}")
+                    if ref in self._relationships and ref not in done:
+                        stack.append((ref, False))
 
     def _groups(self, items: list[Any]) -> dict[str, tuple[str, ...]]:
         ids = {g.get("group_id") for g in items if isinstance(g, dict)}

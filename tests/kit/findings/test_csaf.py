@@ -205,3 +205,19 @@ def test_the_csaf_vex_profile_needs_impact_and_action_statements() -> None:
     [_, affected] = csaf_vex_statements(parse_csaf(with_action)).statements
     assert affected.action_statement == "workaround: Disable the feature"
     assert csaf_advisories(parse_csaf(changed(no_action, "/document/category", "csaf_security_advisory")), "x")
+
+
+def test_a_long_chain_of_relationships_resolves_without_recursion() -> None:
+    count = 3000          # deeper than Python's recursion limit
+    rels = [{"category": "default_component_of", "product_reference": f"r{i - 1}" if i else "a",
+             "relates_to_product_reference": "p", "full_product_name": {"name": f"r{i}", "product_id": f"r{i}"}}
+            for i in range(count)]
+    doc = csaf(products=[tree_product("a", "pkg:pypi/a@1"), tree_product("p", cpe="cpe:/o:example:p:1")],
+               relationships=rels[::-1], vulnerabilities=[vuln("CVE-2026-0001", {"known_affected": [f"r{count - 1}"]})])
+    last = parse_csaf(doc).tree.products[f"r{count - 1}"]
+    assert (last.purl, last.cpes) == ("pkg:pypi/a@1", ("cpe:/o:example:p:1",))
+    rels[0]["product_reference"] = f"r{count - 1}"          # now a circle through all of them
+    with pytest.raises(FindingsFormatError) as caught:
+        parse_csaf(doc)
+    assert caught.value.message.endswith(
+        "relationships form a circle: r0 -> r2999 -> r2998 -> … (3000 products) … -> r1 -> r0")
