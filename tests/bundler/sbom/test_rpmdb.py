@@ -6,6 +6,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bundler.sbom.catalogers.rpm import RpmCataloger
 from bundler.sbom.errors import PackageDatabaseError
@@ -248,3 +249,38 @@ def test_rpmdb_over_the_file_limit_names_file_and_layer(tmp_path: Path) -> None:
         catalog_layers(subject, [(LAYER, blob)], limits=LayerLimits(max_file_bytes=1 << 20))
     line = caught.value.one_line()
     assert "var/lib/rpm/Packages" in line and LAYER in line and str(2 << 20) in line
+
+
+# -- fuzz: damaged real databases give RpmdbError or packages, never another exception ----
+
+_FUZZ_INPUTS: dict[str, bytes] = {}     # the undamaged files, made once
+_DAMAGE = st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=255)),
+                   min_size=1, max_size=8)
+
+
+def _damaged(data: bytes, hits: list[tuple[int, int]], cut: int) -> bytes:
+    out = bytearray(data)
+    for pos, value in hits:
+        out[pos % len(out)] = value
+    return bytes(out[:max(1, len(out) - cut)])
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hits=_DAMAGE, cut=st.sampled_from([0, 0, 0, 1, 100, 4096]), kind=st.sampled_from(["bdb", "ndb", "blob"]))
+def test_damaged_databases_never_crash(blobs: list[tuple[int, bytes]], tmp_path_factory: pytest.TempPathFactory,
+                                       hits: list[tuple[int, int]], cut: int, kind: str) -> None:
+    originals = _FUZZ_INPUTS.get(kind)
+    if originals is None:
+        work = tmp_path_factory.mktemp("fuzz")
+        _FUZZ_INPUTS["bdb"] = bdb_db(work / "rpm", blobs, pagesize=512).read_bytes()
+        _FUZZ_INPUTS["ndb"] = write_ndb(work / "Packages.db", blobs).read_bytes()
+        _FUZZ_INPUTS["blob"] = blobs[0][1]
+        originals = _FUZZ_INPUTS[kind]
+    data = _damaged(originals, hits, cut)
+    try:
+        if kind == "blob":
+            parse_header(data)
+        else:
+            read_headers(data)
+    except RpmdbError:
+        pass
