@@ -236,12 +236,14 @@ class _Reader:
         meta: dict[str, str] = {}
         licenses: dict[tuple[str, str], tuple[str, ...]] = {}
         nested: list[zipfile.ZipInfo] = []
-        for info in sorted(infos, key=lambda i: i.filename):
+        for info in infos:                      # central directory order: fixed by the bytes
             name = info.filename
-            if _escapes(name):
+            if (".." in name or name.startswith(("/", "\\")) or name[1:2] == ":") and _escapes(name):
                 self.out.skips.append(Skip(prefix + name, "entry name escapes the archive; ignored"))
                 continue
-            if info.is_dir():
+            if not name.startswith("META-INF/"):
+                if name.lower().endswith(ARCHIVE_SUFFIXES):
+                    nested.append(info)
                 continue
             pom = _POM_PROPERTIES.match(name)
             if pom:
