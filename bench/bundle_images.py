@@ -6,8 +6,13 @@ site-packages plus incompressible data) to the local test registry, then in one 
     ours:     stella-bundler build (fresh cache: pull, SBOMs, pack, sign)
     baseline: skopeo copy docker://… oci:DIR for each image, then tar -C DIR | zstd -3 -T2 | openssl dgst
 and prints ours / baseline (goal <= 1.2) and the share of the build spent on SBOMs (goal < 25 %).
+Two more images exercise the heavier catalogers (``--no-java``/``--no-rpm`` leave them out): a
+Java-heavy one (every jar of this machine's /usr/share/java, three times over: loose, in a
+Spring Boot fat jar, in a war) and an RPM-based one (an rpmdb.sqlite of real packages built by
+rpmbuild). After the builds, each default cataloger runs alone over every image's layers,
+and the time it adds to a bare layer read is printed per ecosystem.
 
-    ./build.sh bench bundle_images [--images 4] [--reps 2]
+    ./build.sh bench bundle_images [--images 4] [--reps 2] [--no-java] [--no-rpm]
 Needs the test registry: eval "$(./build.sh services start)" first (STELLA_TEST_REGISTRY).
 """
 
@@ -24,7 +29,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -94,7 +104,72 @@ def _add_random(tar: tarfile.TarFile, name: str, size: int) -> None:
     tar.addfile(info, io.BytesIO(os.urandom(size)))
 
 
-def make_images(registry: str, count: int, work: Path) -> list[str]:
+def _jars() -> dict[str, bytes]:
+    """Every distinct jar of /usr/share/java (Debian's real jars)."""
+    out: dict[str, bytes] = {}
+    for path in sorted(Path("/usr/share/java").glob("*.jar")):
+        real = path.resolve()
+        if real.is_file() and real.name not in out:
+            out[real.name] = real.read_bytes()
+    return out
+
+
+def _zip(entries: dict[str, bytes], stored: bool) -> bytes:
+    buf = io.BytesIO()
+    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(buf, "w", method) as zf:
+        for name, data in entries.items():
+            zf.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), data, compress_type=method)
+    return buf.getvalue()
+
+
+def java_layer(tar: tarfile.TarFile) -> None:
+    """A Java-heavy application layer: the jars loose, in a fat jar and in a war."""
+    jars = _jars()
+    for name, data in jars.items():
+        _add_bytes(tar, f"opt/app/lib/{name}", data)
+    boot = {"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\nMain-Class: org.springframework.boot.loader.JarLauncher\n",
+            **{f"BOOT-INF/lib/{n}": d for n, d in jars.items()}}
+    _add_bytes(tar, "opt/app/shop.jar", _zip(boot, stored=True))
+    _add_bytes(tar, "opt/tomcat/webapps/shop.war", _zip({f"WEB-INF/lib/{n}": d for n, d in jars.items()}, stored=False))
+
+
+def rpm_layer(work: Path, packages: int = 40) -> Callable[[tarfile.TarFile], None]:
+    """An RPM-based root: RHEL's os-release and an rpmdb.sqlite of *packages* real rpms
+    (rpmbuild, then rpm -i --justdb), plus real shared libraries as the payload."""
+    from tests.bundler.sbom.rpmtools import Spec, build_rpm, sqlite_db
+    specs = [Spec(f"bench-pkg{i}", f"1.{i}.0", f"{i}.el9", epoch=i % 3 or None, files=40) for i in range(packages)]
+    rpms = [build_rpm(spec, work / "rpmbuild") for spec in specs]
+    db = sqlite_db(work / "rpmdb", rpms).read_bytes()
+
+    def build(tar: tarfile.TarFile) -> None:
+        _add_bytes(tar, "etc/os-release", b'NAME="Red Hat Enterprise Linux"\nID="rhel"\nVERSION_ID="9.4"\n')
+        _add_bytes(tar, "var/lib/rpm/rpmdb.sqlite", db)
+        _add_tree(tar, Path("/usr/lib/x86_64-linux-gnu"), "usr/lib64", 120 << 20)
+    return build
+
+
+@dataclass(frozen=True)
+class Image:
+    ref: str
+    layers: tuple[str, ...]
+
+
+def _push(client: RegistryClient, layout: Path, ref: str, layers: list[tuple[dict[str, object], str]]) -> Image:
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": [d for _l, d in layers]}}).encode()
+    cdig = hashlib.sha256(config).hexdigest()
+    (layout / "blobs" / "sha256" / cdig).write_bytes(config)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": OCI_CONFIG, "digest": f"sha256:{cdig}", "size": len(config)},
+                           "layers": [desc for desc, _d in layers]}).encode()
+    mdig = hashlib.sha256(manifest).hexdigest()
+    (layout / "blobs" / "sha256" / mdig).write_bytes(manifest)
+    push_image(client, layout, f"sha256:{mdig}", OCI_MANIFEST, ref)
+    return Image(ref, tuple(str(desc["digest"]) for desc, _d in layers))
+
+
+def make_images(registry: str, count: int, work: Path, java: bool = True, rpm: bool = True) -> list[Image]:
     layout = work / "src"
     (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
@@ -104,35 +179,51 @@ def make_images(registry: str, count: int, work: Path) -> list[str]:
         _add_bytes(tar, "etc/os-release", Path("/etc/os-release").read_bytes())
         _add_tree(tar, Path("/usr/lib/x86_64-linux-gnu"), "usr/lib/x86_64-linux-gnu", 160 << 20)
 
-    base_desc, base_diff = _layer(layout, base)
+    base_layer = _layer(layout, base)
     site = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    refs = []
+    images = []
     with RegistryClient(Registries({registry: RegistryConfig(registry, insecure=True)})) as client:
         for i in range(count):
             def app(tar: tarfile.TarFile, i: int = i) -> None:
                 _add_tree(tar, site, "usr/lib/python3/dist-packages", 120 << 20)
                 _add_random(tar, f"opt/app{i}/data.bin", 90 << 20)
-            app_desc, app_diff = _layer(layout, app)
-            config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
-                                 "rootfs": {"type": "layers", "diff_ids": [base_diff, app_diff]}}).encode()
-            cdig = hashlib.sha256(config).hexdigest()
-            (layout / "blobs" / "sha256" / cdig).write_bytes(config)
-            manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                                   "config": {"mediaType": OCI_CONFIG, "digest": f"sha256:{cdig}",
-                                              "size": len(config)},
-                                   "layers": [base_desc, app_desc]}).encode()
-            mdig = hashlib.sha256(manifest).hexdigest()
-            (layout / "blobs" / "sha256" / mdig).write_bytes(manifest)
-            ref = f"{registry}/bench/app{i}:v1"
-            push_image(client, layout, f"sha256:{mdig}", OCI_MANIFEST, ref)
-            refs.append(ref)
-    return refs
+            images.append(_push(client, layout, f"{registry}/bench/app{i}:v1", [base_layer, _layer(layout, app)]))
+        if java:
+            images.append(_push(client, layout, f"{registry}/bench/java:v1", [base_layer, _layer(layout, java_layer)]))
+        if rpm:
+            images.append(_push(client, layout, f"{registry}/bench/rpm:v1", [_layer(layout, rpm_layer(work))]))
+    return images
+
+
+def per_ecosystem(cache: Path, images: list[Image]) -> list[tuple[str, float]]:
+    """CPU seconds each default cataloger adds to a bare read of every image's layers (no
+    scan cache: each run reads every layer again; CPU, not wall time, so the other work on
+    the machine does not count), the bare read first and all catalogers together last."""
+    import logging
+
+    from bundler.sbom.catalog import catalog_layers
+    from bundler.sbom.catalogers import DEFAULT_CATALOGERS
+    from bundler.sbom.model import ImageSubject
+    logging.getLogger("bundler.sbom").setLevel(logging.ERROR)      # the jars' skips: not the point here
+
+    def run(catalogers: tuple[Any, ...]) -> float:
+        start = time.process_time()
+        for image in images:
+            layers = [(d, cache / "oci" / "blobs" / "sha256" / d.removeprefix("sha256:")) for d in image.layers]
+            catalog_layers(ImageSubject("bench", image.ref, "sha256:" + "0" * 64), layers, catalogers=catalogers)
+        return time.process_time() - start
+    bare = min(run(()) for _ in range(2))
+    alone = [(c.name, max(0.0, min(run((c,)) for _ in range(2)) - bare)) for c in DEFAULT_CATALOGERS]
+    together = min(run(DEFAULT_CATALOGERS) for _ in range(2)) - bare
+    return [("(bare layer read)", bare), *alone, ("(all together)", together)]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--no-java", dest="java", action="store_false", help="leave out the Java-heavy image")
+    ap.add_argument("--no-rpm", dest="rpm", action="store_false", help="leave out the RPM-based image")
     args = ap.parse_args()
     registry = os.environ.get("STELLA_TEST_REGISTRY")
     if not registry:
@@ -142,13 +233,14 @@ def main() -> None:
             raise SystemExit(f"missing {tool} (run ./build.sh setup)")
     work = Path(tempfile.mkdtemp(prefix="stella-bench-img-"))
     try:
-        run(registry, args.images, args.reps, work)
+        run(registry, args.images, args.reps, work, args.java, args.rpm)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run(registry: str, count: int, reps: int, work: Path) -> None:
-    refs = make_images(registry, count, work)
+def run(registry: str, count: int, reps: int, work: Path, java: bool = True, rpm: bool = True) -> None:
+    images = make_images(registry, count, work, java, rpm)
+    refs = [image.ref for image in images]
     shutil.rmtree(work / "src")
     spec = work / "kit.yaml"
     comps = "\n".join(f"      app{i}: {ref}" for i, ref in enumerate(refs))
@@ -171,6 +263,8 @@ def run(registry: str, count: int, reps: int, work: Path) -> None:
         copies = " && ".join(f"skopeo copy -q --src-tls-verify=false docker://{ref} oci:{dest}:app{i}"
                              for i, ref in enumerate(refs))
         base.append(timed(f"{copies} && tar -C {dest} -cf - . | zstd -q -3 -T2 | openssl dgst -sha256", shell=True))
+        if rep == reps - 1:
+            ecosystems = per_ecosystem(cache, images)
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(work / f"sbom{rep}", ignore_errors=True)
         shutil.rmtree(dest, ignore_errors=True)
@@ -184,6 +278,9 @@ def run(registry: str, count: int, reps: int, work: Path) -> None:
           f"(goal < 25 %); the SBOM work itself takes {sbom_work:.2f} s (layers scanned as they download, "
           f"cataloging, rendering), mostly overlapped with the pulls; "
           f"peak RSS {o.max_rss_mib:.0f} MiB")
+    print("cataloging CPU per ecosystem over all images (each cataloger alone, minus the bare read; best of 2):")
+    for name, seconds in ecosystems:
+        print(f"  {name:<20} {seconds:6.2f} s")
 
 
 if __name__ == "__main__":
