@@ -13,9 +13,12 @@ message starts with the JSON path.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
+
+from packageurl import PackageURL
 
 from kit.findings.csaf_tree import Path, fail
 from kit.findings.cvss import base_score
@@ -36,6 +39,7 @@ JUSTIFICATIONS = {
     "protected_at_perimeter": "inline_mitigations_already_exist",
     "protected_by_mitigating_control": "inline_mitigations_already_exist",
 }
+VERSION_STATUS = {"affected": "affected", "unaffected": "not_affected", "unknown": "under_investigation"}
 _CVSS_PREFIX = {"CVSSv2": "", "CVSSv3": "CVSS:3.0/", "CVSSv31": "CVSS:3.1/", "CVSSv4": "CVSS:4.0/"}
 _BASE_METRICS = {"CVSSv2": {"AV", "AC", "Au", "C", "I", "A"},
                  "CVSSv3": {"CVSS", "AV", "AC", "PR", "UI", "S", "C", "I", "A"},
@@ -114,7 +118,50 @@ def _ratings(vuln: dict[str, Any], path: Path) -> None:
                                                       f"(which gives {computed})")
 
 
-def _statement(vuln: dict[str, Any], path: Path, refs: dict[str, ForeignProduct], stamp: str) -> ForeignStatement:
+def _versioned(product: ForeignProduct, version: str) -> ForeignProduct:
+    """The product at one version: ``purl@version`` when its purl names no version (a versioned
+    purl as it is); a product without a purl as ``ID@VERSION`` (it never matches a package, but
+    two versions' statements stay apart)."""
+    try:
+        purl = PackageURL.from_string(product.purl) if product.purl else None
+    except ValueError:
+        purl = None
+    if purl is None:
+        return ForeignProduct(f"{product.id}@{quote(version, safe='')}")
+    if purl.version:
+        return product
+    text = PackageURL(purl.type, purl.namespace, purl.name, version, purl.qualifiers, purl.subpath).to_string()
+    return ForeignProduct(text, text, product.cpe)
+
+
+def _targets(vuln: dict[str, Any], path: Path, refs: dict[str, ForeignProduct], status: str
+             ) -> dict[str, set[ForeignProduct]]:
+    """OpenVEX status -> products. An ``affects`` entry without ``versions`` takes the analysis's
+    status; with them, each exact version its own (affected, unaffected -> not_affected, unknown ->
+    under_investigation); a version range, which no OpenVEX product can express, counts for the
+    whole product only when affected or unknown (never to suppress)."""
+    out: dict[str, set[ForeignProduct]] = defaultdict(set)
+    for k, entry in enumerate(vuln.get("affects") or []):
+        product = _product(entry.get("ref") if isinstance(entry, dict) else None, refs, (*path, "affects", k, "ref"))
+        versions = entry.get("versions") if isinstance(entry, dict) else None
+        if not versions:
+            out[status].add(product)
+            continue
+        for j, item in enumerate(versions if isinstance(versions, list) else [versions]):
+            given = item.get("status", "affected") if isinstance(item, dict) else None
+            if not isinstance(given, str) or given not in VERSION_STATUS:
+                raise fail((*path, "affects", k, "versions", j), f"status {given!r} is not affected, unaffected "
+                                                                 "or unknown")
+            if isinstance(item.get("version"), str) and item["version"]:
+                out[VERSION_STATUS[given]].add(_versioned(product, item["version"]))
+            elif given != "unaffected":
+                out[VERSION_STATUS[given]].add(product)
+    return out
+
+
+def _statements_of(vuln: dict[str, Any], path: Path, refs: dict[str, ForeignProduct], stamp: str
+                   ) -> list[ForeignStatement]:
+    """The statements of one analysed vulnerability: one per status its products end up with."""
     analysis = vuln["analysis"]
     state = analysis.get("state")
     if state not in STATES:
@@ -122,30 +169,29 @@ def _statement(vuln: dict[str, Any], path: Path, refs: dict[str, ForeignProduct]
     name = vuln.get("id")
     if not isinstance(name, str) or not name:
         raise fail((*path, "id"), "a vulnerability needs an id")
-    affects = vuln.get("affects") or []
-    if not affects:
+    if not vuln.get("affects"):
         raise fail((*path, "affects"), "the analysis names no product (affects is empty)")
-    products = {_product(a.get("ref") if isinstance(a, dict) else None, refs, (*path, "affects", k, "ref"))
-                for k, a in enumerate(affects)}
     status, detail = STATES[state], str(analysis.get("detail") or "").strip()
+    targets = _targets(vuln, path, refs, status)
     raw = analysis.get("justification")
     if raw is not None and raw not in JUSTIFICATIONS:
         raise fail((*path, "analysis", "justification"), f"justification {raw!r} is not a CycloneDX justification")
-    justification = JUSTIFICATIONS.get(raw or "", "")
+    justification = JUSTIFICATIONS.get(raw or "", "") if status == "not_affected" else ""
     if state == "false_positive":
         justification, detail = "vulnerable_code_not_present", f"false positive: {detail}".strip(": ")
     responses = ", ".join(str(r) for r in analysis.get("response") or [])
     action = "; ".join(t for t in (f"response: {responses}" if responses else "", detail) if t)
-    aliases = sorted({str(r["id"]) for r in vuln.get("references") or [] if isinstance(r, dict)
-                      and r.get("id")} - {name})
+    aliases = tuple(sorted({str(r["id"]) for r in vuln.get("references") or [] if isinstance(r, dict)
+                            and r.get("id")} - {name}))
     stamp = _time([(analysis.get("lastUpdated"), (*path, "analysis", "lastUpdated")),
                    (analysis.get("firstIssued"), (*path, "analysis", "firstIssued")),
                    (vuln.get("updated"), (*path, "updated")), (stamp, ("metadata", "timestamp"))])
-    return ForeignStatement(
-        name, tuple(aliases), tuple(sorted(products)), status, stamp, justification=justification,
-        impact_statement=detail if status == "not_affected" else "",
-        action_statement=(action or "No response is given in the CycloneDX analysis") if status == "affected" else "",
-        status_notes=action if status in ("fixed", "under_investigation") else "")
+    return [ForeignStatement(
+        name, aliases, tuple(sorted(products)), got, stamp, justification=justification if got == status else "",
+        impact_statement=(detail or "unaffected per affects[].versions") if got == "not_affected" else "",
+        action_statement=(action or "No response is given in the CycloneDX analysis") if got == "affected" else "",
+        status_notes=action if got in ("fixed", "under_investigation") else "")
+        for got, products in sorted(targets.items()) if products]
 
 
 def _issuer(doc: dict[str, Any], fallback: str) -> str:
@@ -211,9 +257,10 @@ def _statements(doc: dict[str, Any], issuer: str, fallback_id: str, timestamp: s
         if isinstance(vuln, dict):
             _ratings(vuln, ("vulnerabilities", i))
             if isinstance(vuln.get("analysis"), dict) and "state" in vuln["analysis"]:
-                statements.append(_statement(vuln, ("vulnerabilities", i), refs, stamp))
+                statements += _statements_of(vuln, ("vulnerabilities", i), refs, stamp)
     if not statements:
-        raise fail(("vulnerabilities",), "no vulnerability has an analysis.state: not a CycloneDX VEX document")
+        raise fail(("vulnerabilities",), "no vulnerability has an analysis.state naming a product OpenVEX can "
+                                         "express: not a CycloneDX VEX document")
     serial = str(doc.get("serialNumber") or "")
     given = doc.get("version")
     version = given if isinstance(given, int) and not isinstance(given, bool) and given >= 1 else 1

@@ -35,6 +35,8 @@ REFUSED = {
     "vex.json": ("/vulnerabilities/0/ratings/1/score", "score 8.2 disagrees with its vector"),
     "Use-Cases_Case-7_vex.json": ("/vulnerabilities/0/affects", "names no product"),
     "CISA-Use-Cases_Case-7_vex.json": ("/metadata/timestamp", "no timestamp"),
+    # its only analysis says "not affected" for version ranges, which no OpenVEX product can express
+    "Use-Cases_Case-4_vex.json": ("/vulnerabilities", "naming a product OpenVEX can express"),
 }
 
 
@@ -53,7 +55,7 @@ def test_official_examples_map_or_are_refused_for_a_stated_reason(examples: dict
         validate("openvex-0.2.0", vex, name)
         assert parse_openvex(vex, name).problems == ()
         mapped += 1
-    assert mapped == 22
+    assert mapped == 21
 
 
 def test_cisa_case_1_states(examples: dict[str, Any]) -> None:
@@ -166,3 +168,20 @@ def test_any_wrong_json_type_is_a_refusal_never_a_crash() -> None:
             cyclonedx_vex_statements(bad, issuer="I", timestamp="2024-01-01T00:00:00Z").to_openvex()
         except FindingsFormatError as exc:
             assert "\n" not in exc.message, where
+
+
+def test_affects_versions_give_each_exact_version_its_status_and_never_suppress_a_range() -> None:
+    entry = {"ref": "pkg:npm/left-pad", "versions": [
+        {"version": "1.3.0", "status": "unaffected"}, {"version": "1.2.0"}, {"version": "1.1.0", "status": "unknown"},
+        {"range": "vers:npm/<1.0.0", "status": "unaffected"}, {"range": "vers:npm/>=2.0.0", "status": "affected"}]}
+    doc = cdx_vex([{"id": "CVE-2026-1001", "analysis": {"state": "not_affected", "justification": "code_not_present"},
+                    "affects": [entry, {"ref": "box", "versions": [{"version": "9", "status": "unaffected"}]}]}])
+    got = {(s.status, s.justification): [p.id for p in s.products] for s in cyclonedx_vex_statements(doc).statements}
+    assert got == {
+        ("affected", ""): ["pkg:npm/left-pad", "pkg:npm/left-pad@1.2.0"],      # 1.2.0, and the affected range
+        ("not_affected", "vulnerable_code_not_present"): ["pkg:npm/left-pad@1.3.0", "urn:cdx-ref:box@9"],
+        ("under_investigation", ""): ["pkg:npm/left-pad@1.1.0"]}
+    bad = cdx_vex([{"id": "CVE-2026-1001", "analysis": {"state": "exploitable"},
+                    "affects": [{"ref": "lp", "versions": [{"version": "1", "status": "maybe"}]}]}])
+    with pytest.raises(FindingsFormatError, match="/vulnerabilities/0/affects/0/versions/0: status 'maybe'"):
+        cyclonedx_vex_statements(bad)
