@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from packageurl import PackageURL
+
 from kit.findings.csaf_schema import validate_csaf
 from kit.findings.csaf_tree import CsafProduct, Path, ProductTree, fail
 from kit.findings.cvss import base_score
 from kit.findings.errors import FindingsFormatError
 from kit.findings.vex_foreign import ForeignProduct, ForeignStatement, ForeignVex
+from kit.findings.vex_model import SUPPRESSING
 from kit.timeutil import TimeFormatError, format_time, parse_time
 
 # product_status key -> OpenVEX status; "recommended" is advice, not a status, and is not mapped
@@ -195,6 +198,14 @@ def _per_product(csaf: CsafDocument, index: int, key: str, value: Any) -> dict[s
     return out
 
 
+def _versioned(purl: str) -> bool:
+    """True when *purl* names a version (so a statement about it covers that version only)."""
+    try:
+        return bool(purl) and bool(PackageURL.from_string(purl).version)
+    except ValueError:
+        return False
+
+
 def _remedy(item: dict[str, Any]) -> str:
     url = f" ({item['url']})" if item.get("url") else ""
     return f"{item['category']}: {item['details'].strip()}{url}"
@@ -214,6 +225,8 @@ def _statements(csaf: CsafDocument, index: int) -> list[ForeignStatement]:
     for key in STATUS_MAP:
         for pid in status_map.get(key) or []:
             product, status = csaf.tree.products[pid], STATUS_MAP[key]
+            if status in SUPPRESSING and product.version_range and product.purl and not _versioned(product.purl):
+                continue        # a version range no OpenVEX product can express never suppresses (docs/vex.md)
             justification = (flags.get(pid) or flags.get("") or [""])[0] if status == "not_affected" else ""
             said = "\n".join(impact.get(pid) or impact.get("") or []) if status == "not_affected" else ""
             action = "; ".join(remedies.get(pid) or remedies.get("") or []) if status == "affected" else ""

@@ -32,6 +32,7 @@ class CsafProduct:
     purl: str                 # product_identification_helper.purl, or the referenced component's; ""
     cpes: tuple[str, ...]     # its own CPE, then the component's and the platform's
     where: str                # JSON path of its definition
+    version_range: str = ""   # the name of its product_version_range branch ("vers:npm/>=1.0|<2.0"), or ""
 
 
 def fail(path: Path, message: str) -> FindingsFormatError:
@@ -39,28 +40,32 @@ def fail(path: Path, message: str) -> FindingsFormatError:
     return FindingsFormatError(f"{where}: {message}", entry=where)
 
 
-def _own(full: dict[str, Any], path: Path) -> CsafProduct:
+def _own(full: dict[str, Any], path: Path, version_range: str = "") -> CsafProduct:
     helper = full.get("product_identification_helper")
     helper = helper if isinstance(helper, dict) else {}
     purl, cpe = helper.get("purl"), helper.get("cpe")
     return CsafProduct(str(full.get("product_id", "")), str(full.get("name", "")),
                        purl if isinstance(purl, str) else "",
-                       (cpe,) if isinstance(cpe, str) and cpe else (), pointer(path))
+                       (cpe,) if isinstance(cpe, str) and cpe else (), pointer(path), version_range)
 
 
-def _branches(items: Any, path: Path) -> Iterator[tuple[dict[str, Any], Path]]:
+Definition = tuple[dict[str, Any], Path, str]     # full product name, its path, its version range
+
+
+def _branches(items: Any, path: Path) -> Iterator[Definition]:
     for i, branch in enumerate(items if isinstance(items, list) else []):
         if not isinstance(branch, dict):
             continue
         if isinstance(branch.get("product"), dict):
-            yield branch["product"], (*path, i, "product")
+            ranged = str(branch.get("name", "")) if branch.get("category") == "product_version_range" else ""
+            yield branch["product"], (*path, i, "product"), ranged
         yield from _branches(branch.get("branches"), (*path, i, "branches"))
 
 
-def _definitions(tree: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Path]]:
+def _definitions(tree: dict[str, Any]) -> Iterator[Definition]:
     root: Path = ("product_tree",)
     for i, full in enumerate(tree.get("full_product_names") or []):
-        yield full, (*root, "full_product_names", i)
+        yield full, (*root, "full_product_names", i), ""
     yield from _branches(tree.get("branches"), (*root, "branches"))
 
 
@@ -78,8 +83,8 @@ class ProductTree:
         tree = doc.get("product_tree")
         tree = tree if isinstance(tree, dict) else {}
         self.products: dict[str, CsafProduct] = {}
-        for full, path in _definitions(tree):
-            self._define(_own(full, path), path)
+        for full, path, ranged in _definitions(tree):
+            self._define(_own(full, path, ranged), path)
         self._relationships: dict[str, tuple[dict[str, Any], Path]] = {}
         for i, rel in enumerate(tree.get("relationships") or []):
             path = ("product_tree", "relationships", i)
@@ -113,7 +118,8 @@ class ProductTree:
         component, platform = (self.products[r] for r in self._refs(ident))
         own = self.products[ident]
         cpes = tuple(dict.fromkeys((*own.cpes, *component.cpes, *platform.cpes)))
-        self.products[ident] = CsafProduct(own.id, own.name, own.purl or component.purl, cpes, own.where)
+        self.products[ident] = CsafProduct(own.id, own.name, own.purl or component.purl, cpes, own.where,
+                                           own.version_range if own.purl else component.version_range)
 
     def _resolve_all(self) -> None:
         """Every relationship product, references first (an explicit stack: a chain of any length)."""

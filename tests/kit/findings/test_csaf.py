@@ -221,3 +221,20 @@ def test_a_long_chain_of_relationships_resolves_without_recursion() -> None:
         parse_csaf(doc)
     assert caught.value.message.endswith(
         "relationships form a circle: r0 -> r2999 -> r2998 -> … (3000 products) … -> r1 -> r0")
+
+
+def test_a_version_range_product_never_suppresses() -> None:
+    """A product_version_range branch with a versionless purl: not_affected/fixed cannot be expressed."""
+    doc = csaf("csaf_vex", products=[tree_product("lp-exact", "pkg:npm/left-pad@1.3.0")], vulnerabilities=[
+        vuln("CVE-2026-1002", {"known_not_affected": ["lp-old", "lp-exact"], "known_affected": ["lp-new"]},
+             flags=[{"label": "vulnerable_code_not_present", "product_ids": ["lp-old", "lp-exact"]}],
+             remediations=[{"category": "vendor_fix", "details": "Upgrade", "product_ids": ["lp-new"]}])])
+    doc["product_tree"]["branches"][0]["branches"] += [
+        {"category": "product_version_range", "name": "vers:npm/<1.0.0",
+         "product": tree_product("lp-old", "pkg:npm/left-pad")},
+        {"category": "product_version_range", "name": "vers:npm/>=2.0.0",
+         "product": tree_product("lp-new", "pkg:npm/left-pad")}]
+    parsed = parse_csaf(doc)
+    assert parsed.tree.products["lp-old"].version_range == "vers:npm/<1.0.0"
+    got = {s.status: [p.id for p in s.products] for s in csaf_vex_statements(parsed).statements}
+    assert got == {"not_affected": ["pkg:npm/left-pad@1.3.0"], "affected": ["pkg:npm/left-pad"]}
