@@ -262,6 +262,16 @@ class BadRrule(KitFormatError):
     kind = "bad-rrule"
 
 
+class InvalidWorkflow(KitFormatError):
+    """A workflow template has problems, each named by its path (``steps[3].with.window``)."""
+
+    kind = "invalid-workflow"
+
+    def __init__(self, message: str, *, problems: tuple[tuple[str, str], ...] = (), entry: str | None = None) -> None:
+        super().__init__(message, entry=entry)
+        self.problems = problems
+
+
 # --- refused (exit 1) ---------------------------------------------------------------------
 
 class WrongPayloadType(KitVerificationError):

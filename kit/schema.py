@@ -25,6 +25,11 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
+def validator(name: str) -> jsonschema.protocols.Validator:
+    """The validator of ``docs/schemas/<name>.schema.json``, for callers that want every error."""
+    return _validator(name)
+
+
 def validate(name: str, document: Any, where: str) -> None:
     """Validate *document* against ``docs/schemas/<name>.schema.json``.
 

@@ -52,6 +52,7 @@ PINNED: dict[str, set[int]] = {
     "bad-release": {3}, "bad-role": {3},
     "bad-rrule": {3}, "bad-spec": {3}, "bad-timeout": {3}, "bad-timezone": {3}, "bad-window": {3},
     "image-not-imported": {3}, "image-not-in-release": {3}, "input-digest-mismatch": {3}, "lock-changed": {3},
+    "invalid-workflow": {3},
     "malformed": {3}, "malformed-envelope": {3}, "malformed-payload": {3}, "no-compose-template": {3},
     "no-targets": {3}, "not-a-kit": {3}, "not-a-sticker": {3}, "not-a-trust-root": {3},
     "not-an-evidence-packet": {3}, "not-an-import-record": {3}, "registry-error": {3}, "schema": {3},
