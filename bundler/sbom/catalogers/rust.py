@@ -43,7 +43,7 @@ class _DepScan:
     def __init__(self) -> None:
         self.head = b""
         self.carry = b""                # the last _LOOK bytes, not yet tried as a start
-        self.inflating: Any = None      # zlib decompressobj of a confirmed candidate
+        self.inflating: Any = None      # zlib decompressobj of a candidate that looked right
         self.parts: list[bytes] = []
         self.size = 0
         self.found: bytes | None = None
@@ -53,17 +53,25 @@ class _DepScan:
             self.head += data[:len(ELF) - len(self.head)]
             if not ELF.startswith(self.head):
                 return False
-        if self.inflating is not None:
-            return self._inflate(data)
-        buf = self.carry + data
-        end = max(0, len(buf) - _LOOK)
-        for match in _ZLIB.finditer(buf, 0, end + 1):
-            at = match.start()
-            if at >= end:
-                break
-            if self._try(buf, at):
-                return self._inflate(buf[at:])
-        self.carry = buf[end:]
+        first = False
+        while data:
+            if self.inflating is not None:
+                data = self._inflate(data, first)
+                if self.found is not None:
+                    return False
+                if self.inflating is not None:
+                    return True
+                continue                      # not it: look again in what follows
+            buf = self.carry + data
+            end = max(0, len(buf) - _LOOK)
+            for match in _ZLIB.finditer(buf, 0, end):
+                if match.start() < end and self._try(buf, match.start()):
+                    self.carry, data, first = b"", buf[match.start():], True
+                    self.inflating, self.parts, self.size = zlib.decompressobj(), [], 0
+                    break
+            else:
+                self.carry = buf[end:]
+                return True
         return True
 
     def _try(self, buf: bytes, at: int) -> bool:
@@ -73,33 +81,32 @@ class _DepScan:
             return False
         return bool(_PREFIX.match(out))
 
-    def _inflate(self, data: bytes) -> bool:
-        if self.inflating is None:
-            self.inflating, self.parts, self.size = zlib.decompressobj(), [], 0
+    def _inflate(self, data: bytes, first: bool) -> bytes:
+        """Feed the candidate's stream; the bytes still to look at when it is done with
+        (the rest after the stream, or after its first byte when it was not audit data)."""
         try:
             out = self.inflating.decompress(data, MAX_AUDIT_BYTES + 1 - self.size)
         except zlib.error:
-            return self._give_up()
+            self.inflating = None
+            return data[1:] if first else data
         self.parts.append(out)
         self.size += len(out)
         if self.size > MAX_AUDIT_BYTES:
-            return self._give_up()
-        if self.inflating.eof:
-            self.found = MAGIC + b"".join(self.parts)
-            return False
-        return True
-
-    def _give_up(self) -> bool:
-        self.inflating, self.parts, self.carry = None, [], b""
-        return True      # keep looking after it (a decoy is not the audit data)
+            self.inflating = None
+            return data[1:] if first else data
+        if not self.inflating.eof:
+            return b""
+        rest: bytes = self.inflating.unused_data
+        whole = b"".join(self.parts)
+        self.inflating, self.parts = None, []
+        if audit_packages(whole):
+            self.found = MAGIC + whole
+        return rest
 
     def result(self) -> bytes | None:
-        if self.found is None and self.carry and self.inflating is None:
-            buf, self.carry = self.carry, b""
-            for match in _ZLIB.finditer(buf):
-                if self._try(buf, match.start()):
-                    self._inflate(buf[match.start():])
-                    break
+        if self.found is None and self.inflating is None and self.carry:
+            buf, self.carry = self.carry + b"\0" * _LOOK, b""     # let the last bytes be tried too
+            self.feed(buf)
         return self.found
 
 

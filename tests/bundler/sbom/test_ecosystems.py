@@ -8,6 +8,7 @@ import logging
 import tarfile
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from bundler.sbom.catalogers.rust import RustCataloger
 from bundler.sbom.errors import LayerLimitError
 from bundler.sbom.javaarchive import ArchiveLimits, read_archive
 from bundler.sbom.model import Component, ImageSubject
+from bundler.sbom.probe import STEP
 from tests.bundler.sbom import ecosystems as eco
 from tests.bundler.sbom.test_go_binaries import fake_go_binary
 from tests.images import make_tar
@@ -241,6 +243,16 @@ def test_rust_audit_data_and_cargo_lock(tmp_path: Path) -> None:
     assert {(c.name, c.version) for c in comps if c.path == "bin/stella-audited"} == oracle
     assert {(c.name, c.version) for c in comps if c.path == "src/app/Cargo.lock"} == oracle
     assert {c.purl for c in comps} == {"pkg:cargo/stella-audited@1.2.0", "pkg:cargo/stella-helper@0.3.1"}
+
+
+@pytest.mark.parametrize("at", [4096, STEP - 30, STEP + 100])      # inside, across and past a 4 MiB piece
+def test_audit_data_is_found_wherever_it_sits_and_decoys_are_passed(tmp_path: Path, at: int) -> None:
+    real = zlib.compress(b'{"packages":[{"name":"serde","version":"1.0.200","source":"crates.io"}]}', 7)
+    decoy = zlib.compress(b'{"packages": not json at all', 9)
+    body = b"\x7fELF" + b"\x90" * 1000 + decoy + b"\x78\xda\x00garbage"
+    binary = body + b"\x90" * (at - len(body)) + real + b"\x90" * 3000
+    comps = _catalog(tmp_path, {"bin/app": binary})
+    assert [(c.purl, c.path) for c in comps] == [("pkg:cargo/serde@1.0.200", "bin/app")]
 
 
 def test_go_and_rust_binaries_in_one_layer_are_both_found(tmp_path: Path) -> None:
