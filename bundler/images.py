@@ -2,7 +2,9 @@
 
 Images are pulled byte-exact into a cache layout shared by all builds (blobs fetched once),
 cataloged into CycloneDX and SPDX SBOMs (cached by image digest), and described by one
-release document per release. Entry paths (docs/kit-format.md):
+release document per release. SBOMs are dated by their image's own creation time and a
+release document by the newest of its images' (``bundler.contenttime``), so unchanged
+content keeps its bytes from one kit to the next. Entry paths (docs/kit-format.md):
 
     blobs/sha256/<hex>                 manifests, indexes, configs, layers — byte-exact
     oci/index.json, oci/oci-layout     the layout's index: one descriptor per image reference
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from bundler import vendorsbom
+from bundler.contenttime import image_time, newest
 from bundler.oci import OCILayout, PulledImage, Puller, RegistryClient, parse_platform, registries_from_dict
 from bundler.releases import ReleaseSpec
 from bundler.sbom import Catalog, SBOMCache, catalog_pulled, spdx3, to_cyclonedx, to_spdx
@@ -165,7 +168,9 @@ def _pull_and_scan(refs: Sequence[str], layout: OCILayout, registries: dict[str,
         try:
             prescan(layout.root, [image], scans, cache=cache, workers=1)
             result.catalogs = catalog_pulled(layout.root, image, cache=cache, scans=scans)
-            result.documents = [_rendered(c, created, cache.dir.parent, formats) for c in result.catalogs]
+            times = {m.digest: image_time(m.created, created) for m in image.manifests}
+            result.documents = [_rendered(c, times[c.subject.digest], cache.dir.parent, formats)
+                                for c in result.catalogs]
         except Exception as exc:  # noqa: BLE001 - re-raised by _sboms, in reference order
             result.error = exc
         timing.add_work(time.perf_counter() - started)
@@ -201,7 +206,8 @@ def _writer_versions() -> tuple[str, ...]:
 
 
 def _render_key(catalog: Catalog, created: dt.datetime) -> str:
-    """What a rendered document depends on: the image, its names, the time, the writers."""
+    """What a rendered document depends on: the image, its names, the time (the image's own,
+    ``bundler.contenttime.image_time``), the writers."""
     subject = catalog.subject
     return canonical.digest({"subject": [subject.registry, subject.repository, subject.digest, subject.tag,
                                          subject.platform], "created": format_time(created),
@@ -306,6 +312,13 @@ def _vendor(rel: ReleaseSpec, components: list[ComponentDoc], loaded: dict[str, 
     return sources, carried
 
 
+def _release_time(rel: ReleaseSpec, images: dict[str, PulledImage], created: dt.datetime) -> dt.datetime:
+    """A release's time: the newest of its images' own times (each falling back to the kit's
+    *created*), so an unchanged release keeps its document's bytes from one kit to the next."""
+    return newest((image_time(m.created, created) for _, ref in rel.components for m in images[ref].manifests),
+                  created)
+
+
 def _release(rel: ReleaseSpec, images: dict[str, PulledImage], sboms: dict[str, dict[str, str]],
              created: dt.datetime, vendor: dict[str, vendorsbom.VendorSBOM] | None = None
              ) -> tuple[ReleaseDoc, list[EntrySource], list[vendorsbom.Carried]]:
@@ -318,7 +331,8 @@ def _release(rel: ReleaseSpec, images: dict[str, PulledImage], sboms: dict[str, 
     components = [_component(svc, ref, images[ref], sboms) for svc, ref in rel.components]
     vendor_sources, carried = _vendor(rel, components, vendor or {}, images)
     doc: ReleaseDoc = {
-        "_type": "stella/release", "name": rel.name, "version": rel.version, "created": format_time(created),
+        "_type": "stella/release", "name": rel.name, "version": rel.version,
+        "created": format_time(_release_time(rel, images, created)),
         "components": components, "compose": compose}
     sources.append(EntrySource(f"releases/{rel.name}/{rel.version}.json", RELEASE_TYPE, data=canonical.dumps(doc)))
     return doc, sources + vendor_sources, carried

@@ -194,8 +194,9 @@ class Layer:
 
 def make_image(layout: OCILayout, layers: list[Layer],
                platform: Platform = Platform("linux", "amd64"),
-               docker_types: bool = False) -> tuple[Descriptor, list[str]]:
-    """Write a single-platform image; returns its manifest descriptor and layer digests."""
+               docker_types: bool = False, created: str | None = None) -> tuple[Descriptor, list[str]]:
+    """Write a single-platform image (its config's ``created`` only when given); returns its
+    manifest descriptor and layer digests."""
     blobs, diff_ids = [], []
     for layer in layers:
         tar = layer.content if isinstance(layer.content, bytes) else make_tar(layer.content)
@@ -209,7 +210,8 @@ def make_image(layout: OCILayout, layers: list[Layer],
     config = json.dumps({"architecture": platform.architecture, "os": platform.os,
                          **({"variant": platform.variant} if platform.variant else {}),
                          "config": {"Cmd": ["/bin/busybox", "sh"]},
-                         "rootfs": {"type": "layers", "diff_ids": diff_ids}},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                         **({"created": created} if created is not None else {})},
                         sort_keys=True).encode()
     manifest = {"schemaVersion": 2,
                 "mediaType": mt.DOCKER_MANIFEST if docker_types else mt.OCI_MANIFEST,

@@ -18,6 +18,7 @@ class PlatformImage:
     platform: Platform | None
     config: Descriptor
     layers: tuple[Descriptor, ...]
+    created: str | None = None   # the config's ``created`` as written (None: absent or not a string)
 
     @property
     def blobs(self) -> tuple[str, ...]:

@@ -173,13 +173,15 @@ class Puller:
         if total > self.limits.max_image_bytes:
             raise LimitExceededError(f"image {ref}: {total} bytes of blobs, limit "
                                      f"{self.limits.max_image_bytes}", entry=man.digest)
-        platform = self._fetch_config(ref, config) or expected
+        platform, created = self._fetch_config(ref, config)
         for layer in layers:
             self._fetch_blob(ref, layer, tapped=True)
         self.layout.write_bytes(man.digest, man.raw, what=f"image {ref}")
-        return PlatformImage(man.digest, man.media_type, man.size, platform, config, layers)
+        return PlatformImage(man.digest, man.media_type, man.size, platform or expected, config, layers,
+                             created)
 
-    def _fetch_config(self, ref: Reference, config: Descriptor) -> Platform | None:
+    def _fetch_config(self, ref: Reference, config: Descriptor) -> tuple[Platform | None, str | None]:
+        """The config's platform and its ``created`` string, each None when it has none."""
         if config.size > self.limits.max_config_bytes:
             raise LimitExceededError(f"image {ref}: config {config.digest} declares "
                                      f"{config.size} bytes, limit {self.limits.max_config_bytes}",
@@ -188,8 +190,11 @@ class Puller:
         try:
             data = json.loads(self.layout.read_blob(config.digest))
         except ValueError:
-            return None  # artifacts may carry non-JSON configs; the platform is then unknown
-        return platform_of(data) if isinstance(data, dict) else None
+            return None, None  # artifacts may carry non-JSON configs; the platform is then unknown
+        if not isinstance(data, dict):
+            return None, None
+        created = data.get("created")
+        return platform_of(data), created if isinstance(created, str) else None
 
     def _fetch_blob(self, ref: Reference, desc: Descriptor, tapped: bool = False) -> None:
         if self.layout.has_blob(desc.digest, desc.size):

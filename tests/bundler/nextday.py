@@ -2,9 +2,10 @@
 
 Day 1: N OSV advisory records, a policy pack, an OpenVEX document, and three images in the
 test registry that share a base layer (a Debian-like rootfs plus incompressible data, as
-compressed layers are) with one application layer each. Day 2: 1 % of the advisory
-records changed (new ``modified`` time and summary), one image rebuilt with one new top
-layer (its release gets a new version), and one VEX statement edited.
+compressed layers are) with one application layer each, created the day before (as a
+registry's images say in their config, Go's nanoseconds and offset included). Day 2: 1 % of
+the advisory records changed (new ``modified`` time and summary), one image rebuilt with
+one new top layer (its release gets a new version), and one VEX statement edited.
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ def push_images(registry: str, work: Path, day: int, scale: Scale) -> dict[str, 
     refs = {}
     for i in range(APPS):
         layers = [base, Layer({f"app/app{i}.bin": _data(100 + i, scale.app_bytes)})]
-        tag = "day1"
+        tag, created = "day1", "2026-10-31T14:30:00.123456789+02:00"
         if day >= 2 and i == 0:
             layers.append(Layer({"app/patch.bin": _data(200 + day, scale.patch_bytes)}))
-            tag = f"day{day}"
-        desc, _ = make_image(layout, layers)
+            tag, created = f"day{day}", f"2026-11-{day - 1:02d}T18:00:00Z"
+        desc, _ = make_image(layout, layers, created=created)
         push(registry, work / f"layout-{day}", desc, f"stella-nextday/app{i}:{tag}")
         refs[f"app{i}"] = f"{registry}/stella-nextday/app{i}:{tag}"
     return refs
