@@ -44,6 +44,7 @@ class ArchiveLimits:
 
     max_depth: int = 8                          # archives inside archives
     max_entries: int = 100_000                  # per archive
+    max_directory_bytes: int = 32 * 1024 * 1024   # its central directory (zipfile holds every entry)
     max_nested_bytes: int = 128 * 1024 * 1024   # one nested archive, uncompressed
     max_total_bytes: int = 512 * 1024 * 1024    # everything read out of one top-level archive
     max_meta_bytes: int = 1024 * 1024           # a manifest, pom.properties or pom.xml
@@ -87,9 +88,9 @@ class _Budget:
         return self.left >= 0
 
 
-def entry_count(fh: IO[bytes]) -> int | None:
-    """Entries the archive's end of central directory record declares (zip64 too);
-    None when there is no end record."""
+def entry_count(fh: IO[bytes]) -> tuple[int, int] | None:
+    """(entries, central directory bytes) the archive's end of central directory record
+    declares (zip64 too); None when there is no end record."""
     fh.seek(0, io.SEEK_END)
     size = fh.tell()
     tail_len = min(size, 22 + 65535)
@@ -98,14 +99,14 @@ def entry_count(fh: IO[bytes]) -> int | None:
     at = tail.rfind(_EOCD)
     if at < 0 or at + 22 > len(tail):
         return None
-    count = struct.unpack_from("<H", tail, at + 10)[0]
-    if count == 0xFFFF and at >= 20 and tail[at - 20:at - 16] == _EOCD64_LOCATOR:
+    count, cd_size = struct.unpack_from("<HI", tail, at + 10)
+    if (count == 0xFFFF or cd_size == 0xFFFFFFFF) and at >= 20 and tail[at - 20:at - 16] == _EOCD64_LOCATOR:
         (record_at,) = struct.unpack_from("<Q", tail, at - 20 + 8)
         fh.seek(record_at)
         record = fh.read(56)
         if len(record) == 56 and record[:4] == b"PK\x06\x06":
-            count = struct.unpack_from("<Q", record, 32)[0]
-    return int(count)
+            count, cd_size = struct.unpack_from("<QQ", record, 32)
+    return int(count), int(cd_size)
 
 
 def _escapes(name: str) -> bool:
@@ -214,12 +215,17 @@ class _Reader:
 
     def archive(self, fh: IO[bytes], where: str, file_name: str, depth: int) -> None:
         prefix = f"{where}!/" if where else ""
-        count = entry_count(fh)
-        if count is None:
+        declared = entry_count(fh)
+        if declared is None:
             self.out.skips.append(Skip(where, "not a zip archive (no end of central directory)"))
             return
+        count, cd_size = declared
         if count > self.limits.max_entries:
             self.out.skips.append(Skip(where, f"{count} entries, limit {self.limits.max_entries}"))
+            return
+        if cd_size > self.limits.max_directory_bytes:      # zipfile parses all of it, whatever the count says
+            self.out.skips.append(Skip(where, f"central directory of {cd_size} bytes, limit "
+                                              f"{self.limits.max_directory_bytes}"))
             return
         fh.seek(0)
         with zipfile.ZipFile(fh) as zf:

@@ -189,6 +189,11 @@ def test_too_many_entries_is_refused_before_reading_them() -> None:
     jar = eco.make_zip({f"f{i}": b"" for i in range(50)})
     found = read_archive(io.BytesIO(jar), "x.jar", ArchiveLimits(max_entries=10))
     assert [s.reason for s in found.skips] == ["50 entries, limit 10"]
+    lying = bytearray(jar)                    # the end record says 5 entries; the directory holds 50
+    at = lying.rfind(b"PK\x05\x06")
+    lying[at + 8:at + 12] = (5).to_bytes(2, "little") * 2
+    found = read_archive(io.BytesIO(bytes(lying)), "x.jar", ArchiveLimits(max_entries=10, max_directory_bytes=1000))
+    assert [s.reason for s in found.skips][0].startswith("central directory of ")
 
 
 # -- Ruby, PHP, .NET, Rust -----------------------------------------------------------------
