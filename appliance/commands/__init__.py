@@ -43,6 +43,8 @@ LAZY: dict[str, tuple[str, str]] = {
     "rollback": ("appliance.commands.rollback", "rollback"),
     "whereis": ("appliance.commands.whereis", "whereis"),
     "drift": ("appliance.commands.drift", "drift"),
+    # workflows (docs/workflows.md)
+    "workflow": ("appliance.commands.workflow", "workflow"),
     # the service (docs/service.md)
     "serve": ("appliance.commands.serve", "serve"),
     "token": ("appliance.commands.tokens", "token"),

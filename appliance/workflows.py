@@ -1,0 +1,107 @@
+"""Which workflow template each environment runs, stored by digest (docs/workflows.md).
+
+Templates are rows keyed by digest and never changed; ``environment_workflows`` is the
+history of what was set for an environment, by whom and from where (an admin's file, or a
+kit). The newest row is in force; an environment with none runs the default template.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+import sqlite_utils
+
+from appliance import audit, environments
+from appliance.errors import DamagedHome
+from appliance.store.db import transaction
+from appliance.users import User
+from kit import canonical
+from kit.timeutil import format_time, now
+from kit.workflow.default import default_template
+from kit.workflow.load import from_doc, load
+from kit.workflow.model import Template
+
+Origin = Literal["default", "admin", "kit"]
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The template an environment runs and where it came from."""
+
+    environment: str
+    template: Template
+    origin: Origin
+    origin_ref: str | None = None       # the file an admin gave, or the kit's id
+    set_at: str | None = None
+    set_by: str | None = None
+
+    def summary(self) -> dict[str, object]:
+        return {"environment": self.environment, "name": self.template.name, "digest": self.template.digest,
+                "origin": self.origin, "originRef": self.origin_ref, "setAt": self.set_at, "setBy": self.set_by,
+                "template": self.template.to_doc()}
+
+
+def set_from_file(db: sqlite_utils.Database, environment: str, data: bytes, where: str, actor: User) -> InForce:
+    """Make the template in *data* the one *environment* runs (an admin's; audited).
+
+    Setting the template already in force changes nothing (and returns it).
+
+    Raises:
+        UnknownEnvironment: no such environment.
+        InvalidWorkflow: the file has problems (every one is in the error's ``problems``).
+    """
+    environments.get(db, environment)
+    template = load(data, where)
+    current = in_force(db, environment)
+    if current.origin != "default" and current.template.digest == template.digest:
+        return current
+    when = format_time(now())
+    with transaction(db):
+        _store(db, template, when)
+        db.execute("INSERT INTO environment_workflows (environment, digest, origin, origin_ref, source, set_at, "
+                   "set_by) VALUES (?, ?, 'admin', ?, ?, ?, ?)",
+                   [environment, template.digest, where, data, when, actor.name])
+        audit.append(db, actor.name, "workflow.set", {
+            "environment": environment, "digest": template.digest, "name": template.name, "origin": "admin",
+            "file": where, "previous": current.template.digest}, when)
+    return InForce(environment, template, "admin", where, when, actor.name)
+
+
+def _store(db: sqlite_utils.Database, template: Template, when: str) -> None:
+    db.execute("INSERT OR IGNORE INTO workflow_templates (digest, name, document, created_at) VALUES (?, ?, ?, ?)",
+               [template.digest, template.name, canonical.dumps(template.to_doc()).decode("utf-8"), when])
+
+
+def in_force(db: sqlite_utils.Database, environment: str) -> InForce:
+    """The template *environment* runs now (the default when none was set).
+
+    Raises:
+        UnknownEnvironment: no such environment.
+    """
+    environments.get(db, environment)
+    row = db.execute("SELECT digest, origin, origin_ref, set_at, set_by FROM environment_workflows "
+                     "WHERE environment = ? ORDER BY id DESC LIMIT 1", [environment]).fetchone()
+    if row is None:
+        return InForce(environment, default_template(), "default")
+    digest, origin, ref, set_at, set_by = row
+    return InForce(environment, by_digest(db, digest), origin, ref, set_at, set_by)
+
+
+def by_digest(db: sqlite_utils.Database, digest: str) -> Template:
+    """A stored template (what a run refers to), checked again as it is read.
+
+    Raises:
+        DamagedHome: it is not stored, or its document no longer has its digest.
+    """
+    row = db.execute("SELECT document FROM workflow_templates WHERE digest = ?", [digest]).fetchone()
+    if row is None:
+        default = default_template()
+        if digest == default.digest:
+            return default
+        raise DamagedHome(f"workflow template {digest} is referred to but not stored")
+    template = from_doc(json.loads(row[0]), f"stored workflow {digest}")
+    if template.digest != digest:
+        raise DamagedHome(f"stored workflow template {digest} now has digest {template.digest}")
+    return template
