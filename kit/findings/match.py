@@ -4,7 +4,8 @@ For each component the index is asked for (purl type, normalized name) — and, 
 and Alpine packages, for their source/origin names too — and each returned affected
 entry for that key is evaluated by the ecosystem's version rules (ranges.py). Withdrawn
 advisories never match. Distribution advisories match only the same distribution
-(purl namespace vs the ecosystem name, for deb/apk) and, when both name one, the same
+(purl namespace vs the ecosystem name, for deb/apk; for rpm a family covers its rebuilds:
+Red Hat's advisories match CentOS, Rocky and Alma, never SUSE) and, when both name one, the same
 release (``Debian:12`` vs ``distro=debian-12``; a dotted prefix counts: ``3.19`` matches
 ``3.19.1``). Problems (unsupported package types, invalid versions, unusable ranges) are
 collected, never raised, so one bad input hides nothing else.
@@ -27,7 +28,17 @@ from kit.findings.ranges import CompiledEntry
 from kit.findings.versions import Scheme, scheme_for
 
 _RELEASE = re.compile(r"(\d+(?:\.\d+)*)")
-_DISTRO_TYPES = ("deb", "apk")
+_DISTRO_TYPES = ("deb", "apk", "rpm")
+# RPM advisory families (the OSV ecosystem before ":", lower case) -> the purl namespaces they
+# cover. Red Hat's data covers its rebuilds, as Grype and Trivy use it for CentOS, Rocky and
+# Alma; a rebuild's own advisories cover only itself; SUSE's cover openSUSE too. A family not
+# listed covers only the namespace of its own name.
+_RPM_FAMILIES = {
+    "red hat": {"redhat", "rhel", "centos", "rocky", "almalinux", "alma", "ol", "oracle"},
+    "rocky linux": {"rocky"}, "almalinux": {"almalinux", "alma"},
+    "suse": {"suse", "sles", "sle", "opensuse", "opensuse-leap", "opensuse-tumbleweed"},
+    "opensuse": {"opensuse", "opensuse-leap", "opensuse-tumbleweed"},
+}
 
 
 @dataclass(frozen=True)
@@ -56,12 +67,18 @@ def same_distribution(component: Component, entry: Affected) -> bool:
     if component.purl_type not in _DISTRO_TYPES:
         return True
     family = entry.ecosystem.partition(":")[0].strip().lower()
-    if component.namespace and family and component.namespace.lower() != family:
+    if component.namespace and family and not _covers(component.purl_type, family, component.namespace.lower()):
         return False
     mine, theirs = _release_number(component.distro), _release_number(entry.release)
     if not mine or not theirs:
         return True
     return mine == theirs or mine.startswith(theirs + ".") or theirs.startswith(mine + ".")
+
+
+def _covers(purl_type: str, family: str, namespace: str) -> bool:
+    if purl_type == "rpm":
+        return namespace in _RPM_FAMILIES.get(family, {family})
+    return namespace == family
 
 
 @contextmanager

@@ -138,3 +138,20 @@ def test_source_version_from_upstream_qualifier() -> None:
     assert not affected(adv, "pkg:deb/debian/libfoo@1.0-2%2Bb1?upstream=foo%401.0-2")
     own = advisory("DSA-3", "libfoo", ecosystem="Debian:12", events=[{"introduced": "0"}, {"fixed": "1.0-2"}])
     assert not affected(own, "pkg:deb/debian/libfoo@1.0-2%2Bb1?upstream=foo%401.0-1")
+
+
+@pytest.mark.parametrize(("ecosystem", "purl", "expected"), [
+    ("Red Hat", "pkg:rpm/redhat/openssl@3.0.7-24.el9?distro=rhel-9.4", True),
+    ("Red Hat:enterprise_linux:9::appstream", "pkg:rpm/redhat/openssl@3.0.7-24.el9?distro=rhel-9.4", True),
+    ("Red Hat:enterprise_linux:8::appstream", "pkg:rpm/redhat/openssl@3.0.7-24.el9?distro=rhel-9.4", False),
+    ("Red Hat", "pkg:rpm/rocky/openssl@3.0.7-24.el9?distro=rocky-9.3", True),      # a rebuild: RHEL data applies
+    ("Rocky Linux:9", "pkg:rpm/redhat/openssl@3.0.7-24.el9?distro=rhel-9.4", False),  # and not the other way
+    ("Rocky Linux:9", "pkg:rpm/rocky/openssl@3.0.7-24.el9?distro=rocky-9.3", True),
+    ("SUSE:15.5", "pkg:rpm/redhat/openssl@3.0.7-24.el9?distro=rhel-9.4", False),
+    ("Red Hat", "pkg:rpm/suse/openssl@3.0.7-24.el9?distro=sles-15.5", False),
+    ("SUSE", "pkg:rpm/opensuse/openssl@3.0.7-24.el9", True),
+    ("Red Hat", "pkg:rpm/openssl@3.0.7-24.el9", True),          # no namespace: nothing to tell them apart by
+])
+def test_rpm_advisories_match_their_distribution_family(ecosystem: str, purl: str, expected: bool) -> None:
+    adv = advisory("RHSA-2", "openssl", ecosystem=ecosystem, events=[{"introduced": "0"}, {"fixed": "3.0.7-27.el9"}])
+    assert affected(adv, purl) is expected
