@@ -130,6 +130,10 @@ def _exit_code(command: click.Command, prog: str) -> int:
 def _usage(exc: click.UsageError, prog: str) -> int:
     where = exc.ctx.command_path if exc.ctx is not None else prog
     text = cut(exc.format_message().replace("\n", " "), MAX_LINE)
+    if isinstance(exc, click.BadParameter) and exc.param is not None and isinstance(exc.param.type, click.Path) \
+            and "does not exist" in text:
+        _say(prog, f"error: io-error: {text}")     # a missing file is an I/O error (exit 4), as everywhere
+        return exitcodes.IO_ERROR
     _say(prog, f"error: {BadUsage.kind}: {text} (see '{where} --help')")
     return BadUsage.exit_code
 

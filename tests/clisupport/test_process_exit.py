@@ -138,3 +138,14 @@ def test_sigterm_exits_143_after_cleaning_up(tmp_path: Path) -> None:
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGTERM          # ended by the signal (143 in a shell), cleaned up
     assert err.strip() == "probe: terminated" and marker.read_text() == "ran"
+
+
+@pytest.mark.parametrize("argv", [["stella", "trust", "update", "/nonexistent/root.json"],
+                                  ["stella-bundler", "trust", "show", "/nonexistent/root.json"],
+                                  ["stella-bundler", "build", "/nonexistent/kit.yaml", "--key", "/tmp"],
+                                  ["stella-verify", "kit", "/nonexistent/site.stella-kit", "--trust", "/x.json"]],
+                         ids=lambda a: " ".join(a[:2]))
+def test_a_missing_file_is_exit_4_whichever_layer_notices(argv: list[str]) -> None:
+    done = subprocess.run([str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.count("\n") == 1 and "io-error" in done.stderr and "/nonexistent/" in done.stderr
