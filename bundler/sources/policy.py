@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bundler import tree
 from bundler.errors import SpecError
 from kit import canonical
 from kit.format import EntrySource
@@ -43,12 +44,8 @@ Warn = Callable[[str], None]
 
 
 def _walk(folder: Path) -> list[Path]:
-    """Regular files under *folder*, sorted by relative path; hidden files and folders skipped."""
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / n for n in filenames if not n.startswith("."))
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix().encode("utf-8"))
+    """Regular files under *folder* (links only inside it; FIFOs, devices refused by name), sorted."""
+    return [tree.regular_file(f, folder, "policy") for f in tree.walk(folder, "policy")]
 
 
 def _text(file: Path, rel: str) -> str:

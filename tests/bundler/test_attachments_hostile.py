@@ -131,3 +131,27 @@ def test_the_command_names_the_fifo_and_exits_3(site: Path, tmp_path: Path) -> N
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 3, done.stderr
     assert done.stderr.count("\n") == 1 and "files/pipe is a FIFO" in done.stderr
+
+
+# --- the same rule for the other file inputs of kit.yaml: policy packs and VEX documents -----
+
+def test_a_fifo_in_the_policy_pack_is_refused_without_hanging(site: Path, tmp_path: Path) -> None:
+    os.mkfifo(site / "policy" / "stuck.rego")
+    _refused(site, tmp_path, r"policy: .*policy/stuck.rego is a FIFO, not a regular file")
+
+
+def test_a_policy_module_linking_out_of_the_pack_is_refused(site: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.rego"
+    outside.write_text("package stella.gate\nimport rego.v1\ndeny := []\n")
+    (site / "policy" / "sneaky.rego").symlink_to(outside)
+    _refused(site, tmp_path, r"policy: .*sneaky.rego is a symbolic link to .*elsewhere.rego, outside")
+
+
+def test_a_vex_document_that_is_a_fifo_or_links_out_is_refused(site: Path, tmp_path: Path) -> None:
+    vex = site / "vex" / "site.openvex.json"
+    vex.unlink()
+    os.mkfifo(vex)
+    _refused(site, tmp_path, r"vex: .*site.openvex.json is a FIFO, not a regular file")
+    vex.unlink()
+    vex.symlink_to("/etc/passwd")
+    _refused(site, tmp_path, r"vex: .*site.openvex.json is a symbolic link to /etc/passwd, outside")
