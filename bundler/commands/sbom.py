@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from bundler.contenttime import image_time
 from bundler.oci import Limits, Registries, RegistryConfig, parse_platform, parse_reference
 from bundler.oci.pull import pull_images
 from bundler.sbom import SBOMCache, catalog_pulled, to_cyclonedx, to_spdx, to_spdx3
@@ -34,7 +35,9 @@ def parse_created(text: str | None) -> datetime:
 
 
 def _render(reference: str, fmt: str, spec_version: str, platform: str, insecure: bool,
-            created: datetime, cache_dir: str | None) -> bytes:
+            created: datetime, cache_dir: str | None, image_dated: bool = False) -> bytes:
+    """The SBOM of *reference*, dated *created*, or with *image_dated* the image's own time
+    (its config's ``created``; *created* when unusable), as in a kit (docs/sbom.md#time)."""
     ref = parse_reference(reference)
     if insecure and not plain_http_by_default(ref.registry):
         raise click.UsageError("--insecure is only allowed for loopback registries")
@@ -44,6 +47,8 @@ def _render(reference: str, fmt: str, spec_version: str, platform: str, insecure
         pulled = pull_images([reference], Path(tmp), registries=Registries(entries),
                              limits=Limits(), platforms=[parse_platform(platform)])[0]
         catalog = catalog_pulled(Path(tmp), pulled, cache=cache)[0]
+    if image_dated:
+        created = image_time(pulled.manifests[0].created, created)
     if fmt == "spdx":
         return to_spdx(catalog, created)
     if fmt == "spdx3":
@@ -62,8 +67,8 @@ def _render(reference: str, fmt: str, spec_version: str, platform: str, insecure
 @click.option("--insecure", is_flag=True,
               help="Plain HTTP only, no HTTPS try (loopback registries only; they fall back to it anyway).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here, not stdout.")
-@click.option("--created", help="Document timestamp: ISO 8601 or Unix seconds "
-                                "(default $SOURCE_DATE_EPOCH, else now).")
+@click.option("--created", help="Document timestamp: ISO 8601 or Unix seconds (default the image's "
+                                "own creation time, else $SOURCE_DATE_EPOCH, else now).")
 @click.option("--cache-dir", type=click.Path(file_okay=False),
               help="Reuse catalogs by image digest from this directory.")
 def sbom(reference: str, fmt: str, spec_version: str, platform: str, insecure: bool,
@@ -71,7 +76,7 @@ def sbom(reference: str, fmt: str, spec_version: str, platform: str, insecure: b
     """Pull REFERENCE (HOST/REPO:TAG or @sha256:…) and write its SBOM."""
     when = parse_created(created)
     with handle_errors("stella-bundler"):
-        data = _render(reference, fmt, spec_version, platform, insecure, when, cache_dir)
+        data = _render(reference, fmt, spec_version, platform, insecure, when, cache_dir, image_dated=not created)
         if out:
             _write(Path(out), data + b"\n")
         else:

@@ -13,10 +13,13 @@ from click.testing import CliRunner
 
 from appliance.cli import cli as stella
 from bundler.cli import cli as bundler
+from bundler.commands.sbom import sbom
 from bundler.contenttime import image_time, newest
+from bundler.oci.layout import OCILayout
 from kit.format import Entry, KitReader, Manifest, inspect_kit
 from tests.bundler.nextday import Scale, push_images, write_site
 from tests.bundler.test_delta import dump
+from tests.images import Layer, make_image, push
 
 KIT_CREATED = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
 SMALL = Scale(records=50, base_bytes=64 << 10, app_bytes=16 << 10, patch_bytes=4 << 10)
@@ -154,3 +157,19 @@ def test_importing_the_delta_equals_importing_the_full_kit(days: Path) -> None:
     ids = {manifest(days / "day2.delta").kit_id: manifest(days / "day2.kit").kit_id}
     a, b = dump(homes["a"], ids), dump(homes["b"], {})
     assert a == b and len(a["releases"]) == 6   # three releases in each of the two kits
+
+
+@pytest.mark.services
+def test_the_sbom_command_dates_an_image_by_itself_unless_told(registry: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = OCILayout(tmp_path / "src")
+    desc, _ = make_image(layout, [Layer({"etc/hello": b"hi\n"})], created="2026-10-31T14:30:00.5+02:00")
+    push(registry, tmp_path / "src", desc, "stella-test/dated:v1")
+    ref = f"{registry}/stella-test/dated:v1"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    own = json.loads(run(sbom, ref, "--insecure"))
+    assert own["metadata"]["timestamp"] == "2026-10-31T12:30:00+00:00"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1793404800")   # 2026-10-31T00:00:00Z: before the image
+    assert json.loads(run(sbom, ref, "--insecure"))["metadata"]["timestamp"] == "2026-10-31T00:00:00+00:00"
+    told = json.loads(run(sbom, ref, "--insecure", "--format", "spdx", "--created", "2026-01-02T03:04:05Z"))
+    assert told["creationInfo"]["created"] == "2026-01-02T03:04:05Z"
