@@ -3,7 +3,7 @@
 An image digest fixes every layer byte, so a catalog made by the same cataloger
 version can be reused as is; a rebuild then does not re-read unchanged images.
 Only the catalog (components) is cached: rendering a document from it is cheap and
-depends on per-kit inputs (the ``created`` time, the format).
+depends on the time written (the image's own, else the kit's: ``bundler.contenttime``) and the format.
 """
 
 from __future__ import annotations
