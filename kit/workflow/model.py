@@ -58,11 +58,11 @@ class Step:
     timeout: int | None = None      # seconds per attempt
     continue_on_error: bool = False
     outputs: tuple[str, ...] = ()   # outputs declared beyond the type's own
+    parsed: expr.Node = field(init=False, repr=False, compare=False)
+    """The condition as a syntax tree, ``success() && (…)`` when it has no status check."""
 
-    @property
-    def parsed(self) -> expr.Node:
-        """The condition as a syntax tree, ``success() && (…)`` when it has no status check."""
-        return _effective(self.condition)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parsed", _effective(self.condition))
 
 
 def _effective(text: str) -> expr.Node:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -86,18 +87,26 @@ class Plan:
 
 
 def topological(template: Template) -> tuple[Step, ...]:
-    """The steps, each after all it needs; ties in template order (a validated template is acyclic)."""
-    placed: set[str] = set()
+    """The steps, each after all it needs, the earliest in template order first (Kahn's algorithm;
+    a validated template is acyclic)."""
+    waiting = {s.id: len(set(s.needs)) for s in template.steps}
+    needed_by: dict[str, list[Step]] = {s.id: [] for s in template.steps}
+    for step in template.steps:
+        for need in set(step.needs):
+            needed_by[need].append(step)
+    position = {s.id: i for i, s in enumerate(template.steps)}
+    ready = [(position[s.id], s) for s in template.steps if not waiting[s.id]]
+    heapq.heapify(ready)
     order: list[Step] = []
-    remaining = list(template.steps)
-    while remaining:
-        ready = [s for s in remaining if all(n in placed for n in s.needs)]
-        if not ready:
-            raise ValueError("the template's needs form a cycle")
-        for step in ready:
-            placed.add(step.id)
-            order.append(step)
-        remaining = [s for s in remaining if s.id not in placed]
+    while ready:
+        _, step = heapq.heappop(ready)
+        order.append(step)
+        for later in needed_by[step.id]:
+            waiting[later.id] -= 1
+            if not waiting[later.id]:
+                heapq.heappush(ready, (position[later.id], later))
+    if len(order) != len(template.steps):
+        raise ValueError("the template's needs form a cycle")
     return tuple(order)
 
 
@@ -126,24 +135,24 @@ class _Outcomes:
         self.run = run
         self.final: dict[str, Status] = {}
         self.failed_uncaught: set[str] = set()
-        self.ancestors: dict[str, frozenset[str]] = {}
+        self.tainted: dict[str, bool] = {}      # the step, or one it needs (indirectly too), failed uncaught
 
     def settle(self, step: Step, status: Status) -> None:
         self.final[step.id] = status
         if status is Status.FAILED and not step.continue_on_error:
             self.failed_uncaught.add(step.id)
-        self.ancestors[step.id] = self.above(step)
+        self.tainted[step.id] = step.id in self.failed_uncaught or self.failed_above(step)
 
-    def above(self, step: Step) -> frozenset[str]:
-        """The steps *step* needs, directly or indirectly."""
-        return frozenset(step.needs).union(*(self.ancestors.get(n, frozenset()) for n in step.needs))
+    def failed_above(self, step: Step) -> bool:
+        """Whether a step *step* needs, directly or indirectly, failed without continueOnError."""
+        return any(self.tainted.get(n, False) for n in step.needs)
 
     def ok(self, ident: str) -> bool:
         return self.final[ident] is Status.SUCCEEDED or (
             self.final[ident] is Status.FAILED and ident not in self.failed_uncaught)
 
     def context(self, step: Step) -> expr.Context:
-        failed_above = bool(self.above(step) & self.failed_uncaught)
+        failed_above = self.failed_above(step)
         return expr.Context(
             success=not self.run.cancelled and not failed_above and all(self.ok(n) for n in step.needs),
             failure=failed_above, cancelled=self.run.cancelled,

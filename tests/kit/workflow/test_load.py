@@ -229,3 +229,15 @@ def test_the_schema_file_is_the_registry_s() -> None:
 def test_the_good_example_and_the_default_are_valid_per_the_schema_alone() -> None:
     assert not list(validator("workflow").iter_errors(check(GOOD)[0]))
     assert not list(validator("workflow").iter_errors(default_template().to_doc()))
+
+
+def test_the_docs_describe_every_step_type_and_setting() -> None:
+    text = (ROOT / "docs/workflows.md").read_text(encoding="utf-8")
+    for name, kind in REGISTRY.items():
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, name
+        for setting in kind.properties:
+            assert f"`{setting}`" in row, (name, setting)
+        for output in kind.outputs:
+            assert f"`{output}`" in row, (name, output)
+        assert row.rstrip(" |").endswith(kind.resume), name

@@ -50,7 +50,7 @@ def test_conditions_after_a_failure() -> None:
     # smoke is skipped (its need failed), then undo runs (an ancestor failed), tell always runs;
     # a condition without a status check means success() && (…): skipped
     assert p.skip == ("smoke", "only-if-failed")
-    assert p.start == (Start("explicit", 1), Start("undo", 1), Start("tell", 1))
+    assert p.start == (Start("undo", 1), Start("tell", 1), Start("explicit", 1))
     assert p.verdict is Verdict.RUNNING
 
 
