@@ -30,6 +30,12 @@ _SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "previous": {"environment": (str, type(None))},
     "time": {"evaluatedAt": str},
 }
+# Fields a gate reads when present: of this type or null, else the packet is malformed
+# (a replayed packet is hostile input: a wrong type is bad-input, never a crash).
+_OPTIONAL: dict[str, dict[str, tuple[type, ...]]] = {
+    "environment": {"soakSeconds": (int,), "stalenessBudgetHours": (int,), "separationOfDuties": (bool, int),
+                    "approverRole": (str,), "stopTheLine": (dict,), "policyTimeoutSeconds": (int, float)},
+}
 
 
 def _check_file(item: Any, where: str) -> None:
@@ -53,6 +59,12 @@ def check_inputs(inputs: Mapping[str, Any]) -> None:
         for field, kind in shape.items():
             if not isinstance(doc.get(field), kind):
                 raise BadGateInput(f"input {name}: field {field!r} is missing or has the wrong type", entry=name)
+    for name, optional in _OPTIONAL.items():
+        for field, kinds in optional.items():
+            value = inputs[name].get(field)
+            if value is not None and not isinstance(value, kinds):
+                raise BadGateInput(f"input {name}: field {field!r} has the wrong type ({type(value).__name__})",
+                                   entry=name)
     _check_file(inputs["release"], "release")
     for key in ("sboms", "vex"):
         for i, item in enumerate(inputs[key]["documents"]):

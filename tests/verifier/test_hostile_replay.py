@@ -62,6 +62,17 @@ def test_a_time_limit_that_is_not_a_number_is_a_malformed_packet(exported: tuple
     assert done.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("field,value", [("soakSeconds", "3600"), ("stalenessBudgetHours", [1]),
+                                         ("separationOfDuties", "yes"), ("approverRole", 5), ("stopTheLine", 7)])
+def test_an_environment_field_of_the_wrong_type_is_a_malformed_packet(exported: tuple[Path, Path, Path],  # noqa: F811
+                                                                      tmp_path: Path, field: str,
+                                                                      value: object) -> None:
+    home, out, _pub = exported
+    done = _replay(_repacked(home, out, tmp_path, **{field: value}))
+    assert done.returncode == 3, done.stderr
+    assert "bad-input" in done.stderr and field in done.stderr and "internal" not in done.stderr
+
+
 def test_a_huge_time_limit_is_capped_and_the_child_reaped(exported: tuple[Path, Path, Path],  # noqa: F811
                                                           tmp_path: Path) -> None:
     home, out, _pub = exported
