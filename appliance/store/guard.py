@@ -57,6 +57,14 @@ def read_only(path: Path) -> bool:
         return False
 
 
+def full(path: Path) -> bool:
+    """Whether the file system holding *path* has no block left for this user."""
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
 def is_io(exc: sqlite3.Error) -> bool:
     """Whether *exc* is SQLite failing to read or write the file (not a bad statement)."""
     text = str(exc).lower()
@@ -73,6 +81,7 @@ def explain(path: Path, exc: sqlite3.Error) -> StellaError:
     if read_only(path):
         return KitIOError(f"cannot write {path}: read-only file system (commands that only read work: "
                           "stella kits, status, audit verify, trust show)")
-    if "disk is full" in lower:
-        return KitIOError(f"cannot write {path}: no space left on the device")
+    if "disk is full" in lower or full(path):
+        return KitIOError(f"cannot write {path}: no space left on the device (commands that only read work: "
+                          "stella kits, status, audit verify, trust show)")
     return KitIOError(f"cannot use {path}: {text}")

@@ -6,6 +6,7 @@ writes there fail as io-error (exit 4) naming the path."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -143,3 +144,34 @@ def test_writes_on_a_read_only_file_system_are_io_errors_naming_the_path(busy_ho
     assert done.stderr.count("\n") == 1
     assert "io-error" in done.stderr and str(busy_home / "stella.db") in done.stderr
     assert "read-only file system" in done.stderr and "internal" not in done.stderr
+
+
+FULL = r'''
+set -e
+mount -t tmpfs -o size=3m tmpfs "$1"
+"$STELLA" init --home "$1/home" --trust "$2" --registry-addr 127.0.0.1:9 --no-tls-cert > /dev/null
+"$STELLA" kits --home "$1/home" > /dev/null
+dd if=/dev/zero of="$1/fill" bs=64k 2>/dev/null || true
+set +e
+for c in "kits" "status" "audit verify" "trust show" "env create qa --order 3 --as root"; do
+  "$STELLA" $c --home "$1/home" > /dev/null
+  echo "[$c] exit=$?" >&2
+done
+'''
+
+
+def test_a_full_file_system_reads_and_refuses_writes_naming_the_path(tmp_path: Path, trust_file: Path) -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is needed to mount a small tmpfs without privileges")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", FULL, "sh", str(mnt), str(trust_file)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "STELLA": str(STELLA)})
+    if "exit=" not in done.stderr:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    for command in ("kits", "status", "audit verify", "trust show"):
+        assert f"[{command}] exit=0" in done.stderr, done.stderr
+    assert "[env create qa --order 3 --as root] exit=4" in done.stderr
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("stella env: error:")]
+    assert "io-error" in line and "stella.db" in line and "no space left" in line
