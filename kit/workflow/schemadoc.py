@@ -18,6 +18,8 @@ STEP_ID = {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,62}$"}
 OUTPUT_NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_-]{0,62}$"}
 
 
+# Small definitions are written inline rather than as ``$ref``s: a reference costs a lookup
+# per use, and a template may list tens of thousands of ``needs``.
 def _step() -> dict[str, Any]:
     branches = []
     for name, kind in sorted(REGISTRY.items()):
@@ -28,14 +30,14 @@ def _step() -> dict[str, Any]:
     return {
         "type": "object", "additionalProperties": False, "required": ["id", "uses"],
         "properties": {
-            "id": {"$ref": "#/$defs/stepId"},
+            "id": STEP_ID,
             "uses": {"enum": sorted(REGISTRY), "description": "the step type"},
-            "needs": {"type": "array", "maxItems": MAX_STEPS, "uniqueItems": True, "items": {"$ref": "#/$defs/stepId"}},
+            "needs": {"type": "array", "maxItems": MAX_STEPS, "uniqueItems": True, "items": STEP_ID},
             "if": {"type": "string", "minLength": 1, "maxLength": 1024,
                    "description": "condition (docs/workflows.md Expressions); default success()"},
             "with": {"type": "object", "description": "the step type's settings"},
             "retry": {"$ref": "#/$defs/retry"},
-            "timeout": {"$ref": "#/$defs/duration"},
+            "timeout": DURATION,
             "continueOnError": {"type": "boolean"},
             "outputs": {"type": "array", "maxItems": 64, "uniqueItems": True, "items": OUTPUT_NAME},
         },
@@ -45,17 +47,15 @@ def _step() -> dict[str, Any]:
 
 def schema_document() -> dict[str, Any]:
     defs: dict[str, Any] = {
-        "stepId": STEP_ID,
-        "duration": DURATION,
         "step": _step(),
         "retry": {
             "type": "object", "additionalProperties": False, "required": ["limit"],
             "properties": {
                 "limit": {"type": "integer", "minimum": 0, "maximum": 100, "description": "extra attempts"},
                 "backoff": {"type": "object", "additionalProperties": False, "properties": {
-                    "duration": {"$ref": "#/$defs/duration"},
+                    "duration": DURATION,
                     "factor": {"type": "integer", "minimum": 1, "maximum": 10},
-                    "cap": {"$ref": "#/$defs/duration"}}},
+                    "cap": DURATION}},
             },
         },
     }

@@ -19,10 +19,12 @@ from kit.errors import KitFormatError
 from kit.gates.freeze import parse_duration
 from kit.schema import validator
 from kit.workflow import expr
+from kit.workflow.schemadoc import MAX_STEPS
 from kit.workflow.steps import REGISTRY
 from kit.workflow.steps.base import DURATION, StepType
 
 MAX_PROBLEMS = 200
+MAX_NEEDS = 4096            # ``needs`` entries over all steps (a 500-step fan-out/fan-in has ~1000)
 _DURATION = re.compile(str(DURATION["pattern"]))
 
 
@@ -35,22 +37,55 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 def path_text(parts: Sequence[str | int]) -> str:
+    """``steps[3].with.window``; a key that is not a plain name is quoted (``.["a b"]``), cut to 80."""
     text = ""
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{_short(part)}]"
     return text or "(top)"
 
 
+def printable(text: str) -> str:
+    """*text* with control characters escaped, so a problem stays one line on a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def problems(doc: Any) -> list[Problem]:
-    """Every problem of *doc* (at most ``MAX_PROBLEMS``), in document order; empty when valid."""
+    """Every problem of *doc* (at most ``MAX_PROBLEMS``), in document order; empty when valid.
+
+    A document over the size limits gets that one problem and no other check (each pass costs
+    time in proportion to its size).
+    """
+    too_big = _size_problems(doc)
+    if too_big:
+        return too_big
     found = list(_schema_problems(doc))
     if isinstance(doc, dict) and isinstance(doc.get("steps"), list):
         found.extend(_semantic_problems([s if isinstance(s, dict) else {} for s in doc["steps"]]))
     flagged = {p.path for p in found}
     found.extend(p for p in _floats(doc, []) if p.path not in flagged)
-    unique = sorted(set(found), key=_order)
+    unique = sorted({Problem(printable(p.path), printable(p.message)) for p in found}, key=_order)
     return unique[:MAX_PROBLEMS]
+
+
+def _size_problems(doc: Any) -> list[Problem]:
+    steps = doc.get("steps") if isinstance(doc, dict) else None
+    if not isinstance(steps, list):
+        return []
+    if len(steps) > MAX_STEPS:
+        return [Problem("steps", f"{len(steps)} steps: at most {MAX_STEPS}")]
+    edges = sum(len(s["needs"]) for s in steps if isinstance(s, dict) and isinstance(s.get("needs"), list))
+    if edges > MAX_NEEDS:
+        return [Problem("steps", f"{edges} needs in all: at most {MAX_NEEDS}")]
+    return []
 
 
 def _order(p: Problem) -> tuple[list[tuple[int, str]], str]:
@@ -214,24 +249,28 @@ def _cycles(steps: list[dict[str, Any]], index: dict[str, int]) -> Iterator[Prob
 
 
 def _ancestors(steps: list[dict[str, Any]], index: dict[str, int]) -> list[frozenset[str]]:
-    """Each step's needs, direct and indirect (bounded by the step count even with cycles)."""
+    """Each step's needs, direct and indirect: memoised, each step's set built once from its
+    needs' sets (a step on a cycle, reported elsewhere, sees only what was built so far)."""
     memo: dict[int, frozenset[str]] = {}
-
-    def of(i: int) -> frozenset[str]:
-        if i in memo:
-            return memo[i]
-        seen: set[str] = set()
-        todo = list(_needs(steps[i]))
-        while todo:
-            name = todo.pop()
-            if name in seen or name not in index:
+    building: set[int] = set()
+    for root in range(len(steps)):
+        stack = [root]
+        while stack:
+            i = stack[-1]
+            if i in memo:
+                stack.pop()
                 continue
-            seen.add(name)
-            todo.extend(_needs(steps[index[name]]))
-        memo[i] = frozenset(seen)
-        return memo[i]
-
-    return [of(i) for i in range(len(steps))]
+            building.add(i)
+            todo = [index[n] for n in _needs(steps[i]) if n in index and index[n] not in memo
+                    and index[n] not in building]
+            if todo:
+                stack.extend(todo)
+                continue
+            needs = [n for n in _needs(steps[i]) if n in index]
+            memo[i] = frozenset(needs).union(*(memo.get(index[n], frozenset()) for n in needs))
+            building.discard(i)
+            stack.pop()
+    return [memo[i] for i in range(len(steps))]
 
 
 def _condition(text: str, i: int, steps: list[dict[str, Any]], index: dict[str, int],
