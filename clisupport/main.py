@@ -61,8 +61,8 @@ def run_main(command: click.Command, prog_name: str) -> NoReturn:
     The process behaves like a command-line tool (docs/cli.md "Exit codes"): a usage error
     is one line (``PROG: error: usage: …``, exit 2), Ctrl-C exits 130 and SIGTERM ends the
     process by that signal (status 143 in a shell) after ``finally`` blocks ran (no partial
-    file is left), and output into a pipe whose reader
-    has gone (``| head``) ends quietly with 141, as a process killed by SIGPIPE would.
+    file is left), and output into a pipe whose reader has gone (``| head``) ends quietly
+    with 141, as a process killed by SIGPIPE would.
 
     Tearing down the modules a command imported (Docker SDK, crypto, SQLite helpers) takes
     40–60 ms at every exit, 3 % of a deploy, for memory the OS frees anyway. What a normal
@@ -79,6 +79,8 @@ def run_main(command: click.Command, prog_name: str) -> NoReturn:
         atexit._run_exitfuncs()
     except KeyboardInterrupt:
         code = INTERRUPTED
+    except Terminated:                 # SIGTERM while threads or atexit handlers finished
+        code = TERMINATED
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
