@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from click.testing import CliRunner
 
 from bundler.build import build_kit
 from bundler.cli import cli as bundler_cli
+from bundler.contenttime import image_time
 from bundler.errors import SpecError
 from bundler.spec import load_spec
 from kit.crypto import generate
 from kit.format import Entry, KitReader
+from kit.timeutil import format_time
 from tests.images import Published
 from tests.kit.conftest import make_root
 from tests.kit.craft import AT
@@ -141,7 +144,11 @@ def test_sboms_per_image_manifest(built) -> None:  # type: ignore[no-untyped-def
     assert spdx["spdxVersion"] == "SPDX-2.3"
     purls = {c["purl"] for c in cdx["components"]}
     assert any(p.startswith("pkg:deb/debian/") for p in purls)
-    assert cdx["metadata"]["timestamp"].startswith("2026-11-01T00:00:00")
+    # dated by the image's own config (docker import writes the time it ran), else the kit's created
+    config = json.loads(data[f"blobs/sha256/{base['manifests'][0]['config'].split(':')[1]}"])
+    when = image_time(config.get("created"), datetime(2026, 11, 1, tzinfo=UTC))
+    assert cdx["metadata"]["timestamp"] == when.isoformat() and spdx["creationInfo"]["created"] == format_time(when)
+    assert shop["created"] >= format_time(when)   # the newest of the release's images
 
 
 def test_rebuild_is_byte_identical_and_uses_the_caches(built, images: Published) -> None:  # type: ignore[no-untyped-def]
