@@ -16,6 +16,7 @@ import yaml
 
 from bundler.errors import SpecError
 from bundler.vendorsbom import VendorSBOMSpec, parse_component
+from kit.inputfile import read_file
 
 _RELEASE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
@@ -76,10 +77,8 @@ def _one(item: Any, index: int, base: Path, where: str) -> ReleaseSpec:
 def check_compose(path: Path, services: tuple[str, ...], at: str) -> None:
     """A compose template must be YAML with a services mapping naming only known components."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(f"{at}: cannot read compose template {path}: {exc.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        doc = yaml.safe_load(read_file(path, "compose template").decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise SpecError(f"{at}: compose template {path} is not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
         raise SpecError(f"{at}: compose template {path} has no services mapping")

@@ -18,7 +18,7 @@ from bundler.errors import SpecError
 from bundler.releases import ReleaseSpec, parse_platforms, parse_releases
 from bundler.sources import AdvisoryInput, parse_advisory_inputs
 from bundler.sources.vex_spec import VexInput, parse_vex_inputs
-from kit.errors import KitIOError
+from kit.inputfile import read_file
 from kit.timeutil import TimeFormatError, parse_time, source_date_epoch
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -111,10 +111,8 @@ def load_spec(path: Path) -> KitSpec:
         KitIOError: the file cannot be read (missing, a directory, no permission).
     """
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:      # a missing or unreadable file is an I/O error (exit 4), not a bad spec
-        raise KitIOError(f"cannot read {where}: {exc.strerror or exc}") from None
+    try:     # a missing or unreadable file is an I/O error (exit 4), not a bad spec
+        text = read_file(path, "kit.yaml").decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(f"{where}: not UTF-8 text") from None
     try:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bundler.errors import SpecError
+from kit.inputfile import read_file
 
 MAX_BYTES = 128 << 20
 CYCLONEDX_VERSIONS = ("1.4", "1.5", "1.6", "1.7")
@@ -95,9 +96,9 @@ def load(spec: VendorSBOMSpec, at: str) -> VendorSBOM:
         size = spec.path.stat().st_size
         if size > MAX_BYTES:
             raise SpecError(f"{where}: {size} bytes, limit {MAX_BYTES}")
-        data = spec.path.read_bytes()
     except OSError as exc:
         raise SpecError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    data = read_file(spec.path, "SBOM", MAX_BYTES)
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError) as exc:

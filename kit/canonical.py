@@ -70,7 +70,8 @@ def loads(data: bytes | str, *, allow_floats: bool = False) -> Any:
     """Parse JSON strictly: duplicate keys, NaN/Infinity and (by default) floats are errors.
 
     Raises:
-        CanonicalJSONError: the text is not valid JSON or breaks one of the rules above.
+        CanonicalJSONError: the text is not valid JSON or breaks one of the rules above, nests
+            deeper than the parser allows, or holds an integer over 4300 digits.
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
@@ -81,6 +82,8 @@ def loads(data: bytes | str, *, allow_floats: bool = False) -> Any:
         raise
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CanonicalJSONError(f"invalid JSON: {exc}") from None
+    except ValueError as exc:      # an integer beyond Python's digit limit (4300 digits)
+        raise CanonicalJSONError(f"invalid JSON: a number is too long ({str(exc)[:80]})") from None
 
 
 def is_canonical(data: bytes) -> bool:

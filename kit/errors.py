@@ -202,6 +202,18 @@ class BadKey(KitFormatError):
     kind = "bad-key"
 
 
+class InputTooLarge(KitFormatError):
+    """A file named to a command is larger than its limit (docs/cli.md "Limits"); it is not read."""
+
+    kind = "limit-exceeded"
+
+
+class SpecialFile(KitFormatError):
+    """A file named to a command is a FIFO, device, socket or folder: refused by name, never read."""
+
+    kind = "special-file"
+
+
 class NotATrustRoot(KitFormatError):
     """The document is not a Stella trust root."""
 

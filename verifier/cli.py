@@ -91,10 +91,11 @@ def import_record_cmd(record_path: Path, key_path: Path, as_json: bool) -> None:
     """
     from kit.crypto import load_public_key_file
     from kit.evidence.import_record import verify_import_record
+    from kit.inputfile import read_file
 
     with handle_errors(PROG):
         key = load_public_key_file(key_path)
-        payload = verify_import_record(record_path.read_bytes(), key)
+        payload = verify_import_record(read_file(record_path, "import record"), key)
         if as_json:
             emit_json({"record": str(record_path), "verified": True, "signer": key.keyid, "payload": payload})
         else:

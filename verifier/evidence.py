@@ -7,12 +7,13 @@ from typing import Any
 
 from kit.crypto import load_public_key_file
 from kit.evidence import packet
+from kit.inputfile import read_file
 
 
 def verify_packet(path: Path, key_path: Path) -> tuple[packet.Packet, list[str]]:
     """(packet, checked lines). Raises KitFormatError / KitVerificationError."""
     key = load_public_key_file(key_path)
-    data = path.read_bytes()
+    data = read_file(path, "evidence packet")
     checked = packet.verify(data, key)
     return checked, [f"signature appliance key {key.keyid[:16]}…", *packet.check_digests(checked)]
 

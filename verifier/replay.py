@@ -14,6 +14,7 @@ from kit import canonical
 from kit.evidence import packet
 from kit.gates import decide
 from kit.gates.diff import differences
+from kit.inputfile import read_file
 
 
 @dataclass(frozen=True)
@@ -38,4 +39,4 @@ def replay(data: bytes) -> Replay:
 
 
 def replay_file(path: Path) -> Replay:
-    return replay(path.read_bytes())
+    return replay(read_file(path, "evidence packet"))

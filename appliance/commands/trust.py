@@ -11,6 +11,7 @@ from appliance.commands.opening import opened
 from appliance.commands.options import home_option, json_option
 from appliance.home import actor
 from clisupport import Seconds, emit_json, handle_errors
+from kit.inputfile import read_file
 from kit.timeutil import format_time, now
 
 
@@ -47,5 +48,5 @@ def show(home: str | None, as_json: bool) -> None:
 def update(home: str | None, new_root: Path, wait: float) -> None:
     """Rotate to NEW_ROOT: accepted only if signed by the current root's threshold (and its own)."""
     with handle_errors("stella trust update"), opened(home) as (h, db):
-        new = trust_store.rotate(h, db, new_root.read_bytes(), actor(), now(), str(new_root), wait=wait)
+        new = trust_store.rotate(h, db, read_file(new_root, "trust root"), actor(), now(), str(new_root), wait=wait)
         click.echo(f"trust root updated to version {new.version} {new.digest}")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
 from clisupport import emit_json, fail, handle_errors, human_size
+from kit import canonical
+from kit.errors import InputTooLarge, MalformedPayload
 from kit.format import Entry, KitReader, Manifest, ReadResult, inspect_kit
 from kit.timeutil import format_time
 
 MAX_DOC = 64 << 20
+MAX_DOCS = 256 << 20     # all the documents one inspect keeps (each is held until it is shown)
 
 
 class _Capture:
@@ -22,12 +24,17 @@ class _Capture:
     def __init__(self, prefixes: tuple[str, ...]):
         self.prefixes = prefixes
         self.docs: dict[str, bytes] = {}
+        self.kept = 0
 
     def open(self, entry: Entry) -> Any:
         if not entry.path.startswith(self.prefixes) or entry.size > MAX_DOC:
             return None
         if entry.path.startswith("sboms/") and not entry.path.endswith(".cdx.json"):
             return None
+        self.kept += entry.size
+        if self.kept > MAX_DOCS:
+            raise InputTooLarge(f"the kit's release documents and SBOMs come to more than {MAX_DOCS} bytes, "
+                                "the most inspect shows; inspect without --releases/--sboms", entry=entry.path)
         parts: list[bytes] = []
         docs = self.docs
 
@@ -49,8 +56,15 @@ def _read(kit_path: Path, releases: bool, sboms: bool) -> tuple[ReadResult, dict
     prefixes = tuple(p for p, on in (("releases/", releases), ("sboms/", sboms)) if on)
     capture = _Capture(prefixes)
     result = KitReader(kit_path).verify(trust=None, at=dt.datetime.min.replace(tzinfo=dt.UTC), sink=capture)
-    docs = {path: json.loads(data) for path, data in sorted(capture.docs.items()) if path.endswith(".json")}
+    docs = {path: _parse(path, data) for path, data in sorted(capture.docs.items()) if path.endswith(".json")}
     return result, docs
+
+
+def _parse(path: str, data: bytes) -> Any:
+    try:
+        return canonical.loads(data, allow_floats=True)
+    except canonical.CanonicalJSONError as exc:
+        raise MalformedPayload(f"{path}: {exc}", entry=path) from None
 
 
 def _release_lines(docs: dict[str, Any]) -> list[str]:

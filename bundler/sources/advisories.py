@@ -31,6 +31,7 @@ from kit.findings.errors import FindingsIOError, Problem
 from kit.findings.loader import iter_documents
 from kit.findings.osv import parse_osv
 from kit.format import EntrySource
+from kit.inputfile import read_file
 from kit.schema import validate
 from kit.timeutil import TimeFormatError, format_time, parse_time
 
@@ -123,10 +124,7 @@ def _files(item: AdvisoryInput) -> tuple[InputFile, ...]:
         paths = [item.path]
     out = []
     for path in paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise SpecError(f"advisories: {item.written}: cannot read {path.name}: {exc.strerror}") from None
+        data = read_file(path, "advisory file")
         out.append(InputFile(_relative(item, str(path)), hashlib.sha256(data).hexdigest(), len(data)))
     return tuple(out)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from bundler.errors import SpecError
 from kit import canonical
+from kit.inputfile import read_file
 
 MAX_DOCUMENT_BYTES = 64 << 20
 LIMIT_VARIABLE = "STELLA_BUNDLER_MAX_DOCUMENT_BYTES"
@@ -76,7 +77,7 @@ def read_document(file: Path, label: str, limit: int) -> tuple[bytes, Any]:
         if size > limit:
             raise SpecError(f"{label}: {size} bytes is over the limit of {limit} bytes for one document "
                             f"(nothing was read; {LIMIT_VARIABLE} sets the limit)", entry=label)
-        data = file.read_bytes()
+        data = read_file(file, "document", limit)
     except OSError as exc:
         raise SpecError(f"{label}: cannot read: {exc.strerror}", entry=label) from None
     try:

@@ -28,6 +28,7 @@ from bundler.errors import SpecError
 from kit import canonical
 from kit.format import EntrySource
 from kit.gates.engine import load_regopy
+from kit.inputfile import read_file
 
 if TYPE_CHECKING:
     import regopy  # loaded only when a pack is compiled (kit/gates/engine.py)
@@ -50,9 +51,7 @@ def _walk(folder: Path) -> list[Path]:
 
 def _text(file: Path, rel: str) -> str:
     try:
-        return file.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise SpecError(f"policy: {rel}: cannot read: {exc.strerror}", entry=rel) from None
+        return read_file(file, "policy file").decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(f"policy: {rel}: not UTF-8 text", entry=rel) from None
 

@@ -27,6 +27,7 @@ from kit import canonical
 from kit.errors import KitFormatError
 from kit.findings.vex_load import parse_openvex
 from kit.format import EntrySource
+from kit.inputfile import read_file
 from kit.schema import validate
 
 OPENVEX_TYPE = "application/vnd.openvex+json"
@@ -106,10 +107,7 @@ def _foreign_entries(item: VexInput) -> list[EntrySource]:
 def _openvex_entries(path: Path) -> list[EntrySource]:
     out = []
     for file, kit_path in _files(path):
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise SpecError(f"vex: {file}: cannot read: {exc.strerror}", entry=str(file)) from None
+        data = read_file(file, "VEX document")
         _check_document(data, file)
         # carry the bytes we checked; the file is named for provenance and change detection
         out.append(EntrySource(kit_path, OPENVEX_TYPE, data=data, file=file))

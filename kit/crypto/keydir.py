@@ -12,6 +12,7 @@ from pathlib import Path
 from kit import canonical
 from kit.crypto.keys import PublicKey, Signer, load_private_pem, public_key_from_dict
 from kit.errors import Conflict, KitError, KitIOError
+from kit.inputfile import read_file
 
 PUBLIC_FILE = "key.pub.json"
 PRIVATE_FILE = "key.pem"
@@ -54,9 +55,7 @@ def write_key_dir(directory: Path, signer: Signer, *, force: bool = False) -> No
 def load_public_key_file(path: Path) -> PublicKey:
     """Read ``key.pub.json`` (or a file of the same shape); the ``keyid`` field, if any, must match."""
     try:
-        data = canonical.loads(path.read_bytes())
-    except OSError as exc:
-        raise KeyDirError(f"cannot read public key {path}: {exc.strerror}") from None
+        data = canonical.loads(read_file(path, "key"))
     except canonical.CanonicalJSONError as exc:
         raise KeyDirError(f"{path}: {exc}") from None
     if not isinstance(data, dict):
@@ -80,10 +79,7 @@ def load_key_dir(directory: Path, *, need_private: bool = True) -> tuple[PublicK
     priv = directory / PRIVATE_FILE
     signer: Signer | None = None
     if priv.exists():
-        try:
-            signer = load_private_pem(priv.read_bytes(), str(priv))
-        except OSError as exc:
-            raise KeyDirError(f"cannot read {priv}: {exc.strerror}") from None
+        signer = load_private_pem(read_file(priv, "key"), str(priv))
     elif need_private:
         raise KeyDirError(f"{directory} holds no private key ({PRIVATE_FILE}); signing needs one")
     pub_path = directory / PUBLIC_FILE

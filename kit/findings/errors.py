@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.errors import IOFailure, KitError, KitFormatError, KitIOError
+from kit.errors import MAX_LINE, MAX_NAME, IOFailure, KitError, KitFormatError, KitIOError, cut
 
 
 class FindingsError(KitError):
@@ -53,8 +53,9 @@ class Problem:
     message: str
 
     def one_line(self) -> str:
-        record = f" record {self.record}" if self.record else ""
-        return f"{self.file}{record}: {self.message}"
+        """One line, names and the whole line cut as error lines are (``--json`` keeps them whole)."""
+        record = f" record {cut(self.record, MAX_NAME)}" if self.record else ""
+        return cut(f"{cut(self.file, MAX_NAME)}{record}: {self.message}".replace("\n", " "), MAX_LINE)
 
     def to_dict(self) -> dict[str, str]:
         return {"file": self.file, "record": self.record, "message": self.message}

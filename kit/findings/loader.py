@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kit.canonical import CanonicalJSONError, loads
+from kit.errors import InputTooLarge
 from kit.findings.advisory import Advisory
 from kit.findings.csaf import looks_like_csaf, parse_csaf
 from kit.findings.csaf_advisory import csaf_advisories
 from kit.findings.errors import FindingsError, FindingsFormatError, FindingsIOError, Problem
 from kit.findings.osv import parse_osv
+from kit.inputfile import LIMIT_VARIABLE, limit_for, read_file
 
 T = TypeVar("T")
 _JSON = (".json",)
@@ -35,28 +37,50 @@ class Loaded:
     problems: tuple[Problem, ...]
 
 
-def iter_documents(path: Path) -> Iterator[tuple[str, bytes]]:
+def iter_documents(path: Path, kind: str = "advisory file") -> Iterator[tuple[str, bytes]]:
     """(display name, bytes) of every JSON/NDJSON document under *path*, sorted.
+
+    Each file (and each member of a .zip) is read through ``kit.inputfile`` with the limit
+    of *kind* (a key of ``kit.inputfile.LIMITS``): a FIFO or device named directly is
+    refused by name, one inside a folder is not a document and is passed over.
 
     Raises:
         FindingsIOError: *path* does not exist or a file/zip cannot be read.
+        InputTooLarge: a file or zip member is over the limit (exit 3).
+        SpecialFile: *path* names a FIFO, device or socket (exit 3).
     """
     try:
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
                 if child.suffix.lower() in _JSON + _NDJSON + (".zip",):
-                    yield from iter_documents(child)
-        elif path.suffix.lower() == ".zip":
-            with zipfile.ZipFile(path) as archive:
-                for name in sorted(archive.namelist()):
-                    if name.lower().endswith(_JSON + _NDJSON):
-                        yield f"{path}!{name}", archive.read(name)
-        elif path.is_file():
-            yield str(path), path.read_bytes()
-        else:
+                    yield from iter_documents(child, kind)
+        elif not path.exists():
             raise FindingsIOError(f"{path}: no such file or folder", entry=str(path))
+        elif path.suffix.lower() == ".zip" and path.is_file():
+            yield from _zip_documents(path, kind)
+        else:
+            yield str(path), read_file(path, kind)
     except (OSError, zipfile.BadZipFile) as exc:
         raise FindingsIOError(f"{path}: cannot read: {exc}", entry=str(path)) from None
+
+
+def _zip_documents(path: Path, kind: str) -> Iterator[tuple[str, bytes]]:
+    """Members of a .zip export, each refused over the limit by its declared size and by what it inflates to."""
+    limit = limit_for(kind)
+    with zipfile.ZipFile(path) as archive:
+        for info in sorted(archive.infolist(), key=lambda i: i.filename):
+            if not info.filename.lower().endswith(_JSON + _NDJSON):
+                continue
+            where = f"{path}!{info.filename}"
+            if info.file_size > limit:
+                raise InputTooLarge(f"{kind} {where}: {info.file_size} bytes is over the limit of {limit} bytes "
+                                    f"(not read; {LIMIT_VARIABLE} sets another)", entry=where)
+            with archive.open(info) as member:
+                data = member.read(limit + 1)
+            if len(data) > limit:
+                raise InputTooLarge(f"{kind} {where}: inflates past the limit of {limit} bytes "
+                                    f"({LIMIT_VARIABLE} sets another)", entry=where)
+            yield where, data
 
 
 def _json_items(name: str, data: bytes) -> Iterator[tuple[int, Any | CanonicalJSONError]]:

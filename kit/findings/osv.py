@@ -17,7 +17,7 @@ from kit.findings.advisory import EVENT_KINDS, RANGE_TYPES, Advisory, Affected, 
 from kit.findings.cvss import base_score
 from kit.findings.errors import FindingsFormatError
 from kit.findings.names import normalize
-from kit.findings.versions import split_osv_ecosystem
+from kit.findings.versions import split_osv_ecosystem, version_too_large
 
 _LABELS = ("critical", "high", "moderate", "medium", "low", "none", "negligible", "unimportant")
 
@@ -49,6 +49,9 @@ def _event(item: Any, record: str) -> Event:
     kind, version = next(iter(item.items()))
     if kind not in EVENT_KINDS or not isinstance(version, str) or not version:
         raise _fail(record, f"range event {item!r} is not one of {EVENT_KINDS}")
+    why = version_too_large(version)
+    if why:
+        raise _fail(record, f"range event {kind!r}: the version is {why}")
     return Event(kind, version)
 
 
@@ -75,6 +78,10 @@ def _affected(item: Any, record: str) -> Affected | None:
         raise _fail(record, "ranges must be a list")
     parsed = tuple(_range(r, record) for r in ranges)
     versions = _strings(item.get("versions"), "versions", record)
+    for n, version in enumerate(versions):
+        why = version_too_large(version)
+        if why:
+            raise _fail(record, f"versions[{n}] is {why}")
     if purl_type is None:
         return None  # an ecosystem without version rules here: counted, not indexed
     return Affected(ecosystem, purl_type, name, normalize(purl_type, name),

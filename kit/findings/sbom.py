@@ -58,10 +58,44 @@ def _walk(items: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(item.get("components"))
 
 
+def _check_components(bom: dict[str, Any], file: str) -> None:
+    """Refuse a document that says CycloneDX but holds no usable components list.
+
+    ``components`` must be a list of objects. Its absence reads as "nothing inside" only
+    when the document names its subject (``metadata.component``) and its dependency graph
+    gives that subject no ``dependsOn`` — what stella-bundler writes for an empty image;
+    any other document without the list is refused, never read as "0 components, clean"
+    (docs/findings.md).
+    """
+    components = bom.get("components")
+    if components is not None:
+        if not isinstance(components, list):
+            raise FindingsFormatError(f"{file}: components is a {type(components).__name__}, not a list",
+                                      entry=file)
+        bad = next((n for n, c in enumerate(components) if not isinstance(c, dict)), None)
+        if bad is not None:
+            raise FindingsFormatError(f"{file}: components[{bad}] is not an object", entry=file)
+        return
+    subject = _object(_object(bom.get("metadata")).get("component"))
+    ref = subject.get("bom-ref")
+    graph = bom.get("dependencies", [])
+    empty = bool(subject) and isinstance(graph, list) and not any(
+        isinstance(d, dict) and d.get("dependsOn") and (ref is None or d.get("ref") == ref) for d in graph)
+    if not empty:
+        raise FindingsFormatError(f"{file}: a CycloneDX document with no components list (an SBOM of an "
+                                  "empty subject names it in metadata.component with no dependencies)",
+                                  entry=file)
+
+
 def components_from_bom(bom: Any, file: str) -> tuple[list[Component], list[Problem]]:
-    """Components of one CycloneDX document and the problems met reading it."""
+    """Components of one CycloneDX document and the problems met reading it.
+
+    Raises:
+        FindingsFormatError: not CycloneDX, or no usable components list (``_check_components``).
+    """
     if not isinstance(bom, dict) or bom.get("bomFormat") != "CycloneDX":
         raise FindingsFormatError(f"{file}: not a CycloneDX JSON document", entry=file)
+    _check_components(bom, file)
     image = _image_of(bom)
     found: list[Component] = []
     problems: list[Problem] = []
@@ -112,7 +146,11 @@ def components_from_spdx(doc: Any, file: str) -> tuple[list[Component], list[Pro
     reference (the package the document describes, the image, is its location)."""
     if not isinstance(doc, dict) or not str(doc.get("spdxVersion", "")).startswith("SPDX-2."):
         raise FindingsFormatError(f"{file}: not an SPDX 2 JSON document", entry=file)
-    packages = [p for p in doc.get("packages") or [] if isinstance(p, dict)]
+    listed = doc.get("packages")
+    if not isinstance(listed, list) or not all(isinstance(p, dict) for p in listed):
+        raise FindingsFormatError(f"{file}: an SPDX document needs a packages list of objects "
+                                  "(without one there is nothing to match)", entry=file)
+    packages: list[dict[str, Any]] = listed
     image = _spdx_image(doc, packages)
     found: list[Component] = []
     problems: list[Problem] = []
@@ -170,7 +208,7 @@ def load_sboms(paths: Iterable[Path]) -> tuple[tuple[Component, ...], tuple[Prob
     components: list[Component] = []
     problems: list[Problem] = []
     for path in paths:
-        for name, data in iter_documents(path):
+        for name, data in iter_documents(path, "SBOM"):
             try:
                 bom = loads(data, allow_floats=True)
             except CanonicalJSONError as exc:

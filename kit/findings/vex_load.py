@@ -19,9 +19,10 @@ from typing import Any
 from kit.canonical import CanonicalJSONError, loads
 from kit.findings.csaf import csaf_vex_statements, looks_like_csaf, parse_csaf
 from kit.findings.cyclonedx_vex import cyclonedx_vex_statements, looks_like_cyclonedx
-from kit.findings.errors import FindingsFormatError, FindingsIOError, Problem
+from kit.findings.errors import FindingsFormatError, Problem
 from kit.findings.loader import iter_documents
 from kit.findings.vex_model import STATUSES, Product, Statement, Tier, TrustTiers
+from kit.inputfile import read_file
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def load_vex(paths: Iterable[Path]) -> tuple[tuple[Statement, ...], tuple[Proble
     statements: list[Statement] = []
     problems: list[Problem] = []
     for path in paths:
-        for name, data in iter_documents(path):
+        for name, data in iter_documents(path, "VEX document"):
             try:
                 parsed = parse_any_vex(loads(data, allow_floats=True), name)
             except CanonicalJSONError as exc:
@@ -153,13 +154,11 @@ def load_tiers(path: Path) -> TrustTiers:
     """Trust tiers from ``{"tiers": [{"name": …, "issuers": [...]}, …]}``, highest first.
 
     Raises:
-        FindingsIOError: the file cannot be read.
+        KitIOError, SpecialFile, InputTooLarge: the file cannot be read, is not a regular file or is too large.
         FindingsFormatError: the file is not a valid tiers document.
     """
     try:
-        doc = loads(path.read_bytes())
-    except OSError as exc:
-        raise FindingsIOError(f"{path}: cannot read: {exc}", entry=str(path)) from None
+        doc = loads(read_file(path, "trust tiers"))
     except CanonicalJSONError as exc:
         raise FindingsFormatError(f"{path}: {exc}", entry=str(path)) from None
     tiers = doc.get("tiers") if isinstance(doc, dict) else None

@@ -20,13 +20,13 @@ from kit.crypto.keys import PublicKey, Signer, public_key_from_dict
 from kit.errors import (
     BadKey,
     ExpiredRoot,
-    KitIOError,
     NotATrustRoot,
     RootChainGap,
     SchemaError,
     UnknownVersion,
     WrongChannel,
 )
+from kit.inputfile import read_file
 from kit.timeutil import format_time, parse_time
 
 TRUST_ROOT_TYPE = "application/vnd.stella.trust-root+json"
@@ -148,11 +148,7 @@ def load_root_envelope(data: bytes, where: str = "trust root") -> TrustRoot:
 
 
 def read_root_file(path: Path) -> TrustRoot:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KitIOError(f"cannot read trust root {path}: {exc.strerror}") from None
-    return load_root_envelope(data, str(path))
+    return load_root_envelope(read_file(path, "trust root"), str(path))
 
 
 def verify_chain(roots: Sequence[TrustRoot], at: dt.datetime) -> TrustRoot:
