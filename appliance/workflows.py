@@ -46,27 +46,37 @@ class InForce:
 def set_from_file(db: sqlite_utils.Database, environment: str, data: bytes, where: str, actor: User) -> InForce:
     """Make the template in *data* the one *environment* runs (an admin's; audited).
 
-    Setting the template already in force changes nothing (and returns it).
-
     Raises:
         UnknownEnvironment: no such environment.
         InvalidWorkflow: the file has problems (every one is in the error's ``problems``).
     """
     environments.get(db, environment)
-    template = load(data, where)
+    return assign(db, environment, load(data, where), origin="admin", ref=where, source=data, actor=actor.name)
+
+
+def assign(db: sqlite_utils.Database, environment: str, template: Template, *, origin: Literal["admin", "kit"],
+           ref: str, source: bytes | None, actor: str) -> InForce:
+    """Record that *environment* runs *template* from now on (audited ``workflow.set``), storing
+    the template by digest. *ref* names where it came from: the admin's file or the kit's id.
+
+    Setting the template already in force from the same origin changes nothing (and returns it).
+
+    Raises:
+        UnknownEnvironment: no such environment.
+    """
     current = in_force(db, environment)
-    if current.origin != "default" and current.template.digest == template.digest:
+    if (current.origin, current.origin_ref, current.template.digest) == (origin, ref, template.digest):
         return current
     when = format_time(now())
     with transaction(db):
         _store(db, template, when)
         db.execute("INSERT INTO environment_workflows (environment, digest, origin, origin_ref, source, set_at, "
-                   "set_by) VALUES (?, ?, 'admin', ?, ?, ?, ?)",
-                   [environment, template.digest, where, data, when, actor.name])
-        audit.append(db, actor.name, "workflow.set", {
-            "environment": environment, "digest": template.digest, "name": template.name, "origin": "admin",
-            "file": where, "previous": current.template.digest}, when)
-    return InForce(environment, template, "admin", where, when, actor.name)
+                   "set_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   [environment, template.digest, origin, ref, source, when, actor])
+        audit.append(db, actor, "workflow.set", {
+            "environment": environment, "digest": template.digest, "name": template.name, "origin": origin,
+            "ref": ref, "previous": current.template.digest}, when)
+    return InForce(environment, template, origin, ref, when, actor)
 
 
 def _store(db: sqlite_utils.Database, template: Template, when: str) -> None:

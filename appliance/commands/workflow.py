@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from appliance.commands.opening import opened
 from appliance.commands.options import as_option, home_option, json_option
 from clisupport import emit_json, fail, handle_errors
 from kit.errors import InvalidWorkflow
+from kit.inputfile import read_file
 from kit.workflow import yamlio
 from kit.workflow.load import check, from_doc
 
@@ -25,9 +27,19 @@ def workflow() -> None:
 
 
 def _read(path: Path) -> bytes:
-    """At most one byte more than a template may have (the loader refuses it then)."""
-    with path.open("rb") as f:
-        return f.read(yamlio.MAX_BYTES + 1)
+    """The template file: a regular file of at most 256 KiB (kit/inputfile.py).
+
+    Raises:
+        SpecialFile: a FIFO, device, socket or folder (not read).
+        InputTooLarge: larger than a template may be.
+        KitIOError: missing or unreadable.
+    """
+    return read_file(path, "workflow template", limit=yamlio.MAX_BYTES)
+
+
+def _print_problems(file: Path, problems: Iterable[tuple[str, str]], err: bool) -> None:
+    for path, message in problems:
+        click.echo(f"{file}: {path}: {message}", err=err)
 
 
 @workflow.command("validate")
@@ -46,8 +58,7 @@ def validate(file: Path, as_json: bool) -> None:
         elif template:
             click.echo(f"{file}: valid workflow {template.name} ({len(template.steps)} steps) {template.digest}")
         else:
-            for p in problems:
-                click.echo(f"{file}: {p}")
+            _print_problems(file, ((p.path, p.message) for p in problems), err=False)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             fail(InvalidWorkflow(f"{file}: {problems[0]}{more}"), f"{PROG} validate")
@@ -65,8 +76,7 @@ def set_(environment: str, file: Path, as_user: str | None, home: str | None) ->
         try:
             result = workflows.set_from_file(db, environment, _read(file), str(file), actor)
         except InvalidWorkflow as exc:
-            for path, message in exc.problems:
-                click.echo(f"{file}: {path}: {message}", err=True)
+            _print_problems(file, exc.problems, err=True)
             raise
         click.echo(f"{environment} runs workflow {result.template.name} {result.template.digest} "
                    f"(set by {result.set_by} at {result.set_at})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -103,7 +104,6 @@ def test_validate_accepts_a_good_template_and_names_every_problem_of_a_bad_one(t
 @pytest.mark.parametrize(("data", "line"), [
     (b"", "(file)"),                                       # empty: None is not an object
     (b"\x00\x01binary", "(file): not valid YAML"),
-    (b"a: [" * 70000, "(file): larger than 256 KiB"),
     (b"a: [" * 20000, "(file): not valid YAML: line 1 column 65: nested deeper than 32"),
     (b"- &a [1]\n- *a\n", "(file): not valid YAML: line 2 column 3: aliases (*name) are not allowed"),
 ])
@@ -118,8 +118,13 @@ def test_validate_hostile_files(tmp_path: Path, data: bytes, line: str) -> None:
         assert result.stdout.startswith(f"{path}: (top): None is not of type 'object'")
 
 
-def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_missing_file_is_a_usage_error_and_a_large_one_is_not_read(tmp_path: Path) -> None:
     assert invoke("workflow", "validate", str(tmp_path / "nope.yaml")).exit_code == 2
+    big = write(tmp_path, "big.yaml", b"a: [" * 70000)
+    result = invoke("workflow", "validate", str(big))
+    assert result.exit_code == 3 and result.stdout == ""
+    assert result.stderr.startswith("stella workflow validate: error: limit-exceeded: workflow template ")
+    assert "280000 bytes is over the limit of 262144 bytes" in result.stderr
 
 
 def test_show_gives_the_default_until_one_is_set(site: Path) -> None:
@@ -187,3 +192,25 @@ def test_an_unknown_environment(site: Path, tmp_path: Path) -> None:
     for args in (("workflow", "show", "qa"), ("workflow", "set", "qa", str(path), "--as", "root")):
         result = stella(*args, home=site)
         assert result.exit_code == 2 and "unknown environment 'qa'" in result.stderr
+
+
+def test_a_template_from_a_kit_shows_its_origin_and_a_fifo_is_not_read(site: Path, tmp_path: Path) -> None:
+    template = default_template()
+    db = open_db(site / "stella.db")
+    workflows.assign(db, "prod", template, origin="kit", ref="site-0007", source=None, actor="import")
+    shown = json.loads(stella("workflow", "show", "prod", "--json", home=site).stdout)
+    assert (shown["origin"], shown["originRef"], shown["setBy"], shown["digest"]) == (
+        "kit", "site-0007", "import", template.digest)
+    human = stella("workflow", "show", "prod", home=site).stdout.splitlines()[1]
+    assert human.startswith("# origin: kit site-0007, set by import at ")
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    before = snapshot(site)
+    result = invoke("workflow", "validate", str(fifo))      # a blocking open would hang here
+    assert result.exit_code == 3 and result.stdout == ""
+    assert result.stderr == (f"stella workflow validate: error: special-file: workflow template {fifo} is a FIFO, "
+                             "not a regular file (not read)\n")
+    result = stella("workflow", "set", "prod", str(fifo), "--as", "root", home=site)
+    assert result.exit_code == 3 and "special-file" in result.stderr
+    assert snapshot(site) == before
