@@ -44,6 +44,8 @@ from kit.errors import (
     TrailingGarbage,
     Truncated,
     UnsafePath,
+    Unsigned,
+    UntrustedKey,
     WrongChannel,
 )
 from kit.format import tarstream, zstdio
@@ -169,7 +171,7 @@ class KitReader:
     def _run(self, stream: zstdio.DecompressedStream, result: ReadResult, trust: TrustRoot | None,
              at: dt.datetime, channel: str | None, sink: EntrySink | None, manifest_only: bool,
              progress: Callable[[int], None] | None) -> None:
-        envelope, payload, raw_header, size = self._read_manifest_entry(stream)
+        envelope, payload, raw_header, size = self._read_manifest_entry(stream, trust)
         result.envelope = envelope
         result.passed("container", "zstd stream; first entry is the manifest envelope")
         if trust is not None:
@@ -194,7 +196,8 @@ class KitReader:
         self._read_end(stream)
         result.passed("end", "end-of-archive marker, nothing after it")
 
-    def _read_manifest_entry(self, stream: zstdio.DecompressedStream) -> tuple[dsse.Envelope, Any, bytes, int]:
+    def _read_manifest_entry(self, stream: zstdio.DecompressedStream,
+                             trust: TrustRoot | None = None) -> tuple[dsse.Envelope, Any, bytes, int]:
         raw, path, size, typeflag = _read_header(stream, self.limits, first=True)
         if typeflag not in (b"0", b"\0") or path != MANIFEST_PATH:
             raise NotAKit(f"the first entry is {path!r}, not the manifest envelope {MANIFEST_PATH}", entry=path)
@@ -209,6 +212,8 @@ class KitReader:
             document = canonical.loads(data)
         except canonical.CanonicalJSONError as exc:    # empty, not JSON: not an envelope at all
             raise MalformedEnvelope(f"manifest envelope: {exc}", entry=MANIFEST_PATH) from None
+        if trust is not None:       # before the payload is decoded, re-encoded or parsed
+            _signed_by_a_known_key(document, trust)
         envelope = dsse.Envelope.from_dict(document, "manifest envelope")
         if canonical.dumps(document) != data:           # JSON, but not as it was signed
             raise TamperedManifest("the manifest envelope is not canonical JSON (edited?)", entry=MANIFEST_PATH)
@@ -273,6 +278,25 @@ class KitReader:
             raise type(exc)(exc.message) from None
         if rest[:tarstream.BLOCK] != bytes(tarstream.BLOCK) or len(rest) != tarstream.BLOCK:
             raise TrailingGarbage("data after the end-of-archive marker")
+
+
+def _signed_by_a_known_key(document: Any, trust: TrustRoot) -> None:
+    """Cheap checks first: no signature, or none by a key the trust root knows, is refused
+    before the payload (an index of up to a million entries, tens of MiB of base64) is
+    decoded, checked for canonical form or parsed. The full check against the kit's channel
+    and its threshold follows once the payload names the channel. A malformed envelope is
+    left to ``Envelope.from_dict`` to name."""
+    signatures = document.get("signatures") if isinstance(document, dict) else None
+    if not isinstance(signatures, list) or not all(isinstance(s, dict) and isinstance(s.get("keyid"), str)
+                                                   for s in signatures):
+        return
+    if not signatures:
+        raise Unsigned("kit manifest carries no signature", entry=MANIFEST_PATH)
+    keyids = {s["keyid"] for s in signatures}
+    strangers = sorted(keyids - set(trust.keys))
+    if len(strangers) == len(keyids):
+        raise UntrustedKey(f"kit manifest is signed only by untrusted key {', '.join(k[:12] for k in strangers)} "
+                           f"(trust root version {trust.version} knows none of them)", entry=MANIFEST_PATH)
 
 
 def _peek_name(block: bytes) -> str | None:

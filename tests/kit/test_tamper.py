@@ -428,3 +428,19 @@ def test_a_long_entry_name_is_cut_in_the_message(good: RawKit, root_2of2: TrustR
     assert len(line) <= 700 and "\n" not in line
     assert line.startswith("unsafe-path: unsafe entry path 'attachments/xxx") and "chars]" in line
     assert result.error.entry == long_name          # the report keeps the whole name
+
+
+@pytest.mark.parametrize("who", ["nobody", "stranger"])
+def test_an_untrusted_manifest_is_refused_before_its_payload_is_decoded(
+        root_2of2: TrustRoot, stranger: Signer, tmp: Path, monkeypatch: pytest.MonkeyPatch, who: str) -> None:
+    """Cheap checks first (issue 17, principle 9): the signatures' key ids are looked at before
+    the payload (tens of MiB of base64 for a large index) is decoded, re-encoded or parsed."""
+    kit = raw_kit(FILES, [] if who == "nobody" else [stranger])
+
+    def never(*args: object, **kw: object) -> None:
+        raise AssertionError("the envelope was decoded before its signers were checked")
+
+    monkeypatch.setattr(dsse.Envelope, "from_dict", classmethod(never))
+    result = refused(kit.write(tmp / "k"), root_2of2, "unsigned" if who == "nobody" else "untrusted-key",
+                     MANIFEST_PATH)
+    assert "untrusted key" in result.error.message or who == "nobody"
