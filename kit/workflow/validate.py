@@ -114,7 +114,7 @@ def _explain(error: jsonschema.ValidationError, doc: Any) -> Iterator[Problem]:
                 yield Problem(path_text([*where, key]), "required")
     elif error.validator == "enum" and where[-1:] == ["uses"]:
         yield Problem(path_text(where), f"unknown step type {error.instance!r} (known: {', '.join(sorted(REGISTRY))})")
-    elif error.validator == "pattern" and str(schema.get("description", "")).startswith("a duration"):
+    elif error.validator == "pattern" and schema.get("pattern") == DURATION["pattern"]:
         yield Problem(path_text(where), f"not a duration: {_short(error.instance)} (use e.g. 90s, 5m, 1h30m, 2d)")
     elif error.validator == "const" and where == ["schema"]:
         yield Problem("schema", f"unknown schema {_short(error.instance)} "
@@ -172,7 +172,7 @@ def _semantic_problems(steps: list[dict[str, Any]]) -> Iterator[Problem]:
             if need not in index:
                 yield Problem(f"steps[{i}].needs[{j}]", f"unknown step {need!r}")
         yield from _durations(step, i)
-        yield from _settings(step, i, steps, index)
+        yield from _settings(step, i)
     yield from _cycles(steps, index)
     ancestors = _ancestors(steps, index)
     for i, step in enumerate(steps):
@@ -197,21 +197,13 @@ def _durations(step: Mapping[str, Any], i: int) -> Iterator[Problem]:
             yield Problem(f"steps[{i}].timeout", "must be longer than 0s")
 
 
-def _settings(step: Mapping[str, Any], i: int, steps: list[dict[str, Any]], index: dict[str, int]) -> Iterator[Problem]:
+def _settings(step: Mapping[str, Any], i: int) -> Iterator[Problem]:
     kind = _kind(step)
     settings = step.get("with", {})
     if kind is None or not isinstance(settings, dict):
         return
     for key, message in kind.check(settings):
         yield Problem(f"steps[{i}].with.{key}", message)
-    for key, wanted in kind.step_refs.items():
-        ref = settings.get(key)
-        if not isinstance(ref, str):
-            continue
-        if ref not in index:
-            yield Problem(f"steps[{i}].with.{key}", f"unknown step {ref!r}")
-        elif steps[index[ref]].get("uses") != wanted:
-            yield Problem(f"steps[{i}].with.{key}", f"step {ref!r} is not a {wanted} step")
 
 
 def _cycles(steps: list[dict[str, Any]], index: dict[str, int]) -> Iterator[Problem]:

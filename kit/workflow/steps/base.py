@@ -44,7 +44,6 @@ class StepType:
     outputs: tuple[str, ...] = ()                  # the outputs every step of this type sets
     resume: Resume = "rerun"
     check: Check = field(default=_no_check)
-    step_refs: Mapping[str, str] = field(default_factory=dict)   # setting -> type of the step it names
 
     def settings_schema(self) -> dict[str, Any]:
         """The JSON Schema of this type's ``with`` mapping."""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kit.workflow.steps.base import DURATION, TARGETS, StepType
+from kit.workflow.steps.health import PROBE, REQUIRED, check_probe
 
 STRATEGIES = ("all-at-once", "rolling", "canary", "blue-green")
 # Settings that belong to one strategy only.
@@ -20,8 +21,12 @@ ONLY = {"window": "rolling", "pause": "rolling", "canary": "canary", "soak": "ca
 
 def _check(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     strategy = settings.get("strategy", "all-at-once")
-    return [(key, f"{key} is a setting of strategy {wanted}, not of {strategy}")
-            for key, wanted in sorted(ONLY.items()) if key in settings and strategy != wanted]
+    found = [(key, f"{key} is a setting of strategy {wanted}, not of {strategy}")
+             for key, wanted in sorted(ONLY.items()) if key in settings and strategy != wanted]
+    probe = settings.get("health")
+    if isinstance(probe, dict):
+        found += [(f"health.{key}", message) for key, message in check_probe(probe)]
+    return found
 
 
 TYPE = StepType(
@@ -34,11 +39,10 @@ TYPE = StepType(
         "pause": {**DURATION, "description": "rolling: wait between batches"},
         "canary": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "canary: targets first"},
         "soak": {**DURATION, "description": "canary: wait after the canary is healthy"},
-        "health": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,62}$",
-                   "description": "id of a health step run after each batch"},
+        "health": {"type": "object", "additionalProperties": False, "required": list(REQUIRED),
+                   "properties": PROBE, "description": "a health probe (as the health step's) after each batch"},
     },
     outputs=("deployment", "changed"),
     resume="inspect",
     check=_check,
-    step_refs={"health": "health"},
 )

@@ -34,7 +34,7 @@ steps:
   - id: deploy
     uses: deploy
     needs: [approval]
-    with: {strategy: canary, canary: 1, soak: 15m, health: smoke}
+    with: {strategy: canary, canary: 1, soak: 15m, health: {probe: tcp, port: 8080}}
   - id: undo
     uses: rollback
     needs: [deploy]

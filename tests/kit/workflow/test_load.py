@@ -47,7 +47,12 @@ steps:
     uses: deploy
     needs: [ticket, migrate-check]
     if: outputs('migrate-check').pending == 0
-    with: {strategy: canary, canary: 1, soak: 15m, health: smoke, targets: {labels: {tier: web}}}
+    with:
+      strategy: canary
+      canary: 1
+      soak: 15m
+      health: {probe: http, port: 8080, path: /healthz, deadline: 1m}
+      targets: {labels: {tier: web}}
   - id: undo
     uses: rollback
     needs: [deploy]
@@ -106,7 +111,7 @@ steps:
   - id: deploy
     uses: deploy
     needs: [approve, smoke]
-    with: {strategy: canary, window: 3, health: gates}
+    with: {strategy: canary, window: 3, health: {probe: tcp, port: 80, path: /, interval: 5x}}
     timeout: 5x
   - id: smoke
     uses: health
@@ -129,7 +134,8 @@ def test_every_problem_is_named_by_its_path() -> None:
         "steps[1].needs[1]: unknown step 'ghost'",
         "steps[2].needs: cycle: deploy needs smoke needs deploy",
         "steps[2].timeout: not a duration: '5x' (use e.g. 90s, 5m, 1h30m, 2d)",
-        "steps[2].with.health: step 'gates' is not a health step",
+        "steps[2].with.health.interval: not a duration: '5x' (use e.g. 90s, 5m, 1h30m, 2d)",
+        "steps[2].with.health.path: path is a setting of an http probe, not of tcp",
         "steps[2].with.window: window is a setting of strategy rolling, not of canary",
         "steps[3].retry.backoff.factor: 1.5 is not of type 'integer'",
         "steps[3].with.path: path is a setting of an http probe, not of tcp",
@@ -142,9 +148,9 @@ def test_every_problem_is_named_by_its_path() -> None:
     ]
     with pytest.raises(InvalidWorkflow) as caught:
         load(BAD, "bad.yaml")
-    assert caught.value.exit_code == 3 and len(caught.value.problems) == 14
+    assert caught.value.exit_code == 3 and len(caught.value.problems) == 15
     assert caught.value.one_line() == ("invalid-workflow: bad.yaml: steps[0].with.gates[1]: 'nope' is not one of "
-                                       "['policy', 'freeze', 'previous-environment'] (and 13 more)")
+                                       "['policy', 'freeze', 'previous-environment'] (and 14 more)")
 
 
 def step(body: str) -> bytes:
