@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -247,3 +248,14 @@ def test_the_docs_describe_every_step_type_and_setting() -> None:
         for output in kind.outputs:
             assert f"`{output}`" in row, (name, output)
         assert row.rstrip(" |").endswith(kind.resume), name
+
+
+def test_the_examples_in_the_docs_and_examples_folder_are_valid() -> None:
+    text = (ROOT / "docs/workflows.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "schema: stella/workflow/v1" in b]
+    files = sorted((ROOT / "examples/workflows").glob("*.workflow.yaml"))
+    assert len(blocks) >= 2 and len(files) >= 2
+    for source in [*(b.encode() for b in blocks), *(f.read_bytes() for f in files)]:
+        assert check(source)[1] == [], source[:80]
+    default_block = next(b for b in blocks if "name: default" in b)
+    assert load(default_block.encode(), "docs").digest == default_template().digest
