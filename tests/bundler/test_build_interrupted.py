@@ -82,5 +82,5 @@ def test_a_missing_kit_yaml_is_an_io_error(tmp_path: Path) -> None:
     done = subprocess.run([str(BUNDLER), "build", str(tmp_path / "nope.yaml"), "--key", str(keys)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 4
-    assert done.stderr == f"stella-bundler: error: io-error: cannot read {tmp_path / 'nope.yaml'}: " \
-                          "No such file or directory\n"
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("stella-bundler: error: io-error: ")
+    assert str(tmp_path / "nope.yaml") in done.stderr
