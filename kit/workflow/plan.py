@@ -9,12 +9,15 @@ Semantics as in GitHub Actions jobs and Argo DAG tasks (docs/workflows.md "Plann
   or skip it. The default condition is ``success()``; a condition without a status check
   means ``success() && (condition)``;
 - ``success()``: every direct need succeeded (or failed with ``continueOnError``), no
-  step it needs directly or indirectly failed, and the run is not cancelled;
+  step it needs directly or indirectly failed, and the run is not stopping (below);
   ``failure()``: a step it needs, directly or indirectly, failed (``continueOnError``
   failures do not count); ``cancelled()``: the run was cancelled; ``always()``: true;
 - a failed attempt is retried while attempts remain (``retry.limit`` more), after the
   backoff; a running attempt older than ``timeout`` is to be stopped and recorded failed
   (and may then be retried); a cancelled run retries nothing and stops what runs;
+- a failed step whose type ends the run (``approval``: a rejection) stops the run the same
+  way, except that ``cancelled()`` stays false: what runs after it is what a condition
+  such as ``always()`` or ``failure()`` asks for;
 - the verdict is ``running`` until every step is final, then ``cancelled`` (run cancelled),
   ``failed`` (a step failed without ``continueOnError``) or ``succeeded``.
 """
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 
 from kit.workflow import expr
 from kit.workflow.model import Step, Template
+from kit.workflow.steps import REGISTRY
 
 
 class Status(enum.StrEnum):
@@ -81,7 +85,7 @@ class Plan:
     start: tuple[Start, ...]         # start these attempts now
     skip: tuple[str, ...]            # record these steps skipped (their condition is false)
     time_out: tuple[str, ...]        # running attempts past their timeout: stop them, record failed
-    cancel: tuple[str, ...]          # running steps of a cancelled run: stop them, record cancelled
+    cancel: tuple[str, ...]          # running steps of a stopping run: stop them, record cancelled
     verdict: Verdict
     wake_at: dt.datetime | None      # plan again then at the latest (a retry falls due, a timeout ends)
 
@@ -119,11 +123,25 @@ def retry_due(step: Step, state: StepState) -> dt.datetime | None:
     return base + dt.timedelta(seconds=after) if base is not None else None
 
 
-def is_final(step: Step, state: StepState, cancelled: bool) -> bool:
+def ended(template: Template, run: RunState) -> bool:
+    """Whether a step whose type ends the run on failure (an approval's rejection) has failed
+    for good (no ``continueOnError``, no attempt left)."""
+    return any(REGISTRY[s.uses].ends_run and not s.continue_on_error and run.of(s.id).status is Status.FAILED
+               and run.of(s.id).attempt > s.retry.limit for s in template.steps if s.uses in REGISTRY)
+
+
+def stopping(template: Template, run: RunState) -> bool:
+    """Whether *run* is stopping: cancelled, or ended by a step (see :func:`ended`)."""
+    return run.cancelled or ended(template, run)
+
+
+def is_final(step: Step, state: StepState, stopping: bool) -> bool:
+    """Whether *state* is the step's last: succeeded, skipped, cancelled, or failed with no
+    attempt left or in a run that is *stopping* (cancelled, or ended by a step)."""
     if state.status in (Status.SUCCEEDED, Status.SKIPPED, Status.CANCELLED):
         return True
     if state.status is Status.FAILED:
-        return cancelled or state.attempt > step.retry.limit
+        return stopping or state.attempt > step.retry.limit
     return False
 
 
@@ -133,6 +151,7 @@ class _Outcomes:
     def __init__(self, template: Template, run: RunState) -> None:
         self.template = template
         self.run = run
+        self.stopping = run.cancelled or ended(template, run)
         self.final: dict[str, Status] = {}
         self.failed_uncaught: set[str] = set()
         self.tainted: dict[str, bool] = {}      # the step, or one it needs (indirectly too), failed uncaught
@@ -154,7 +173,7 @@ class _Outcomes:
     def context(self, step: Step) -> expr.Context:
         failed_above = self.failed_above(step)
         return expr.Context(
-            success=not self.run.cancelled and not failed_above and all(self.ok(n) for n in step.needs),
+            success=not self.stopping and not failed_above and all(self.ok(n) for n in step.needs),
             failure=failed_above, cancelled=self.run.cancelled,
             status=lambda ident: str(self.final.get(ident, self.run.of(ident).status)),
             output=lambda ident, name: self.run.of(ident).outputs.get(name))
@@ -171,14 +190,14 @@ def plan(template: Template, run: RunState, now: dt.datetime) -> Plan:
     open_steps = 0
     for step in topological(template):
         state = run.of(step.id)
-        if is_final(step, state, run.cancelled):
+        if is_final(step, state, outcomes.stopping):
             outcomes.settle(step, state.status)
             continue
         open_steps += 1
         if state.status is Status.RUNNING:
             deadline = (state.started_at + dt.timedelta(seconds=step.timeout)
                         if step.timeout is not None and state.started_at is not None else None)
-            if run.cancelled:
+            if outcomes.stopping:
                 cancel.append(step.id)
             elif deadline is not None and now >= deadline:
                 time_out.append(step.id)

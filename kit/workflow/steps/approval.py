@@ -15,4 +15,5 @@ TYPE = StepType(
     },
     outputs=("approvers", "count"),
     resume="reattach",
+    ends_run=True,
 )

@@ -44,6 +44,7 @@ class StepType:
     outputs: tuple[str, ...] = ()                  # the outputs every step of this type sets
     resume: Resume = "rerun"
     check: Check = field(default=_no_check)
+    ends_run: bool = False      # its failure ends the run: nothing new starts but clean-up, running steps stop
 
     def settings_schema(self) -> dict[str, Any]:
         """The JSON Schema of this type's ``with`` mapping."""

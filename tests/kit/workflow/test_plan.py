@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from kit.workflow.default import default_template
 from kit.workflow.model import Backoff, Retry, Step, Template
-from kit.workflow.plan import RunState, Start, Status, StepState, Verdict, is_final, plan
+from kit.workflow.plan import RunState, Start, Status, StepState, Verdict, is_final, plan, stopping
 
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -109,6 +109,26 @@ def test_timeouts_and_cancellation() -> None:
     assert plan(retry_left, RunState({"a": done(Status.FAILED)}, cancelled=True), at(99)).verdict is Verdict.CANCELLED
 
 
+def test_a_rejection_ends_the_run_but_clean_up_still_runs() -> None:
+    t = tpl(Step("gates", "gate"),
+            Step("board", "approval", needs=("gates",)),
+            Step("check", "script", needs=("gates",), retry=Retry(3)),
+            Step("deploy", "deploy", needs=("board", "check")),
+            Step("undo", "rollback", needs=("deploy",), condition="always() && status('deploy') == 'failed'"),
+            Step("tell", "notify", needs=("board",), condition="always()"))
+    run = RunState({"gates": done(Status.SUCCEEDED), "board": done(Status.FAILED, when=5),
+                    "check": StepState(Status.RUNNING, 1, at(1))})
+    p = plan(t, run, at(6))
+    assert p.cancel == ("check",) and p.start == (Start("tell", 1),) and p.verdict is Verdict.RUNNING
+    stopped = RunState({**run.steps, "check": done(Status.CANCELLED, when=6), "tell": done(Status.SUCCEEDED)})
+    p = plan(t, stopped, at(7))
+    assert p.skip == ("deploy", "undo") and p.verdict is Verdict.FAILED
+    failed_check = RunState({**run.steps, "check": done(Status.FAILED, when=6)})
+    assert plan(t, failed_check, at(1000)).start == (Start("tell", 1),)     # no retry once the run ended
+    caught = tpl(Step("board", "approval", continue_on_error=True), Step("next", "notify", needs=("board",)))
+    assert plan(caught, RunState({"board": done(Status.FAILED)}), T0).start == (Start("next", 1),)
+
+
 # --- properties over random DAGs ------------------------------------------------------------
 
 CONDITIONS = ("success()", "failure()", "always()", "cancelled()", "!failure()", "success() || failure()")
@@ -121,7 +141,8 @@ def templates(draw: st.DrawFn) -> Template:
     for i in range(count):
         needs = tuple(sorted(draw(st.sets(st.sampled_from([f"s{j}" for j in range(i)]), max_size=3)))) if i else ()
         choices = list(CONDITIONS) + [f"always() && status('{n}') == 'failed'" for n in needs]
-        steps.append(Step(f"s{i}", "script", needs=needs, condition=draw(st.sampled_from(choices)),
+        uses = draw(st.sampled_from(["script", "script", "approval"]))
+        steps.append(Step(f"s{i}", uses, needs=needs, condition=draw(st.sampled_from(choices)),
                           retry=Retry(draw(st.integers(0, 2)), Backoff(draw(st.integers(0, 30)), 2, 60)),
                           timeout=draw(st.sampled_from([None, 30, 120])),
                           continue_on_error=draw(st.booleans())))
@@ -140,6 +161,7 @@ def test_random_runs_respect_needs_terminate_and_end_consistently(t: Template, s
     bound = len(t.steps) * 4 * 3 + 10
     for _ in range(bound):
         run = RunState(dict(state), cancelled)
+        halting = stopping(t, run)
         p = plan(t, run, now)
         assert p == plan(t, run, now)                       # deterministic
         skipped_now = set(p.skip)
@@ -147,15 +169,18 @@ def test_random_runs_respect_needs_terminate_and_end_consistently(t: Template, s
             old = run.of(start.step)
             step = by_id[start.step]
             assert old.status in (Status.PENDING, Status.FAILED), "never starts a running or finished step"
-            assert not is_final(step, old, cancelled)
+            assert not is_final(step, old, halting)
             assert start.attempt == old.attempt + 1 <= step.retry.limit + 1
             for need in step.needs:                            # never before its needs finished
-                assert need in skipped_now or is_final(by_id[need], run.of(need), cancelled)
+                assert need in skipped_now or is_final(by_id[need], run.of(need), halting)
         for ident in p.skip:
             assert run.of(ident).status is Status.PENDING
         for ident in p.time_out + p.cancel:
             assert run.of(ident).status is Status.RUNNING
-        finals = {s.id: is_final(s, run.of(s.id), cancelled) or s.id in skipped_now for s in t.steps}
+        if halting:                                             # a stopping run starts no retry
+            assert all(s.attempt == 1 for s in p.start)
+            assert set(p.cancel) == {i for i, s in run.steps.items() if s.status is Status.RUNNING}
+        finals = {s.id: is_final(s, run.of(s.id), halting) or s.id in skipped_now for s in t.steps}
         if p.verdict is not Verdict.RUNNING:
             assert all(finals.values()) and not p.start and not p.cancel and not p.time_out
             failed = any(run.of(s.id).status in (Status.FAILED, Status.CANCELLED) and not s.continue_on_error
