@@ -13,7 +13,9 @@ from click.testing import CliRunner, Result
 from appliance import workflows
 from appliance.cli import cli
 from appliance.store.db import open_db
+from appliance.users import ROLES
 from kit.workflow.default import default_template
+from kit.workflow.steps import approval
 from tests.appliance.helpers import snapshot, stella
 
 CANARY = b"""\
@@ -26,7 +28,7 @@ steps:
   - id: approval
     uses: approval
     needs: [gates]
-    with: {role: change-board, count: 2}
+    with: {role: approver, count: 2}
   - id: smoke
     uses: health
     needs: [approval]
@@ -214,3 +216,7 @@ def test_a_template_from_a_kit_shows_its_origin_and_a_fifo_is_not_read(site: Pat
     result = stella("workflow", "set", "prod", str(fifo), "--as", "root", home=site)
     assert result.exit_code == 3 and "special-file" in result.stderr
     assert snapshot(site) == before
+
+
+def test_an_approval_names_a_role_the_appliance_has() -> None:
+    assert approval.ROLES == ROLES

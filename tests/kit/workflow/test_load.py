@@ -29,7 +29,7 @@ steps:
   - id: ticket
     uses: approval
     needs: [gates]
-    with: {role: change-board, count: 2, separationOfDuties: true}
+    with: {role: approver, count: 2, separationOfDuties: true}
   - id: migrate-check
     uses: script
     needs: [gates]
@@ -85,15 +85,15 @@ def test_a_valid_template_loads_into_the_model() -> None:
     assert [check_step.retry.backoff.delay(n) for n in (1, 2, 3)] == [30, 90, 270]
     assert t.step("deploy").condition == "outputs('migrate-check').pending == 0"
     assert t.step("tell").continue_on_error
-    assert t.step("ticket").settings == {"role": "change-board", "count": 2, "separationOfDuties": True}
+    assert t.step("ticket").settings == {"role": "approver", "count": 2, "separationOfDuties": True}
 
 
 def test_the_normalised_document_round_trips_and_fixes_the_digest() -> None:
     t = load(GOOD, "x")
     again = from_doc(json.loads(json.dumps(t.to_doc())), "stored")
     assert again == t and again.digest == t.digest
-    reformatted = load(b"# a comment\n" + GOOD.replace(b"{role: change-board, count: 2, separationOfDuties: true}",
-                       b"\n      role: change-board\n      separationOfDuties: true\n      count: 2"), "y")
+    reformatted = load(b"# a comment\n" + GOOD.replace(b"{role: approver, count: 2, separationOfDuties: true}",
+                       b"\n      role: approver\n      separationOfDuties: true\n      count: 2"), "y")
     assert reformatted.digest == t.digest
     assert load(GOOD.replace(b"count: 2", b"count: 3"), "z").digest != t.digest
 
@@ -176,6 +176,8 @@ def step(body: str) -> bytes:
      "steps[1].if: outputs('a').nope: step a has no such output (it has: decision, verdict)"),
     ("  - id: b\n    uses: fail\n    needs: [a]\n    if: status('zz') == 1\n",
      "steps[1].if: status('zz'): unknown step"),
+    ("  - id: b\n    uses: approval\n    with: {role: change-board}\n",
+     "steps[1].with.role: 'change-board' is not one of ['requester', 'approver', 'deployer', 'admin', 'auditor']"),
     ("  - id: B\n    uses: fail\n", "steps[1].id: 'B' does not match '^[a-z][a-z0-9-]{0,62}$'"),
     ("  - id: b\n    uses: script\n    with: {image: 'busybox:latest', command: [true]}\n",
      "steps[1].with.command[0]: True is not of type 'string'"),
