@@ -49,7 +49,11 @@ def collect(spec: KitSpec, warn: Callable[[str], None] | None = None) -> list[En
     """
     home = spec.path.parent
     for item in spec.vex:                      # never opened unless a regular file inside the tree
-        tree.regular_file(item.path, home, "vex")
+        if tree.is_folder(item.path, "vex"):   # a folder of documents (OpenVEX, CSAF VEX): each file checked
+            for found in tree.walk(item.path, "vex"):
+                tree.regular_file(found, item.path, "vex")
+        else:
+            tree.regular_file(item.path, home, "vex")
     sources = ((policy_entries(spec.policy, warn=warn) if spec.policy else [])
                + vex_entries(list(spec.vex)) + _attachments(spec.attachments, home))
     seen: dict[str, EntrySource] = {}

@@ -155,3 +155,19 @@ def test_a_vex_document_that_is_a_fifo_or_links_out_is_refused(site: Path, tmp_p
     vex.unlink()
     vex.symlink_to("/etc/passwd")
     _refused(site, tmp_path, r"vex: .*site.openvex.json is a symbolic link to /etc/passwd, outside")
+
+
+def test_a_folder_of_vex_documents_is_checked_file_by_file(site: Path, tmp_path: Path) -> None:
+    """A folder named under ``vex:`` is read document by document: a FIFO or a link leaving it is refused
+    by name (a FIFO named *.json would block a reader forever; a link would carry a file from elsewhere)."""
+    folder = site / "vexdocs"
+    folder.mkdir()
+    shutil.copy(site / "vex" / "site.openvex.json", folder / "a.openvex.json")
+    text = (site / "kit.yaml").read_text()
+    (site / "kit.yaml").write_text(text.replace("vex/site.openvex.json", "vexdocs"))
+    _build(site, tmp_path).unlink()                                 # a plain folder builds
+    os.mkfifo(folder / "b.json")
+    _refused(site, tmp_path, r"vex: .*b.json is a FIFO, not a regular file")
+    (folder / "b.json").unlink()
+    (folder / "c.json").symlink_to("/etc/passwd")
+    _refused(site, tmp_path, r"vex: .*c.json is a symbolic link to /etc/passwd, outside")
