@@ -182,3 +182,9 @@ class UnknownToken(NotFound):
     """No API token has that id (``stella token list``)."""
 
     kind = "unknown-token"
+
+
+class UnknownAgent(NotFound):
+    """No agent has that name (``stella agent list``)."""
+
+    kind = "unknown-agent"

@@ -29,7 +29,7 @@ from kit.errors import CATEGORIES, StellaError  # noqa: E402 - after the path is
 # Every module that defines an error class (a test checks that no other module does).
 ERROR_MODULES = (
     "kit.errors", "kit.crypto.keydir", "kit.deploy.lockfile", "kit.findings.errors", "kit.format.delta",
-    "kit.format.zstdio",
+    "kit.format.zstdio", "kit.agentproto.errors",
     "bundler.errors", "bundler.oci.errors", "bundler.sbom.errors",
     "appliance.errors", "appliance.deploy.compose", "appliance.deploy.errors", "appliance.promotions.errors",
     "appliance.promotions.service",
