@@ -6,8 +6,13 @@ its fixed version."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import shutil
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +133,49 @@ def test_old_commons_text_in_a_fat_jar_is_a_finding_with_its_fixed_version(kit: 
     assert finding["component"]["purl"] == "pkg:maven/org.apache.commons/commons-text@1.9"
     assert finding["fixed"] == ["1.10.0"]
     assert finding["locations"][0]["layer"] == kit["layers"]["java"][1]
+
+
+def test_hostile_archives_and_a_huge_deps_json_through_the_cli(registry: str, tmp_path: Path) -> None:
+    """``stella-bundler sbom`` on real pushed images: a jar nested 50 deep, a jar with an
+    entry that escapes and a garbage .jar are skips named on stderr with file and layer (the
+    rest is still listed); a 100 MiB .deps.json is a one-line limit-exceeded error naming
+    file and layer, a non-zero exit, and nothing written."""
+    layout = OCILayout(tmp_path / "src")
+    escape = eco.make_zip({"../../etc/cron.d/evil.jar": eco.commons_text_1_9(),
+                           "META-INF/maven/ok/ok/pom.properties": b"groupId=ok\nartifactId=ok\nversion=2\n"})
+    desc, [layer] = make_image(layout, [Layer({"app/deep.jar": eco.nested(50), "app/escape.jar": escape,
+                                               "app/garbage.jar": b"not a zip" * 100})])
+    push(registry, tmp_path / "src", desc, "stella-test/eco-hostile:v1")
+    bundler = [sys.executable, "-c", "from bundler.cli import main; main()"]
+    out = tmp_path / "hostile.cdx.json"
+    run = subprocess.run([*bundler, "sbom", f"{registry}/stella-test/eco-hostile:v1", "--insecure", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    prefix = f"image {registry}/stella-test/eco-hostile@{desc.digest} layer {layer}: "
+    assert any(line.startswith(prefix + "app/deep.jar!/lib/level2.jar!/") and
+               line.endswith(": skipped: archive nested more than 8 deep") for line in lines), run.stderr
+    assert prefix + "app/escape.jar!/../../etc/cron.d/evil.jar: skipped: entry name escapes the archive; ignored" \
+        in lines
+    assert prefix + "app/garbage.jar: skipped: not a zip archive (no end of central directory)" in lines
+    purls = {c["purl"] for c in json.loads(out.read_bytes())["components"]}
+    assert "pkg:maven/ok/ok@2" in purls and "pkg:maven/org.example/level9@1.0" in purls
+    assert "pkg:maven/org.example/level10@1.0" not in purls
+    assert not (tmp_path / "etc").exists()
+
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=1, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w|") as tar:
+        info = tarfile.TarInfo("app/Huge.deps.json")
+        info.size = 100 << 20
+        tar.addfile(info, io.BytesIO(b" " * info.size))
+    desc, [big] = make_image(layout, [Layer(gzip.decompress(buf.getvalue()))])
+    push(registry, tmp_path / "src", desc, "stella-test/eco-huge:v1")
+    huge = tmp_path / "huge.cdx.json"
+    run = subprocess.run([*bundler, "sbom", f"{registry}/stella-test/eco-huge:v1", "--insecure", "--out", str(huge)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and not huge.exists()
+    (line,) = [x for x in run.stderr.splitlines() if x.strip()]
+    assert line.startswith("stella-bundler: error: limit-exceeded: image ")
+    assert line.endswith(f"{big[-40:]}: app/Huge.deps.json is 104857600 bytes, limit 67108864")   # the CLI may
+    # shorten the middle of a long line (image and layer digests), never its end
