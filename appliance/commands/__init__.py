@@ -48,6 +48,8 @@ LAZY: dict[str, tuple[str, str]] = {
     # the service (docs/service.md)
     "serve": ("appliance.commands.serve", "serve"),
     "token": ("appliance.commands.tokens", "token"),
+    # agents on other hosts (docs/agent-protocol.md)
+    "agent": ("appliance.commands.agents", "agent"),
 }
 
 

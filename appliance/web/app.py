@@ -59,6 +59,8 @@ def create_app(home: Home, *, tls: bool = False) -> FastAPI:
     from appliance.web.api import ROUTERS
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
+    from appliance.web.agents import router as agents_router
+    app.include_router(agents_router)       # /agent/v1: registration (docs/agent-protocol.md)
     from appliance.web.console import install as install_console
     install_console(app)
     return app
