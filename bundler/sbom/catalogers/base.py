@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Protocol
+import json
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 from bundler.sbom.layers import KeptFile
 from bundler.sbom.model import Component, Distro
@@ -31,6 +32,20 @@ class Cataloger(Protocol):
                 image: str) -> list[Component]:
         """The components described by the kept files."""
         ...
+
+
+def json_documents(files: Mapping[str, KeptFile], wants: Callable[[str], bool]
+                   ) -> Iterator[tuple[str, KeptFile, Any]]:
+    """(path, file, parsed JSON) of each kept file *wants* names, in path order. A file that is not
+    JSON, or nests deeper than the parser goes, describes no package: it is passed over, never fatal
+    to the image (one bad file hides no other)."""
+    for path in sorted(p for p in files if wants(p)):
+        kept = files[path]
+        try:
+            doc = json.loads(kept.data)
+        except (ValueError, RecursionError):
+            continue
+        yield path, kept, doc
 
 
 def attribute(file: KeptFile, key: Hashable,

@@ -9,11 +9,11 @@ the layer reader's ``max_file_bytes`` is refused there, naming the file and the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from packageurl import PackageURL
 
+from bundler.sbom.catalogers.base import json_documents
 from bundler.sbom.layers import KeptFile
 from bundler.sbom.model import Component, Distro
 
@@ -34,12 +34,7 @@ class DotnetCataloger:
                 image: str) -> list[Component]:
         """One component per ``package`` library; a broken file gives none."""
         out = []
-        for path in sorted(p for p in files if self.wants(p)):
-            kept = files[path]
-            try:
-                doc = json.loads(kept.data)
-            except ValueError:
-                continue
+        for path, kept, doc in json_documents(files, self.wants):
             libraries = doc.get("libraries") if isinstance(doc, dict) else None
             if not isinstance(libraries, dict):
                 continue

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from packageurl import PackageURL
 
+from bundler.sbom.catalogers.base import json_documents
 from bundler.sbom.layers import KeptFile
 from bundler.sbom.model import Component, Distro
 
@@ -47,12 +47,7 @@ class NpmCataloger:
                 image: str) -> list[Component]:
         """One component per package.json with a string name and version."""
         out = []
-        for path in sorted(p for p in files if self.wants(p)):
-            kept = files[path]
-            try:
-                doc = json.loads(kept.data)
-            except ValueError:
-                continue  # a broken package.json is not a package; do not fail the image
+        for path, kept, doc in json_documents(files, self.wants):   # a broken package.json is no package
             if not isinstance(doc, dict):
                 continue
             name, version = doc.get("name"), doc.get("version")

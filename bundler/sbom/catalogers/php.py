@@ -8,12 +8,12 @@ that list. Each package with a string ``name`` (``vendor/project``) and ``versio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from packageurl import PackageURL
 
+from bundler.sbom.catalogers.base import json_documents
 from bundler.sbom.layers import KeptFile
 from bundler.sbom.model import Component, Distro
 
@@ -48,12 +48,7 @@ class ComposerCataloger:
                 image: str) -> list[Component]:
         """One component per package with a name and version; a broken file gives none."""
         out = []
-        for path in sorted(p for p in files if self.wants(p)):
-            kept = files[path]
-            try:
-                doc = json.loads(kept.data)
-            except ValueError:
-                continue
+        for path, kept, doc in json_documents(files, self.wants):
             for pkg in _packages(doc):
                 if not isinstance(pkg, dict):
                     continue

@@ -240,6 +240,17 @@ def test_dotnet_deps_json_packages_only(tmp_path: Path) -> None:
     assert "pkg:nuget/System.Memory@4.6.3" in {c.purl for c in comps} and len(comps) == 9
 
 
+def test_json_nested_beyond_the_parser_is_passed_over_not_fatal(tmp_path: Path) -> None:
+    """A package.json, installed.json or deps.json nested 100,000 deep (json.loads raises RecursionError)
+    is no package: the image is still cataloged, the other files' packages listed."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    comps = _catalog(tmp_path, {"app/node_modules/evil/package.json": deep,
+                                "srv/vendor/composer/installed.json": deep,
+                                "app/Evil.deps.json": deep,
+                                "app/Python.Runtime.deps.json": eco.DEPS_JSON.read_bytes()})
+    assert {(c.name, c.version) for c in comps} == eco.deps_json_oracle(eco.DEPS_JSON)
+
+
 def test_rust_audit_data_and_cargo_lock(tmp_path: Path) -> None:
     binary = eco.RUST_BINARY.read_bytes()
     comps = _catalog(tmp_path, {"bin/stella-audited": binary, "bin/not-audited": binary[:4096],
