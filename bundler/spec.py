@@ -121,6 +121,10 @@ def load_spec(path: Path) -> KitSpec:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
         raise SpecError(f"{where}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise SpecError(f"{where}: not valid YAML: nested too deeply") from None
+    except ValueError as exc:     # an integer past Python's digit limit (4300 digits)
+        raise SpecError(f"{where}: not valid YAML: {str(exc)[:80]}") from None
     if not isinstance(doc, dict):
         raise SpecError(f"{where}: the top level must be a mapping")
     _unknown(set(doc), TOP_KEYS, where)

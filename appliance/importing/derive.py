@@ -54,7 +54,7 @@ def _json(entry: Entry, locate: Locate) -> Any:
         return None
     try:
         return json.loads(locate(entry.sha256).read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):    # unreadable, not JSON or too deep: not derived
         return None
 
 
@@ -71,14 +71,16 @@ def _sbom(kit_id: str, e: Entry, doc: Any, out: Derived, seen: set[str]) -> None
     fmt = "cyclonedx" if doc.get("bomFormat") == "CycloneDX" or "cyclonedx" in e.media_type else \
         "spdx3" if "spdx.org/rdf/3" in str(doc.get("@context", "")) else \
         "spdx" if "spdxVersion" in doc or "spdx" in e.media_type else "unknown"
-    meta = doc.get("metadata", {}).get("component", {}) if fmt == "cyclonedx" else {}
+    metadata = doc.get("metadata") if fmt == "cyclonedx" else None
+    meta = metadata.get("component") if isinstance(metadata, dict) else None
     subject = meta.get("bom-ref") or meta.get("name") if isinstance(meta, dict) else None
     out.sboms.append({"kit_id": kit_id, "path": e.path, "sha256": e.sha256, "format": fmt,
                       "subject": subject if isinstance(subject, str) else None})
     if fmt != "cyclonedx" or e.sha256 in seen:
         return
     seen.add(e.sha256)        # components are per SBOM content, shared across kits
-    for comp in doc.get("components") or []:
+    listed = doc.get("components")
+    for comp in listed if isinstance(listed, list) else []:
         if isinstance(comp, dict) and isinstance(comp.get("name"), str):
             out.components.append({"sbom_sha256": e.sha256, "purl": _str(comp.get("purl")),
                                    "name": comp["name"], "version": _str(comp.get("version")),

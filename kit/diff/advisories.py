@@ -28,7 +28,7 @@ def _records(fh: IO[bytes] | None, label: str) -> Iterator[tuple[str, dict[str, 
             continue
         try:
             record = json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise SchemaError(f"{label} {RECORDS} line {number}: not JSON ({exc})") from None
         ident = record.get("id") if isinstance(record, dict) else None
         if not isinstance(ident, str):

@@ -18,7 +18,7 @@ VEX_FIELDS = ("status", "justification", "impact_statement", "action_statement",
 def _json(data: bytes) -> Any:
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):      # not JSON, a number past the digit limit, too deep
         return None
 
 
