@@ -6,7 +6,7 @@ kind the appliance refused with.
 
 from __future__ import annotations
 
-from kit.errors import Conflict, KitError, KitFormatError, KitVerificationError
+from kit.errors import Conflict, KitError, KitFormatError, KitVerificationError, Usage
 
 
 class BadMessage(KitFormatError):
@@ -43,3 +43,9 @@ class CAMismatch(KitVerificationError):
     """The agent CA an appliance answered with is not the one whose fingerprint the admin gave (--ca-fingerprint)."""
 
     kind = "ca-mismatch"
+
+
+class NotRegistered(KitError, Usage):
+    """The agent's state directory holds no registration (run ``stella-agent register``)."""
+
+    kind = "not-registered"

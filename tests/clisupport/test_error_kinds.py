@@ -78,7 +78,7 @@ PINNED: dict[str, set[int]] = {
     "limit-exceeded": {1, 3}, "special-file": {3},
     # agents (kit/agentproto, docs/agent-protocol.md)
     "bad-message": {3}, "bad-csr": {3}, "token-refused": {1}, "agent-exists": {5}, "already-registered": {5},
-    "ca-mismatch": {1}, "unknown-agent": {2},
+    "ca-mismatch": {1}, "unknown-agent": {2}, "not-registered": {2},
 }
 
 ROOTS = {"kit": KitError, "bundler": "bundler.errors.BundlerError", "appliance": "appliance.errors.ApplianceError"}
