@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from kit.errors import BadUsage, InputTooLarge, KitFormatError, KitIOError, SpecialFile
 
@@ -124,6 +125,33 @@ def _read_bounded(fd: int, path: Path, kind: str, limit: int) -> bytes:
                 raise _too_large(kind, path, "more than the limit", limit)
     except OSError as exc:
         raise KitIOError(f"cannot read {kind} {path}: {exc.strerror or exc}", entry=str(path)) from None
+
+
+def open_regular(path: Path, kind: str) -> BinaryIO:
+    """*path* opened for reading when it is a regular file (for readers that stream, e.g. a kit).
+
+    Raises:
+        SpecialFile: *path* is (or links to) a FIFO, device, socket or folder; it is not read.
+        KitIOError: missing or unreadable.
+    """
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise _special(kind, path, st.st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise KitIOError(f"{kind} {path}: no such file", entry=str(path)) from None
+    except OSError as exc:
+        raise KitIOError(f"cannot read {kind} {path}: {exc.strerror or exc}", entry=str(path)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _special(kind, path, mode)
+        os.set_blocking(fd, True)
+        return open(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_text(path: Path, kind: str, limit: int | None = None) -> str:

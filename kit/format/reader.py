@@ -58,6 +58,7 @@ from kit.format.manifest import (
     check_entry_path,
     check_format_version,
 )
+from kit.inputfile import open_regular
 from kit.timeutil import epoch_seconds, format_time
 from kit.trust.root import TrustRoot
 
@@ -145,7 +146,7 @@ class KitReader:
         """
         result = ReadResult(str(self.path))
         try:
-            with open(self.path, "rb") as fh:
+            with open_regular(self.path, "kit") as fh:      # a FIFO or device: refused by name
                 self._check_magic(fh)
                 stream = zstdio.DecompressedStream(fh, self.limits.max_window_size)
                 try:

@@ -28,6 +28,7 @@ from kit.crypto import generate
 from kit.crypto.keydir import write_key_dir
 from kit.errors import InputTooLarge, KitIOError, SpecialFile
 from kit.inputfile import LIMIT_VARIABLE, LIMITS, read_file
+from tests.appliance.conftest import home, root, signer, trust_file  # noqa: F401  (fixtures)
 from tests.kit.findings.conftest import cyclonedx, osv, write
 from verifier.cli import cli as verify
 
@@ -68,9 +69,9 @@ EXPECTED = {"fifo": ("special-file", "FIFO"), "devzero": ("special-file", "chara
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Good inputs next to which one hostile file is named."""
     tmp = tmp_path_factory.mktemp("good")
-    signer = generate()
+    made = generate()
     key = tmp / "key.pub.json"
-    key.write_bytes(canonical.dumps({**signer.public_key.to_dict(), "keyid": signer.keyid}))
+    key.write_bytes(canonical.dumps({**made.public_key.to_dict(), "keyid": made.keyid}))
     sbom = write(tmp / "sbom.cdx.json", cyclonedx(["pkg:pypi/demo@1.0"]))
     adv = write(tmp / "osv" / "a.json", osv("PYSEC-1", "demo", events=[{"introduced": "0"}, {"fixed": "2"}]))
     kit = tmp / "some.kit"
@@ -123,9 +124,8 @@ def test_kit_yaml_inputs_are_bounded_too(tmp_path: Path) -> None:
         "kit: {name: k, channel: stable, sequence: 1, created: '2026-01-01T00:00:00Z',\n"
         "      expires: '2099-01-01T00:00:00Z'}\n"
         "advisories:\n  - path: osv/a.json\n", encoding="utf-8")
-    signer = generate()
     keydir = tmp_path / "key"
-    write_key_dir(keydir, signer)
+    write_key_dir(keydir, generate())
     with deadline(20):
         result = CliRunner().invoke(bundler, ["build", str(tmp_path / "kit.yaml"), "--key", str(keydir),
                                               "--out", str(tmp_path / "k.kit")])
@@ -168,3 +168,18 @@ def test_a_zip_member_that_inflates_past_the_limit_is_refused(tmp_path: Path,
     monkeypatch.setenv(LIMIT_VARIABLE, str(1 << 20))
     result = CliRunner().invoke(stella, ["findings", "--sbom", str(sbom), "--advisories", str(archive)])
     assert result.exit_code == 3 and "limit-exceeded:" in result.stderr and "osv.zip!a.json" in result.stderr
+
+
+@pytest.mark.parametrize("how", ["fifo", "devzero"])
+def test_a_kit_that_is_not_a_regular_file_is_refused_by_name(how: str, tmp_path: Path,
+                                                             home: Path) -> None:  # noqa: F811
+    """inspect hung on a FIFO; import, plan and verify read the kit through the same reader."""
+    path = hostile(tmp_path / "x.stella-kit", how)
+    words = EXPECTED[how][1]
+    runs = [(bundler, ["inspect", str(path)]), (stella, ["import", str(path), "--home", str(home)]),
+            (stella, ["plan", str(path), "--home", str(home)])]
+    for program, argv in runs:
+        with deadline(20):
+            result = CliRunner().invoke(program, argv)  # type: ignore[arg-type]
+        assert result.exit_code == 3, (argv, result.output, result.exception)
+        assert "special-file:" in result.stderr and words in result.stderr, result.stderr
