@@ -85,7 +85,6 @@ def register(db: sqlite_utils.Database, home: Home, body: bytes, address: str) -
         name = request.name
         csr = ca.check_csr(request.csr, request.name)
         moment = now()
-        authority = ca.ensure(home, moment)
         with transaction(db):
             if db.execute("SELECT 1 FROM agents WHERE name = ?", [request.name]).fetchone():
                 raise AgentExists(f"an agent named {request.name} is already registered (revoked names stay taken)")
@@ -93,6 +92,7 @@ def register(db: sqlite_utils.Database, home: Home, body: bytes, address: str) -
             if isinstance(used, str):
                 raise TokenRefused("the registration token is unknown, already used or expired", entry=used)
             token_id, labels = used
+            authority = ca.ensure(home, moment)     # made by the first token already; an unknown caller never makes it
             cert = ca.issue(authority, csr, request.name, moment)
             info = AgentInfo(request.name, labels, sorted(request.capabilities), format_time(moment), address,
                              format(cert.serial_number, "x"), cert.fingerprint(hashes.SHA256()).hex(),

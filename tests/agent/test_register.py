@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,37 @@ def test_register_over_https_checked_with_ca_file(service: Service, tmp_path: Pa
         assert ok.returncode == 0, ok.stderr
     finally:
         tls.stop()
+
+
+def test_racing_registrations_share_one_token_once(service: Service) -> None:
+    """Eight agents post the same token at once to the real server: exactly one is registered."""
+    import httpx
+
+    from tests.appliance.web.test_agents import body
+
+    made = token(service)
+    names = [f"race-{i}" for i in range(8)]
+    bodies = {n: body(made["token"], n) for n in names}
+
+    def post(name: str) -> int:
+        with httpx.Client(base_url=service.base_url, timeout=30) as c:
+            return c.post("/agent/v1/register", json=bodies[name]).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(post, names))
+    assert sorted(statuses) == [200] + [403] * 7, statuses
+    listed = {a["name"] for a in json.loads(_cli(service.home, "agent", "list", "--json", user="admin").output)}
+    assert len(listed & set(names)) == 1
+
+
+def test_one_agent_ca_even_when_made_at_once(tmp_path: Path) -> None:
+    from appliance.agents import ca
+    from appliance.home import Home
+    from kit.timeutil import now
+
+    home = Home(tmp_path)
+    with ThreadPoolExecutor(6) as pool:
+        made = list(pool.map(lambda _: ca.ensure(home, now()).fingerprint, range(6)))
+    assert len(set(made)) == 1
+    assert [p.name for p in (tmp_path / "agents").iterdir()] == ["ca"]
+    assert made[0] == ca.load(home).fingerprint  # type: ignore[union-attr]
