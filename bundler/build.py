@@ -17,6 +17,7 @@ from kit.crypto import Signer
 from kit.format import Entry, EntrySource, Manifest, write_kit
 from kit.format.delta import base_ref, check_successor, held_digests, verify_base
 from kit.format.writer import WriteResult
+from kit.inputfile import read_file
 from kit.timeutil import now
 from kit.trust.root import read_root_file, verify_chain
 
@@ -109,7 +110,7 @@ def write_plan(spec: KitSpec, plan: BuildPlan, signers: Sequence[Signer], out: P
     unbound = tuple((rel, c.sbom.spec.service, c.path, c.sbom.spec.reason)
                     for rel, c in (plan.images.vendor_sboms if plan.images else []) if not c.bound)
     info = BuildInfo(spec.name, spec.channel, spec.sequence, spec.created, spec.path.name,
-                     hashlib.sha256(spec.path.read_bytes()).hexdigest(), __version__, unbound_sboms=unbound)
+                     hashlib.sha256(read_file(spec.path, "kit.yaml")).hexdigest(), __version__, unbound_sboms=unbound)
 
     def provenance(entries: Sequence[Entry]) -> list[EntrySource]:
         return [provenance_entry(entries, _inputs(spec, plan, entries), info, signers)]

@@ -292,3 +292,17 @@ def test_kit_yaml(tmp_path: Path) -> None:
     def check(data: bytes) -> None:
         total(lambda: load_spec(_write(tmp_path, "kit.yaml", data)), io_ok=True)
     check()
+
+
+def test_vendor_sboms(tmp_path: Path) -> None:
+    """A vendor's SBOM in kit.yaml (checked by the CycloneDX and SPDX libraries at build time)."""
+    from bundler import vendorsbom
+    from tests.bundler.test_vendor_sbom import spdx_vendor
+    seeds = [*_shared("cyclonedx-vex/*bom*.json")[:2], json.loads(spdx_vendor("sha256:" + "2" * 64))]
+
+    @settings(SETTINGS, max_examples=60)        # the libraries' schema checks take ~50 ms a document
+    @given(data=inputs(seeds))
+    def check(data: bytes) -> None:
+        spec = vendorsbom.VendorSBOMSpec("web", _write(tmp_path, "vendor.json", data))
+        total(lambda: vendorsbom.load(spec, "kit.yaml"))
+    check()
