@@ -78,7 +78,7 @@ def check_compose(path: Path, services: tuple[str, ...], at: str) -> None:
     """A compose template must be YAML with a services mapping naming only known components."""
     try:
         doc = yaml.safe_load(read_file(path, "compose template").decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise SpecError(f"{at}: compose template {path} is not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
         raise SpecError(f"{at}: compose template {path} has no services mapping")

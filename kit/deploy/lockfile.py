@@ -98,6 +98,10 @@ def parse_template(text: bytes | str, where: str = "compose template") -> dict[s
         doc = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader (C or Python)
     except yaml.YAMLError as exc:
         raise LockError(f"{where} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise LockError(f"{where} is not valid YAML: nested too deeply") from None
+    except ValueError as exc:       # an integer past Python's digit limit
+        raise LockError(f"{where} is not valid YAML: {str(exc)[:80]}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict) or not doc["services"]:
         raise LockError(f"{where} has no services mapping")
     return doc

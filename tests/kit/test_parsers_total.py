@@ -306,3 +306,16 @@ def test_vendor_sboms(tmp_path: Path) -> None:
         spec = vendorsbom.VendorSBOMSpec("web", _write(tmp_path, "vendor.json", data))
         total(lambda: vendorsbom.load(spec, "kit.yaml"))
     check()
+
+
+def test_compose_templates() -> None:
+    """A release's compose template (YAML; JSON is YAML): the kit side's parser."""
+    from kit.deploy.lockfile import parse_template
+    seed = {"services": {"web": {"image": "registry.example/web@sha256:" + "a" * 64, "ports": ["8080:80"],
+                                 "environment": {"A": "1"}}}}
+
+    @settings(SETTINGS, max_examples=80)
+    @given(data=inputs([seed]))
+    def check(data: bytes) -> None:
+        total(lambda: parse_template(data, "releases/shop.compose.yaml"))
+    check()
