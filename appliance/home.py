@@ -10,6 +10,7 @@
     registry/            config.yml and storage of the local registry
     import.lock          flock taken by every import and trust update
     audit.head           the audit log's head, anchored outside the database
+    agents/ca/           the agent CA (cert.pem, key.pem 0600), made on first use (appliance.agents.ca)
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from appliance.errors import DamagedHome
 from appliance.home import Home, fsync_dir
 from kit.agentproto import BadCSR
 
@@ -54,12 +55,16 @@ def folder(home: Home) -> Path:
 def load(home: Home) -> AgentCA | None:
     """The home's agent CA, or None before the first token or registration made it."""
     where = folder(home)
+    if not where.exists():
+        return None
     try:
         cert = x509.load_pem_x509_certificate((where / "cert.pem").read_bytes())
         key = serialization.load_pem_private_key((where / "key.pem").read_bytes(), password=None)
-    except FileNotFoundError:
-        return None
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    except (OSError, ValueError, TypeError) as exc:
+        raise DamagedHome(f"the agent CA in {where} is damaged ({str(exc)[:80]}); agents' certificates "
+                          "cannot be issued or checked (restore it from a backup)") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
+        raise DamagedHome(f"the agent CA key in {where} does not belong to its certificate")
     return AgentCA(cert, key)
 
 

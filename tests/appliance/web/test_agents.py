@@ -218,3 +218,16 @@ def test_the_service_mounts_the_agent_router(home: Path) -> None:
         r = c.post("/agent/v1/register", json=body(token(home)["token"], "via-serve"))
         assert r.status_code == 200, r.text
         assert "/agent/v1/register" not in c.get("/api/v1/openapi.json").json()["paths"]
+
+
+def test_a_damaged_agent_ca_is_named_not_replaced(tmp_path: Path) -> None:
+    from appliance.agents import ca
+    from appliance.errors import DamagedHome
+    from kit.timeutil import now
+
+    home = Home(tmp_path)
+    made = ca.ensure(home, now())
+    (tmp_path / "agents" / "ca" / "key.pem").unlink()
+    with pytest.raises(DamagedHome, match="agent CA .* is damaged"):
+        ca.ensure(home, now())
+    assert (tmp_path / "agents" / "ca" / "cert.pem").read_text() == made.pem
