@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bundler.errors import SpecError
+from kit.findings.errors import FindingsFormatError
+from kit.findings.sbom import check_components
 from kit.inputfile import read_file
 
 MAX_BYTES = 128 << 20
@@ -108,6 +110,10 @@ def load(spec: VendorSBOMSpec, at: str) -> VendorSBOM:
         if version not in CYCLONEDX_VERSIONS:
             raise SpecError(f"{where}: CycloneDX {version} (supported: {', '.join(CYCLONEDX_VERSIONS)})")
         _check_cyclonedx(data, version, where)
+        try:                 # "bomFormat: CycloneDX" with no usable components list is not "0 components"
+            check_components(doc, where)
+        except FindingsFormatError as exc:
+            raise SpecError(exc.message) from None
         return VendorSBOM(spec, "cyclonedx", version, data)
     if isinstance(doc, dict) and "spdxVersion" in doc:
         version = str(doc.get("spdxVersion"))

@@ -58,7 +58,7 @@ def _walk(items: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(item.get("components"))
 
 
-def _check_components(bom: dict[str, Any], file: str) -> None:
+def check_components(bom: dict[str, Any], file: str) -> None:
     """Refuse a document that says CycloneDX but holds no usable components list.
 
     ``components`` must be a list of objects. Its absence reads as "nothing inside" only
@@ -91,11 +91,11 @@ def components_from_bom(bom: Any, file: str) -> tuple[list[Component], list[Prob
     """Components of one CycloneDX document and the problems met reading it.
 
     Raises:
-        FindingsFormatError: not CycloneDX, or no usable components list (``_check_components``).
+        FindingsFormatError: not CycloneDX, or no usable components list (``check_components``).
     """
     if not isinstance(bom, dict) or bom.get("bomFormat") != "CycloneDX":
         raise FindingsFormatError(f"{file}: not a CycloneDX JSON document", entry=file)
-    _check_components(bom, file)
+    check_components(bom, file)
     image = _image_of(bom)
     found: list[Component] = []
     problems: list[Problem] = []

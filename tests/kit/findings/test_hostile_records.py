@@ -128,3 +128,12 @@ def test_an_empty_subject_is_told_apart(tmp_path: Path) -> None:
     adv = write(tmp_path / "osv" / "a.json", osv("PYSEC-1", "demo", events=[{"introduced": "0"}, {"fixed": "2"}]))
     result = CliRunner().invoke(cli, ["findings", "--sbom", str(sbom), "--advisories", str(adv.parent)])
     assert result.exit_code == 0 and "0 component(s)" in result.stdout
+
+
+def test_the_bundler_refuses_a_vendor_cyclonedx_sbom_without_components(tmp_path: Path) -> None:
+    """A vendor SBOM saying CycloneDX with no components list would enter the kit as "0 components"."""
+    from bundler import vendorsbom
+    from bundler.errors import SpecError
+    path = write(tmp_path / "vendor.cdx.json", _bom(version=1))
+    with pytest.raises(SpecError, match="vendor.cdx.json: a CycloneDX document with no components list"):
+        vendorsbom.load(vendorsbom.VendorSBOMSpec("web", path), "kit.yaml")
