@@ -231,3 +231,19 @@ def test_a_damaged_agent_ca_is_named_not_replaced(tmp_path: Path) -> None:
     with pytest.raises(DamagedHome, match="agent CA .* is damaged"):
         ca.ensure(home, now())
     assert (tmp_path / "agents" / "ca" / "cert.pem").read_text() == made.pem
+
+
+def test_human_output_prints_the_token_alone_on_stdout(home: Path, client: TestClient) -> None:
+    r = _cli(home, "agent", "token", "create", "--labels", "role=db", user="admin")
+    assert r.exit_code == 0
+    tok = r.stdout.strip()
+    assert "\n" not in tok and tok.startswith("sta_")
+    assert "labels role=db, usable once until" in r.stderr and "agent CA sha256:" in r.stderr
+    assert tok not in r.stderr
+    # the secret is not stored, only its hash
+    secret = tok.split("_", 2)[2]
+    assert secret.encode() not in (home / "stella.db").read_bytes()
+    assert client.post("/agent/v1/register", json=body(tok, "db-1")).status_code == 200
+    listing = _cli(home, "agent", "list", user="admin").stdout
+    line = next(x for x in listing.splitlines() if x.startswith("db-1 "))
+    assert line.split()[:3] == ["db-1", "new", "role=db"] and line.endswith("last heartbeat never")
