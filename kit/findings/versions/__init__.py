@@ -54,6 +54,8 @@ _SEPARATOR = re.compile(r"[.\-+~:_]")
 
 def version_too_large(text: str) -> str | None:
     """Why *text* is too long to be a version of any ecosystem, or None when it is not."""
+    if len(text) < MAX_VERSION_PARTS:           # fewer characters than parts allowed: fine (the usual case)
+        return None
     if len(text) > MAX_VERSION_LENGTH:
         return f"{len(text)} characters, over the {MAX_VERSION_LENGTH} a version may have"
     parts = len(_SEPARATOR.findall(text)) + 1
@@ -65,7 +67,8 @@ def version_too_large(text: str) -> str | None:
 def _bounded(parse: Callable[[str], Any], ecosystem: str) -> Callable[[str], Any]:
     """*parse* behind the bounds: ``InvalidVersion`` is the only error it raises."""
     def run(text: str) -> Any:
-        why = version_too_large(text) if isinstance(text, str) else "not a string"
+        why = (None if len(text) < MAX_VERSION_PARTS else version_too_large(text)) if isinstance(text, str) \
+            else "not a string"
         try:
             if why is None:
                 return parse(text)
