@@ -30,6 +30,7 @@ from kit.findings.csaf_advisory import csaf_advisories
 from kit.findings.errors import FindingsIOError, Problem
 from kit.findings.loader import iter_documents
 from kit.findings.osv import parse_osv
+from kit.findings.versions import version_too_large
 from kit.format import EntrySource
 from kit.inputfile import read_file
 from kit.schema import validate
@@ -167,6 +168,21 @@ def _record(value: Any, label: str, source: str, file: str) -> tuple[Advisory, d
         return Problem(file, advisory.id, f"modified {advisory.modified!r} is not an RFC 3339 time")
 
 
+def _oversized_version(advisory: Advisory) -> str | None:
+    """Why one of *advisory*'s versions is over the bounds every ecosystem has, or None (OSV
+    records are checked by ``parse_osv``; CSAF records are built here, so checked here)."""
+    for affected in advisory.affected:
+        for event in (e for r in affected.ranges for e in r.events):
+            why = version_too_large(event.version)
+            if why:
+                return f"{affected.name}: range event {event.kind!r}: the version is {why}"
+        for n, version in enumerate(affected.versions):
+            why = version_too_large(version)
+            if why:
+                return f"{affected.name}: versions[{n}] is {why}"
+    return None
+
+
 def _read_csaf(item: AdvisoryInput) -> _Read:
     """A CSAF source: every document checked whole; any problem fails the build (docs/advisories.md)."""
     records: list[tuple[Advisory, str, dt.datetime]] = []
@@ -176,7 +192,12 @@ def _read_csaf(item: AdvisoryInput) -> _Read:
             parsed = parse_csaf(doc.doc)
         except KitFormatError as exc:
             raise SpecError(f"advisories: {doc.name}: {exc.message}", entry=doc.name) from None
-        records += [(a, doc.name, parse_time(a.modified)) for a in csaf_advisories(parsed, "")]
+        found = csaf_advisories(parsed, "")
+        for advisory in found:
+            why = _oversized_version(advisory)
+            if why:
+                raise SpecError(f"advisories: {doc.name}: {advisory.id}: {why}", entry=doc.name)
+        records += [(a, doc.name, parse_time(a.modified)) for a in found]
         files.append(InputFile(doc.name, doc.sha256, len(doc.data)))
     return _Read(item, tuple(records), (), tuple(files))
 

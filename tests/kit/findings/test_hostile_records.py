@@ -137,3 +137,16 @@ def test_the_bundler_refuses_a_vendor_cyclonedx_sbom_without_components(tmp_path
     path = write(tmp_path / "vendor.cdx.json", _bom(version=1))
     with pytest.raises(SpecError, match="vendor.cdx.json: a CycloneDX document with no components list"):
         vendorsbom.load(vendorsbom.VendorSBOMSpec("web", path), "kit.yaml")
+
+
+def test_the_bundler_refuses_a_csaf_advisory_with_such_a_version(tmp_path: Path) -> None:
+    """A CSAF source fails the build as a whole on any problem (docs/advisories.md): named by file and id."""
+    from bundler.errors import SpecError
+    from tests.kit.findings.csafdocs import demo_advisory
+    doc = json.loads(json.dumps(demo_advisory()).replace("pkg:pypi/demo@1.2", f"pkg:pypi/demo@{BIG}"))
+    write(tmp_path / "vendor" / "exa.json", doc)
+    (tmp_path / "kit.yaml").write_text(
+        "kit: {name: k, channel: stable, sequence: 1, created: '2026-01-01T00:00:00Z',\n"
+        "      expires: '2099-01-01T00:00:00Z'}\nadvisories:\n  - {path: vendor, format: csaf}\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=r"vendor/exa.json: .*CVE-2026-1001.*5000 characters"):
+        advisory_entries(load_spec(tmp_path / "kit.yaml").advisories)
