@@ -183,3 +183,14 @@ def test_a_kit_that_is_not_a_regular_file_is_refused_by_name(how: str, tmp_path:
             result = CliRunner().invoke(program, argv)  # type: ignore[arg-type]
         assert result.exit_code == 3, (argv, result.output, result.exception)
         assert "special-file:" in result.stderr and words in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("how", ["fifo", "devzero", "huge"])
+def test_trust_update_refuses_a_special_or_oversized_root(how: str, tmp_path: Path,
+                                                          home: Path) -> None:  # noqa: F811
+    path = hostile(tmp_path / "new-root.json", how)
+    kind, words = EXPECTED[how]
+    with deadline(20):
+        result = CliRunner().invoke(stella, ["trust", "update", str(path), "--home", str(home)])
+    assert result.exit_code == 3, (result.output, result.exception)
+    assert f"{kind}:" in result.stderr and words in result.stderr and "new-root.json" in result.stderr
