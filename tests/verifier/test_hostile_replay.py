@@ -6,6 +6,7 @@ reaped, a limit that is not a number is a malformed packet, and an engine that c
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import subprocess
 import sys
