@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import tarfile
 from dataclasses import dataclass
@@ -313,7 +314,10 @@ def publish(registry: str, docker_host: str, workdir: Path) -> Published:
     """Build and push every shared test image once per session."""
     if registry in _CACHE:
         return _CACHE[registry]
-    deb_digest = docker_import_push(docker_host, registry, debian_rootfs(), "stella-test/deb", "v1")
+    # docker import stamps the image with the time: each pytest-xdist worker pushes its own tag, or one
+    # worker's push would move the tag under another's assertions
+    deb_tag = "v1" + (f"-{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else "")
+    deb_digest = docker_import_push(docker_host, registry, debian_rootfs(), "stella-test/deb", deb_tag)
     layout = OCILayout(workdir / "src")
     layered, digests = make_image(layout, layered_layers())
     push(registry, workdir / "src", layered, "stella-test/layered:v1")
@@ -326,7 +330,7 @@ def publish(registry: str, docker_host: str, workdir: Path) -> Published:
                                 (arm, Platform("linux", "arm64", "v8"))])
     multi_digest = push(registry, workdir / "src", index, "stella-test/multi:v1")
     _CACHE[registry] = Published(
-        registry, f"{registry}/stella-test/deb:v1", deb_digest,
+        registry, f"{registry}/stella-test/deb:{deb_tag}", deb_digest,
         f"{registry}/stella-test/layered:v1", tuple(digests), f"{registry}/stella-test/alpine:v1",
         f"{registry}/stella-test/multi:v1", multi_digest, f"{registry}/stella-test/shared:v1")
     return _CACHE[registry]
