@@ -127,7 +127,14 @@ def _evict(kept: list[tuple[Path, dict[str, Any], int]], room: int, cap: int) ->
 
 
 def quarantine(home: Home, kit: Path, report: dict[str, Any]) -> Kept:
-    """Keep *kit* and *report* as well as the disk and the cap allow; never raises for I/O."""
+    """Keep *kit* and *report* as well as the disk and the cap allow; never raises for I/O.
+
+    A kit that is not a regular file (a FIFO, a device, a link to ``/dev/zero``: refused as
+    ``special-file``) is never opened: only the report is kept.
+    """
+    if kit.exists() and not kit.is_file():
+        only = _write(home, kit, report, moved=False, keep_kit=False, size=0, cap=max_bytes())
+        return Kept(only.folder, only.how, "not a regular file, so not copied" if only.folder else only.detail)
     try:
         home.quarantine.mkdir(parents=True, exist_ok=True)
         kept = _kept(home)
