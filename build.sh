@@ -3,6 +3,7 @@
 #
 #   ./build.sh demo      set up, then run the end-to-end demo (the main job)
 #   ./build.sh test      set up, type-check and lint, start the test services, run the whole test suite
+#                        (2 pytest-xdist workers; STELLA_TEST_WORKERS=N to change, 0 for none)
 #   ./build.sh check     type-check (mypy --strict) and lint (ruff) only
 #   ./build.sh setup     install system packages and the Python environment only
 #   ./build.sh services start|stop    the private dockerd + registry used by tests
@@ -91,7 +92,8 @@ run_tests() {
     check_code || { log "static checks failed"; exit 1; }
     start_services
     set +e
-    "$VENV/bin/python" -m pytest "$@"
+    # two workers (pytest-xdist) on the two CPUs CI gives; STELLA_TEST_WORKERS=0 runs in this process
+    "$VENV/bin/python" -m pytest -n "${STELLA_TEST_WORKERS:-2}" "$@"
     local rc=$?
     set -e
     stop_services
