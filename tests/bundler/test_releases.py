@@ -175,7 +175,7 @@ def test_inspect_shows_releases_and_sboms(built) -> None:  # type: ignore[no-unt
 
 def test_unknown_tag_is_named_and_leaves_no_kit(images: Published, tmp_path: Path) -> None:
     spec_path = write_spec(tmp_path / "spec", images)
-    text = spec_path.read_text().replace(images.deb, images.deb.replace(":v1", ":no-such-tag"))
+    text = spec_path.read_text().replace(images.deb, images.deb.rsplit(":", 1)[0] + ":no-such-tag")
     spec_path.write_text(text)
     result = CliRunner().invoke(bundler_cli, ["build", str(spec_path), "--key", str(_key(tmp_path)),
                                               "--out", str(tmp_path / "x.stella-kit"), "--cache-dir",

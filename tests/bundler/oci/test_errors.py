@@ -31,7 +31,7 @@ def _closed_port() -> int:
 
 def test_unknown_tag_and_repo(images, registries: Registries, layout_dir: Path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(NotFoundError, match=r"stella-test/deb:nope.*tag 'nope' not found"):
-        pull_images([images.deb.replace(":v1", ":nope")], layout_dir, registries=registries)
+        pull_images([images.deb.rsplit(":", 1)[0] + ":nope"], layout_dir, registries=registries)
     with pytest.raises(NotFoundError, match="no-such-repo"):
         pull_images([f"{images.registry}/no-such-repo:v1"], layout_dir, registries=registries)
 

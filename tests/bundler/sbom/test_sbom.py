@@ -168,7 +168,7 @@ def test_cli_command(images: Published, tmp_path: Path) -> None:
     result = runner.invoke(sbom, [images.deb, "--insecure", "--format", "spdx",
                                   "--created", "1767323045"])
     assert result.exit_code == 0 and json.loads(result.output)["spdxVersion"] == "SPDX-2.3"
-    result = runner.invoke(sbom, [images.deb.replace(":v1", ":missing"), "--insecure"])
+    result = runner.invoke(sbom, [images.deb.rsplit(":", 1)[0] + ":missing", "--insecure"])
     assert result.exit_code == 4 and "not-found: image" in result.output
 
 
