@@ -71,9 +71,11 @@ def limit_for(kind: str) -> int:
     return LIMITS[kind]
 
 
-def _too_large(kind: str, path: Path, size: str, limit: int) -> InputTooLarge:
+def _too_large(kind: str, path: Path, size: str, limit: int, fixed: bool = False) -> InputTooLarge:
+    """*fixed*: the caller set the limit (a format's own bound), so the variable does not change it."""
+    how = "a limit of the format" if fixed else f"{LIMIT_VARIABLE} sets another"
     return InputTooLarge(f"{kind} {path}: {size} is over the limit of {limit} bytes for a {kind} "
-                         f"(not read; {LIMIT_VARIABLE} sets another)", entry=str(path))
+                         f"(not read; {how})", entry=str(path))
 
 
 def _special(kind: str, path: Path, mode: int) -> SpecialFile:
@@ -89,25 +91,26 @@ def read_file(path: Path, kind: str, limit: int | None = None) -> bytes:
         InputTooLarge: the file holds more than the limit.
         KitIOError: the file is missing or cannot be read.
     """
+    fixed = limit is not None
     limit = limit_for(kind) if limit is None else limit
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             raise _special(kind, path, st.st_mode)
         if st.st_size > limit:
-            raise _too_large(kind, path, f"{st.st_size} bytes", limit)
+            raise _too_large(kind, path, f"{st.st_size} bytes", limit, fixed)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise KitIOError(f"{kind} {path}: no such file", entry=str(path)) from None
     except OSError as exc:
         raise KitIOError(f"cannot read {kind} {path}: {exc.strerror or exc}", entry=str(path)) from None
     try:
-        return _read_bounded(fd, path, kind, limit)
+        return _read_bounded(fd, path, kind, limit, fixed)
     finally:
         os.close(fd)
 
 
-def _read_bounded(fd: int, path: Path, kind: str, limit: int) -> bytes:
+def _read_bounded(fd: int, path: Path, kind: str, limit: int, fixed: bool = False) -> bytes:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):          # swapped for something else after the stat
@@ -122,7 +125,7 @@ def _read_bounded(fd: int, path: Path, kind: str, limit: int) -> bytes:
             pieces.append(piece)
             total += len(piece)
             if total > limit:
-                raise _too_large(kind, path, "more than the limit", limit)
+                raise _too_large(kind, path, "more than the limit", limit, fixed)
     except OSError as exc:
         raise KitIOError(f"cannot read {kind} {path}: {exc.strerror or exc}", entry=str(path)) from None
 

@@ -200,3 +200,19 @@ def test_trust_update_refuses_a_special_or_oversized_root(how: str, tmp_path: Pa
         result = CliRunner().invoke(stella, ["trust", "update", str(path), "--home", str(home)])
     assert result.exit_code == 3, (result.output, result.exception)
     assert f"{kind}:" in result.stderr and words in result.stderr and "new-root.json" in result.stderr
+
+
+def test_a_limit_set_by_the_format_does_not_point_at_the_variable(tmp_path: Path) -> None:
+    """A caller's own bound (e.g. a workflow template's 256 KiB) is not what STELLA_MAX_INPUT_BYTES changes."""
+    big = tmp_path / "t.yaml"
+    big.write_bytes(b"x" * 100)
+    with pytest.raises(InputTooLarge) as fixed:
+        read_file(big, "kit.yaml", limit=10)
+    assert "limit of the format" in str(fixed.value) and "STELLA_MAX_INPUT_BYTES" not in str(fixed.value)
+    os.environ["STELLA_MAX_INPUT_BYTES"] = "10"
+    try:
+        with pytest.raises(InputTooLarge) as default:
+            read_file(big, "kit.yaml")
+    finally:
+        del os.environ["STELLA_MAX_INPUT_BYTES"]
+    assert "STELLA_MAX_INPUT_BYTES sets another" in str(default.value)
