@@ -58,9 +58,11 @@ def evaluate(components: Iterable[Component], index: AdvisoryIndex,
     tiers = tiers or TrustTiers.default()
     findings = []
     for finding in build_findings(result.matches):
-        candidates = {s.ref: s for i in finding.ids for s in by_vuln.get(i, ())}
-        decision = apply_vex(finding.ids, by_comp[(finding.purl, finding.version)],
-                             [candidates[k] for k in sorted(candidates)], tiers)
+        # once each, though found under several ids; by identity, not by ref: a later version of a
+        # document (a newer kit's) has the same refs as the one it replaces, and both are evidence
+        candidates = {id(s): s for i in finding.ids for s in by_vuln.get(i, ())}
+        ordered = sorted(candidates.values(), key=lambda s: (s.ref, s.timestamp, s.status, s.file))
+        decision = apply_vex(finding.ids, by_comp[(finding.purl, finding.version)], ordered, tiers)
         findings.append(finding.with_vex(decision))
     return Outcome(tuple(findings), tuple(sorted(set(result.problems) | set(problems))),
                    len(comps))

@@ -123,3 +123,21 @@ def test_bad_statements_are_reported_others_apply(tmp_path: Path) -> None:
     assert any("a.json record d1#3" in line for line in lines)
     assert any(line.startswith(f"{tmp_path / 'b.json'}: invalid JSON") for line in lines)
     assert any("c.json record x: not an OpenVEX document" in line for line in lines)
+
+
+def test_a_newer_version_of_the_same_document_wins_in_evaluate() -> None:
+    """Two kits carry two versions of one OpenVEX document (same @id, so the same statement refs):
+    both reach the engine, the newer decides (here: the site withdrew its not_affected)."""
+    from kit.findings.engine import evaluate
+    from kit.findings.index import MemoryIndex
+
+    from .conftest import advisory
+    adv = advisory("GHSA-1", "demo", aliases=["CVE-2024-1"], events=[{"introduced": "0"}, {"fixed": "9.0"}])
+    old = openvex("https://vex.example/site", "Site", [st("not_affected", justification="component_not_present")],
+                  timestamp="2024-05-01T00:00:00Z")
+    new = openvex("https://vex.example/site", "Site", [st("under_investigation")], timestamp="2024-06-01T00:00:00Z")
+    for order in ((old, new), (new, old)):          # whatever order the store lists them in
+        statements = [s for doc in order for s in parse_openvex(doc, "vex/site.openvex.json").statements]
+        [finding] = evaluate([component_from_purl(PURL)], MemoryIndex([adv]), statements).findings
+        assert finding.vex is not None and finding.vex.status == "under_investigation"
+        assert sorted(c.outcome for c in finding.vex.considered) == ["overridden", "used"]
