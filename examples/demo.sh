@@ -157,6 +157,30 @@ if [ $HAVE_SERVICES = 1 ]; then
     if stella drift prod; then echo "drift not detected!"; exit 1; fi
 fi
 
+if [ $HAVE_SERVICES = 1 ]; then
+    step "the next day: a delta kit carries only what changed (the site withdrew its VEX statement)"
+    rm -rf shop-next && cp -r shop shop-next
+    sed -i 's/sequence: 2/sequence: 3/; s/created: 2026-11-02T00:00:00Z/created: 2026-11-03T00:00:00Z/' shop-next/kit.yaml
+    python3 - shop-next/site/vex/site.openvex.json <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+doc["version"], doc["timestamp"] = 2, "2026-11-02T12:00:00Z"
+doc["statements"] = [{"vulnerability": s["vulnerability"], "products": s["products"],
+                      "status": "under_investigation"} for s in doc["statements"]]
+json.dump(doc, open(sys.argv[1], "w"), indent=2)
+PY
+    stella-bundler build shop-next/kit.yaml --key keys/a --key keys/b --cache-dir cache \
+        --base shop.stella-kit --trust trust.json --out shop-next.delta.stella-kit
+    stella-bundler build shop-next/kit.yaml --key keys/a --key keys/b --cache-dir cache --out shop-next.full.stella-kit >/dev/null
+    ls -l shop-next.full.stella-kit shop-next.delta.stella-kit | awk '{print $5, $9}'
+    stella-verify kit shop-next.delta.stella-kit --base shop.stella-kit --trust trust.json
+    stella-bundler diff shop.stella-kit shop-next.delta.stella-kit
+
+    step "plan before importing: what the delta would change for what runs and what waits (exit 1: a verdict)"
+    if stella plan shop-next.delta.stella-kit; then echo "the plan saw no verdict change!"; exit 1; fi
+    echo "(not imported: the admin reads the plan first; nothing on the appliance changed)"
+fi
+
 step "what the appliance knows"
 stella kits
 stella status
