@@ -92,8 +92,9 @@ run_tests() {
     check_code || { log "static checks failed"; exit 1; }
     start_services
     set +e
-    # two workers (pytest-xdist) on the two CPUs CI gives; STELLA_TEST_WORKERS=0 runs in this process
-    "$VENV/bin/python" -m pytest -n "${STELLA_TEST_WORKERS:-2}" "$@"
+    # two workers (pytest-xdist) on the two CPUs CI gives, a test module on one worker in file order
+    # (its module-scoped servers start once); STELLA_TEST_WORKERS=0 runs in this process
+    "$VENV/bin/python" -m pytest -n "${STELLA_TEST_WORKERS:-2}" --dist loadfile "$@"
     local rc=$?
     set -e
     stop_services
