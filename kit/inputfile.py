@@ -46,6 +46,7 @@ LIMITS: dict[str, int] = {
     "VEX document": 64 * MIB,
     "advisory file": 256 * MIB,
     "SBOM": 256 * MIB,
+    "Docker config": 4 * MIB,
 }
 
 _KINDS = ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),

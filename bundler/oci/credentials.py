@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundler.oci.errors import AuthError
+from kit.inputfile import read_file
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,17 @@ def docker_config_credentials(host: str, path: str | None = None) -> Credentials
     Raises:
         AuthError: the file exists but is not JSON, its ``auths`` is not an object, or its
             ``auth`` value is not base64.
+        SpecialFile, InputTooLarge, KitIOError: the file is a FIFO or device, over the limit, or
+            unreadable (kit.inputfile).
     """
     file = docker_config_path(path)
-    if not file.is_file():
+    if not file.exists() and not file.is_symlink():
         return None
+    raw = read_file(file, "Docker config")     # bounded; a FIFO or device is refused by name, never read
     try:
-        data: object = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AuthError(f"Docker config {file} is unreadable: {exc}", entry=str(file)) from exc
+        data: object = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise AuthError(f"Docker config {file} is not JSON: {str(exc)[:200]}", entry=str(file)) from None
     found = _lookup(_auths(data, file), host)
     if not found:
         return None

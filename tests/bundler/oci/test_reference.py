@@ -61,3 +61,27 @@ def test_registries_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         registries_from_dict({"reg.example": {"insecure": True}})
     with pytest.raises(OCIError, match="unknown keys"):
         registries_from_dict({"reg.example": {"insecur": True}})
+
+
+def test_a_hostile_docker_config_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Docker config is read through the bounded reader: a FIFO is refused without blocking, a huge
+    file without being read, nesting past the parser is an auth error; a missing one means no credentials."""
+    import os
+
+    from bundler.oci.credentials import docker_config_credentials
+    from bundler.oci.errors import AuthError
+    from kit.errors import InputTooLarge, SpecialFile
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert docker_config_credentials("reg.example") is None                   # no config: no credentials
+    config = tmp_path / "config.json"
+    os.mkfifo(config)
+    with pytest.raises(SpecialFile, match="FIFO"):
+        docker_config_credentials("reg.example")
+    config.unlink()
+    with open(config, "wb") as f:                                             # sparse: 8 GiB, nothing read
+        f.truncate(8 << 30)
+    with pytest.raises(InputTooLarge):
+        docker_config_credentials("reg.example")
+    config.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(AuthError, match="not JSON"):
+        docker_config_credentials("reg.example")
