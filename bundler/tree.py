@@ -14,14 +14,7 @@ import stat
 from pathlib import Path
 
 from bundler.errors import SpecError
-
-_KINDS = ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
-          (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
-
-
-def what(mode: int) -> str:
-    """A file type's name for messages (``FIFO``, ``character device``…)."""
-    return next((name for test, name in _KINDS if test(mode)), "special file")
+from kit.inputfile import file_type
 
 
 def _raise(exc: OSError) -> None:
@@ -62,7 +55,7 @@ def regular_file(path: Path, tree: Path, key: str) -> Path:
         raise SpecError(f"{key}: cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
                         entry=str(path)) from None
     if not stat.S_ISREG(mode):
-        raise SpecError(f"{key}: {path} is a {what(mode)}, not a regular file", entry=str(path))
+        raise SpecError(f"{key}: {path} is a {file_type(mode)}, not a regular file", entry=str(path))
     return path
 
 

@@ -101,7 +101,7 @@ def loads(raw: bytes, where: str) -> Any:
         return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except BadMessage as exc:
         raise BadMessage(f"{where}: {exc.message}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:     # not UTF-8, not JSON, an integer of thousands of digits
         raise BadMessage(f"{where}: not JSON ({str(exc)[:80]})") from None
 
 

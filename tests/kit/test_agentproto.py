@@ -113,7 +113,7 @@ def test_another_protocol_version_is_named() -> None:
 @pytest.mark.parametrize("raw, needle", [
     (b"", "not JSON"), (b"\xff{}", "not JSON"), (b'{"protocol":1,"protocol":1}', "repeated member"),
     (b'{"x":NaN}', "NaN is not JSON"), (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
-    (b" " * (MAX_BODY + 1), "at most"),
+    (b" " * (MAX_BODY + 1), "at most"), (b'{"protocol":' + b"9" * 5000 + b"}", "not JSON"),
 ])
 def test_bytes_that_are_not_a_message(raw: bytes, needle: str) -> None:
     with pytest.raises(BadMessage, match=needle):

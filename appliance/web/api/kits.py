@@ -13,8 +13,6 @@ answers what ``stella plan --json`` prints (nothing imported, the upload deleted
 from __future__ import annotations
 
 import os
-import re
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +23,14 @@ from starlette.concurrency import run_in_threadpool
 from appliance import jobs, kits, status
 from appliance.home import Home
 from appliance.plan import service as plan
+from appliance.web import uploads
 from appliance.web.api.jobs import queue
 from appliance.web.caller import Caller
 from appliance.web.deps import caller, database, home
 from appliance.web.errors import HTTPProblem
-from appliance.web.jobs import uploads
 from kit.timeutil import now
 
 router = APIRouter(tags=["kits"])
-
-DEFAULT_MAX_UPLOAD = 64 << 30
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def max_upload() -> int:
-    return int(os.environ.get("STELLA_MAX_UPLOAD") or DEFAULT_MAX_UPLOAD)
-
 
 @router.get("/kits")
 def list_kits(db: sqlite_utils.Database = Depends(database), who: Caller = Depends(caller)) -> dict[str, Any]:
@@ -52,25 +42,16 @@ def list_kits(db: sqlite_utils.Database = Depends(database), who: Caller = Depen
 
 async def _receive(request: Request, h: Home, filename: str) -> tuple[Path, str, int]:
     """Stream the request body into ``uploads/`` (bounded by ``STELLA_MAX_UPLOAD``): path, safe name, size."""
-    limit = max_upload()
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPProblem(413, "upload-too-large", f"the kit is {declared} bytes; this service takes at most {limit} "
-                                                   "(import it with stella import on the appliance, or raise "
-                                                   "STELLA_MAX_UPLOAD)")
-    folder = uploads(h)
-    folder.mkdir(mode=0o700, exist_ok=True)
-    name = _SAFE_NAME.sub("_", os.path.basename(filename)).lstrip(".") or "upload.stella-kit"
-    path = folder / f"{secrets.token_hex(8)}-{name}"
+    limit = uploads.max_upload()
+    uploads.refuse_declared(request, limit)
+    path, name = uploads.new_path(h, filename)
     size = 0
     try:
         with open(path, "xb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise HTTPProblem(413, "upload-too-large", f"the kit is over {limit} bytes, the most this "
-                                                               "service takes (import it with stella import on "
-                                                               "the appliance, or raise STELLA_MAX_UPLOAD)")
+                    raise uploads.too_large(limit)
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())

@@ -5,15 +5,14 @@ Starlette's form parser would spool the whole file to a temporary folder before 
 sees the CSRF field; here the body is parsed part by part (python-multipart's streaming
 parser), the CSRF field is checked *before* a single byte of the file is stored, and the
 file goes straight into the home's ``uploads/`` folder under the same size limit as
-``POST /api/v1/kits``. Then the same import job as the API's starts.
+``POST /api/v1/kits`` (appliance/web/uploads.py). Then a plan job starts (work.py): the
+import waits for a person to read the plan and confirm.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -23,14 +22,12 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from appliance.home import Home
-from appliance.web.api.kits import max_upload
+from appliance.web import uploads
 from appliance.web.auth import CSRF_FIELD
 from appliance.web.caller import Caller
 from appliance.web.errors import HTTPProblem
-from appliance.web.jobs import uploads
 
 FILE_FIELD = "kit"
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_FIELD = 4096          # bytes of a non-file field (the CSRF token is 43)
 
 
@@ -52,8 +49,8 @@ class Received:
 class _FormKit:
     """The parser's callbacks: fields kept small, the one file written to *folder*."""
 
-    def __init__(self, who: Caller, folder: Path, limit: int) -> None:
-        self.who, self.folder, self.limit = who, folder, limit
+    def __init__(self, who: Caller, home: Home, limit: int) -> None:
+        self.who, self.home, self.limit = who, home, limit
         self.csrf_ok = False
         self.part = _Part()
         self._field, self._value = bytearray(), bytearray()
@@ -86,19 +83,14 @@ class _FormKit:
                                                f"{CSRF_FIELD}, before the file)")
             if self.out is not None:
                 raise HTTPProblem(400, "bad-request", "one kit per upload")
-            self.folder.mkdir(mode=0o700, exist_ok=True)
-            self.name = _SAFE_NAME.sub("_", os.path.basename(self.part.filename or "")).lstrip(".")[:200] \
-                or "upload.stella-kit"
-            self.path = self.folder / f"{secrets.token_hex(8)}-{self.name}"
+            self.path, self.name = uploads.new_path(self.home, self.part.filename or "")
             self.out = open(self.path, "xb")  # noqa: SIM115  (closed by finish/abort)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.part.name == FILE_FIELD and self.out is not None:
             self.size += end - start
             if self.size > self.limit:
-                raise HTTPProblem(413, "upload-too-large", f"the kit is over {self.limit} bytes, the most this "
-                                                           "service takes (import it with stella import on the "
-                                                           "appliance, or raise STELLA_MAX_UPLOAD)")
+                raise uploads.too_large(self.limit)
             self.out.write(data[start:end])
             return
         if len(self.part.value) + end - start > _MAX_FIELD:
@@ -138,13 +130,9 @@ async def receive(request: Request, home: Home, who: Caller) -> Received:
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
         raise HTTPProblem(400, "bad-request", "a kit upload is a multipart/form-data form post")
-    limit = max_upload()
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise HTTPProblem(413, "upload-too-large", f"the upload is {declared} bytes; this service takes kits of at "
-                                                   f"most {limit} (stella import on the appliance, or raise "
-                                                   "STELLA_MAX_UPLOAD)")
-    form = _FormKit(who, uploads(home), limit)
+    limit = uploads.max_upload()
+    uploads.refuse_declared(request, limit, slack=64 * 1024)       # the form's framing around the file
+    form = _FormKit(who, home, limit)
     parser = MultipartParser(boundary, {
         "on_part_begin": form.on_part_begin, "on_part_data": form.on_part_data, "on_part_end": form.on_part_end,
         "on_header_field": form.on_header_field, "on_header_value": form.on_header_value,
