@@ -18,7 +18,7 @@ import jsonschema
 from kit.errors import KitFormatError
 from kit.gates.freeze import parse_duration
 from kit.schema import validator
-from kit.workflow import expr
+from kit.workflow import expr, probeexpr
 from kit.workflow.schemadoc import MAX_STEPS
 from kit.workflow.steps import REGISTRY
 from kit.workflow.steps.base import DURATION, StepType
@@ -204,6 +204,22 @@ def _settings(step: Mapping[str, Any], i: int) -> Iterator[Problem]:
         return
     for key, message in kind.check(settings):
         yield Problem(f"steps[{i}].with.{key}", message)
+    yield from _probe_expressions(kind.name, settings, i)
+
+
+def _probe_expressions(kind: str, settings: Mapping[str, Any], i: int) -> Iterator[Problem]:
+    """A health probe's expressions that do not parse (a health step's, a deploy's ``health``)."""
+    probes = {"health": (settings, "with"), "deploy": (settings.get("health"), "with.health")}
+    probe, where = probes.get(kind, (None, ""))
+    if not isinstance(probe, dict):
+        return
+    for key in ("successExpression", "failureExpression"):
+        text = probe.get(key)
+        if isinstance(text, str) and text and len(text) <= expr.MAX_LENGTH:     # else the schema says
+            try:
+                probeexpr.parse(text)
+            except expr.ExprError as exc:
+                yield Problem(f"steps[{i}].{where}.{key}", str(exc))
 
 
 def _cycles(steps: list[dict[str, Any]], index: dict[str, int]) -> Iterator[Problem]:
