@@ -188,3 +188,15 @@ class UnknownAgent(NotFound):
     """No agent has that name (``stella agent list``)."""
 
     kind = "unknown-agent"
+
+
+class AgentDown(ApplianceError, Refused):
+    """An agent a deploy needs has sent no heartbeat within the grace, or is revoked (``stella agent list``)."""
+
+    kind = "agent-down"
+
+
+class AgentTaskTimeout(ApplianceError, IOFailure):
+    """An agent task got no result within the time the appliance waits for it."""
+
+    kind = "agent-timeout"

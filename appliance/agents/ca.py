@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import os
 import shutil
 import tempfile
@@ -28,7 +29,9 @@ from appliance.home import Home, fsync_dir
 from kit.agentproto import BadCSR
 
 CA_DAYS = 3650
-AGENT_DAYS = 90          # renewal is not served yet: an agent registers again before this
+AGENT_DAYS = 90          # an agent renews (POST /agent/v1/renew) when a third of this is left
+SERVER_DAYS = 365        # the agent listener's own certificate; remade at start when under RENEW_SERVER is left
+RENEW_SERVER = dt.timedelta(days=30)
 _USAGE = dict(content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False,
               encipher_only=False, decipher_only=False)
 
@@ -163,3 +166,58 @@ def issue(ca: AgentCA, csr: x509.CertificateSigningRequest, name: str, at: dt.da
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
             .sign(ca.key, hashes.SHA256()))
+
+
+def issue_server(ca: AgentCA, hosts: tuple[str, ...],
+                 at: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The agent listener's certificate and key, for *hosts* (names or IP addresses, the first as CN):
+    agents verify the listener against the CA they pinned, so it is that CA that signs it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0][:64]),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Stella Ops agent listener")])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(at - dt.timedelta(minutes=5)).not_valid_after(at + dt.timedelta(days=SERVER_DAYS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **_USAGE),
+                           critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
+            .sign(ca.key, hashes.SHA256()))
+    return cert, key
+
+
+def server_pair(home: Home, hosts: tuple[str, ...], at: dt.datetime) -> tuple[Path, Path, Path]:
+    """``(cert.pem, key.pem, ca.pem)`` for the agent listener, in ``<home>/agents/listener/``: the one
+    there when it is the CA's, names exactly *hosts* and has more than 30 days left; else made anew."""
+    authority = ensure(home, at)
+    where = home.root / "agents" / "listener"
+    where.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cert_path, key_path, ca_path = where / "cert.pem", where / "key.pem", folder(home) / "cert.pem"
+    try:
+        found = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        sans = found.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        named = sorted(str(n.value) for n in sans)
+        found.verify_directly_issued_by(authority.cert)
+        if named == sorted(hosts) and found.not_valid_after_utc - at > RENEW_SERVER and key_path.exists():
+            return cert_path, key_path, ca_path
+    except Exception:  # noqa: BLE001 - missing, damaged, another CA's: made anew below
+        pass
+    cert, key = issue_server(authority, hosts, at)
+    draft = where / f".key-{os.getpid()}.pem"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    os.replace(draft, key_path)
+    draft = where / f".cert-{os.getpid()}.pem"
+    draft.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    os.replace(draft, cert_path)
+    return cert_path, key_path, ca_path

@@ -9,6 +9,7 @@ certificate in one transaction; any refusal changes nothing but the audit log
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,16 +18,17 @@ import sqlite_utils
 from cryptography.hazmat.primitives import hashes, serialization
 
 from appliance import audit, users
-from appliance.agents import ca, tokens
-from appliance.errors import UnknownAgent
+from appliance.agents import ca, timing, tokens
+from appliance.errors import AgentDown, UnknownAgent
 from appliance.home import Home
 from appliance.promotions.errors import NoReason
 from appliance.store.db import transaction
 from kit.agentproto import PROTOCOL, AgentExists, RegisterAnswer, RegisterRequest, TokenRefused
+from kit.agentproto.errors import CertificateRefused
+from kit.agentproto.messages import RenewAnswer, RenewRequest
 from kit.errors import StellaError, cut
 from kit.timeutil import format_time, now, parse_time
 
-HEARTBEAT_GRACE = dt.timedelta(seconds=30)     # seen within this: ready (heartbeats are not served yet)
 MAX_REASON = 500
 
 
@@ -46,12 +48,13 @@ class AgentInfo:
     revoke_reason: str | None
 
     def state(self, moment: dt.datetime) -> str:
-        """``revoked``; ``ready`` when heard from within the grace; ``down`` when not; ``new`` when never."""
+        """``revoked``; ``ready`` when heard from within the grace (timing.grace); ``down`` when not;
+        ``new`` when never."""
         if self.revoked_at:
             return "revoked"
         if self.last_seen is None:
             return "new"
-        return "ready" if moment - parse_time(self.last_seen) <= HEARTBEAT_GRACE else "down"
+        return "ready" if moment - parse_time(self.last_seen) <= timing.grace() else "down"
 
     def to_dict(self, moment: dt.datetime) -> dict[str, Any]:
         return {"name": self.name, "labels": self.labels, "capabilities": self.capabilities,
@@ -61,6 +64,8 @@ class AgentInfo:
                 "lastHeartbeat": self.last_seen, "revoked": self.revoked_at, "revokedBy": self.revoked_by,
                 "revokeReason": self.revoke_reason}
 
+
+Agent = AgentInfo      # what deploy code receives from ready_agents / require_ready
 
 COLUMNS = ("name, labels, capabilities, registered_at, address, cert_serial, cert_sha256, cert_expires, "
            "last_seen, revoked_at, revoked_by, revoke_reason")
@@ -156,3 +161,102 @@ def revoke(db: sqlite_utils.Database, name: str, reason: str, as_user: str | Non
         audit.append(db, actor.name, "agent.revoke", {"name": name, "reason": reason,
                                                       "certSha256": info.cert_sha256}, when)
     return get(db, name)
+
+
+def authenticate(db: sqlite_utils.Database, der: bytes | None, address: str, path: str) -> AgentInfo:
+    """The agent a client certificate (its DER, from the TLS handshake) belongs to.
+
+    The handshake already checked that it chains to the agent CA; here it must be the
+    certificate recorded for an agent (a renewed one replaces the old) that is not revoked.
+
+    Raises:
+        CertificateRefused: no certificate, an unknown one, or a revoked agent's (audited ``agent.call-refused``).
+    """
+    if not der:
+        refusal = CertificateRefused(f"{path} needs the agent's client certificate (the agent listener, mutual TLS)")
+        refuse_call(db, address, None, path, refusal)
+        raise refusal
+    digest = hashlib.sha256(der).hexdigest()
+    row = db.execute(f"SELECT {COLUMNS} FROM agents WHERE cert_sha256 = ?", [digest]).fetchone()
+    if row is None:
+        refusal = CertificateRefused(f"the client certificate sha256:{digest[:16]}… is no agent's current certificate "
+                                     "(replaced by a renewal, or never issued here)")
+        refuse_call(db, address, None, path, refusal)
+        raise refusal
+    info = _info(row)
+    if info.revoked_at:
+        refusal = CertificateRefused(f"agent {info.name} was revoked at {info.revoked_at} by {info.revoked_by}: "
+                                     f"{info.revoke_reason}")
+        refuse_call(db, address, info.name, path, refusal)
+        raise refusal
+    return info
+
+
+def refuse_call(db: sqlite_utils.Database, address: str, name: str | None, path: str, error: StellaError) -> None:
+    """The audit event of a refused call on the agent listener (its own transaction)."""
+    with transaction(db):
+        audit.append(db, f"agent:{name}" if name else "agent:?", "agent.call-refused",
+                     {"address": address, "agent": name, "path": path, "kind": error.kind,
+                      "reason": cut(error.detail(), 300)})
+
+
+def heartbeat(db: sqlite_utils.Database, name: str, moment: dt.datetime) -> None:
+    """Record that *name* was heard from at *moment*."""
+    with transaction(db):
+        db.execute("UPDATE agents SET last_seen = ? WHERE name = ? AND revoked_at IS NULL", [format_time(moment), name])
+
+
+def ready_agents(db: sqlite_utils.Database, labels: dict[str, str]) -> list[Agent]:
+    """The ready agents (a heartbeat within the grace, not revoked) carrying every one of *labels*, by name."""
+    moment = now()
+    out = []
+    for row in db.execute(f"SELECT {COLUMNS} FROM agents WHERE revoked_at IS NULL ORDER BY name"):
+        info = _info(row)
+        if info.state(moment) == "ready" and all(info.labels.get(k) == v for k, v in labels.items()):
+            out.append(info)
+    return out
+
+
+def require_ready(db: sqlite_utils.Database, name: str) -> Agent:
+    """The agent *name* when it is ready.
+
+    Raises:
+        UnknownAgent: no agent has that name.
+        AgentDown: it is down, revoked or has never sent a heartbeat (the message says since when).
+    """
+    info = get(db, name)
+    state = info.state(now())
+    if state == "ready":
+        return info
+    if state == "revoked":
+        raise AgentDown(f"agent {name} is revoked (at {info.revoked_at}: {info.revoke_reason})")
+    if state == "new":
+        raise AgentDown(f"agent {name} is down: no heartbeat since it registered at {info.registered_at}")
+    raise AgentDown(f"agent {name} is down: no heartbeat since {info.last_seen} "
+                    f"(grace {int(timing.grace().total_seconds())}s)")
+
+
+def renew(db: sqlite_utils.Database, home: Home, agent: AgentInfo, body: bytes) -> RenewAnswer:
+    """A new client certificate for *agent* (authenticated by its current one) from a CSR for a
+    new key; the old certificate is refused from then on. Audited (``agent.renew``).
+
+    Raises:
+        BadMessage, UnknownVersion: the body is not a renew request.
+        BadCSR: the CSR is not for ``CN=<the agent's name>`` with an EC P-256 key.
+        CertificateRefused: the request names another agent.
+    """
+    request = RenewRequest.from_json(body)
+    if request.name != agent.name:
+        raise CertificateRefused(f"the certificate is {agent.name}'s; it cannot renew {request.name}'s")
+    csr = ca.check_csr(request.csr, agent.name)
+    moment = now()
+    authority = ca.ensure(home, moment)
+    cert = ca.issue(authority, csr, agent.name, moment)
+    sha = cert.fingerprint(hashes.SHA256()).hex()
+    with transaction(db):
+        db.execute("UPDATE agents SET cert_serial = ?, cert_sha256 = ?, cert_expires = ? WHERE name = ?",
+                   [format(cert.serial_number, "x"), sha, format_time(cert.not_valid_after_utc), agent.name])
+        audit.append(db, f"agent:{agent.name}", "agent.renew",
+                     {"name": agent.name, "previousSha256": agent.cert_sha256, "certSha256": sha,
+                      "expires": format_time(cert.not_valid_after_utc)}, format_time(moment))
+    return RenewAnswer(PROTOCOL, agent.name, cert.public_bytes(serialization.Encoding.PEM).decode())

@@ -49,3 +49,15 @@ class NotRegistered(KitError, Usage):
     """The agent's state directory holds no registration (run ``stella-agent register``)."""
 
     kind = "not-registered"
+
+
+class CertificateRefused(KitVerificationError):
+    """A call on the agent listener came without a client certificate, or with one of an unknown or revoked agent."""
+
+    kind = "certificate-refused"
+
+
+class LeaseRefused(KitError, Conflict):
+    """A task result names a lease the agent does not hold (another agent's, an expired or an unknown one)."""
+
+    kind = "lease-refused"

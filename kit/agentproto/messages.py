@@ -207,7 +207,39 @@ class TaskResult(Message):
     WHERE: ClassVar[str] = "task result"
 
 
+@dataclass(frozen=True)
+class RenewRequest(Message):
+    """``POST /agent/v1/renew`` under mutual TLS: a CSR for a new key, before the certificate expires."""
+
+    protocol: int
+    name: str
+    csr: str
+
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        _protocol(),
+        Field("name", "name", "string", max_length=63, pattern=NAME),
+        Field("csr", "csr", "string", max_length=PEM_MAX),
+    )
+    WHERE: ClassVar[str] = "renew"
+
+
+@dataclass(frozen=True)
+class RenewAnswer(Message):
+    """The renewed client certificate (the old one is refused from then on)."""
+
+    protocol: int
+    name: str
+    certificate: str
+
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        _protocol(),
+        Field("name", "name", "string", max_length=63, pattern=NAME),
+        Field("certificate", "certificate", "string", max_length=PEM_MAX),
+    )
+    WHERE: ClassVar[str] = "renew answer"
+
+
 MESSAGES: dict[str, type[Message]] = {
     "register-request": RegisterRequest, "register-answer": RegisterAnswer, "heartbeat": Heartbeat,
-    "task-lease": TaskLease, "task-result": TaskResult,
+    "task-lease": TaskLease, "task-result": TaskResult, "renew-request": RenewRequest, "renew-answer": RenewAnswer,
 }

@@ -79,6 +79,7 @@ PINNED: dict[str, set[int]] = {
     # agents (kit/agentproto, docs/agent-protocol.md)
     "bad-message": {3}, "bad-csr": {3}, "token-refused": {1}, "agent-exists": {5}, "already-registered": {5},
     "ca-mismatch": {1}, "unknown-agent": {2}, "not-registered": {2},
+    "certificate-refused": {1}, "lease-refused": {5}, "agent-down": {1}, "agent-timeout": {4},
 }
 
 ROOTS = {"kit": KitError, "bundler": "bundler.errors.BundlerError", "appliance": "appliance.errors.ApplianceError"}

@@ -27,6 +27,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                    "payload": {"lock": "sha256:" + "cd" * 32}},
     "task-result": {"protocol": 1, **LEASE, "status": "succeeded", "detail": "3 services healthy",
                     "facts": {"services": 3}},
+    "renew-request": {"protocol": 1, "name": "web-3", "csr": "-----BEGIN…"},
+    "renew-answer": {"protocol": 1, "name": "web-3", "certificate": "PEM"},
 }
 
 

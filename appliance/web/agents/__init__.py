@@ -1,47 +1,59 @@
-"""The agents' HTTP endpoints (docs/agent-protocol.md): a router of their own, so ``stella serve``
-mounts it today and the mutual-TLS listener can mount the same router later.
+"""The agents' HTTP endpoints (docs/agent-protocol.md): a router of their own, mounted by the main
+listener (registration only, in effect) and served alone by the agent listener (mutual TLS,
+``create_agent_app``; docs/adr/0012-agent-listener.md).
 
 ``POST /agent/v1/register`` is the one endpoint an agent calls without a client certificate
-(it has none yet): the one-time token authenticates it. The body is read up to
-``MAX_BODY`` bytes and no further; errors answer the API's JSON envelope with the kind the
-CLI would print.
+(it has none yet): the one-time token authenticates it. ``poll``, ``result`` and ``renew``
+take the client certificate the agent listener's handshake verified; anywhere else (the
+main listener) they have none and refuse. The body is read up to ``MAX_BODY`` bytes and no
+further; errors answer the API's JSON envelope with the kind the CLI would print, and a
+refused call is audited (``agent.call-refused``, ``agent.result-refused``).
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from appliance.agents import service
+from appliance.agents import service, tasks, timing
 from appliance.home import Home
 from appliance.store.db import open_db
+from appliance.web.agents.listen import peer_der
 from appliance.web.deps import borrow, home_of
 from appliance.web.errors import envelope, status_for
-from kit.agentproto import MAX_BODY, BadMessage, TokenRefused
+from kit.agentproto import MAX_BODY, BadMessage, Heartbeat, TaskResult, TokenRefused
+from kit.agentproto.errors import CertificateRefused, LeaseRefused
 from kit.errors import StellaError
+from kit.timeutil import now
+
+LOOK = 0.25         # seconds between looks for a queued task while a poll is held
 
 PREFIX = "/agent/v1"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, what: str = "register") -> bytes:
     """The request body, refused past MAX_BODY bytes before more is read."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise BadMessage(f"register: body of {declared[:20]} bytes, at most {MAX_BODY}")
+        raise BadMessage(f"{what}: body of {declared[:20]} bytes, at most {MAX_BODY}")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
-            raise BadMessage(f"register: body over {MAX_BODY} bytes")
+            raise BadMessage(f"{what}: body over {MAX_BODY} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 def _status(error: StellaError) -> int:
-    """As the API's statuses, but a refused token is 403 (the caller is not who it must be)."""
-    return 403 if isinstance(error, TokenRefused) else status_for(error)
+    """As the API's statuses, but a refused token or certificate is 403 (the caller is not who it must be)."""
+    return 403 if isinstance(error, TokenRefused | CertificateRefused) else status_for(error)
 
 
 @router.post("/register")
@@ -67,6 +79,115 @@ async def register(request: Request) -> Response:
     except StellaError as exc:
         return JSONResponse(envelope(exc.kind, exc.detail()), status_code=_status(exc))
     return Response(answer, media_type="application/json")
+
+
+def _refusal(exc: StellaError) -> JSONResponse:
+    return JSONResponse(envelope(exc.kind, exc.detail()), status_code=_status(exc))
+
+
+Work = Callable[[service.AgentInfo, bytes], Awaitable[bytes | None]]
+
+
+async def _authenticated(request: Request, what: str, work: Work) -> Response:
+    """Authenticate the caller by its certificate, read the body, await *work*: its bytes answer
+    200, None 204. A refusal answers the envelope and is audited once: the certificate's by
+    service.authenticate, a lease's by tasks.record, any other here (``agent.call-refused``)."""
+    address = request.client.host if request.client else "?"
+    der, path = peer_der(request.state), request.url.path
+    agent: service.AgentInfo | None = None
+
+    def check() -> service.AgentInfo:
+        with borrow(request) as db:
+            return service.authenticate(db, der, address, path)
+
+    try:
+        agent = await run_in_threadpool(check)
+        answer = await work(agent, await _body(request, what))
+    except StellaError as exc:
+        if agent is not None and not isinstance(exc, LeaseRefused):
+            name, error = agent.name, exc
+
+            def note() -> None:
+                with borrow(request) as db:
+                    service.refuse_call(db, address, name, path, error)
+            await run_in_threadpool(note)
+        return _refusal(exc)
+    if answer is None:
+        return Response(status_code=204)
+    return Response(answer, media_type="application/json")
+
+
+@router.post("/poll")
+async def poll(request: Request) -> Response:
+    """A heartbeat; held up to the interval for a task: its lease (200) or nothing (204)."""
+    held = timing.interval().total_seconds()
+
+    def beat(agent: service.AgentInfo, body: bytes) -> Heartbeat:
+        message = Heartbeat.from_json(body)
+        if message.name != agent.name:
+            raise CertificateRefused(f"the heartbeat names {message.name}; the certificate is {agent.name}'s")
+        with borrow(request) as db:
+            moment = now()
+            service.heartbeat(db, agent.name, moment)
+            tasks.expire(db, moment, agent=agent.name, held=message.running)
+            tasks.extend(db, agent.name, message.running, moment)
+        return message
+
+    def look(agent: service.AgentInfo) -> bytes | None:
+        with borrow(request) as db:
+            current = service.get(db, agent.name)
+            if current.revoked_at or current.cert_sha256 != agent.cert_sha256:     # revoked or renewed meanwhile
+                raise CertificateRefused(f"agent {agent.name}'s certificate was revoked or replaced during the poll")
+            moment = now()
+            service.heartbeat(db, agent.name, moment)
+            lease = tasks.lease_next(db, agent.name, moment)
+        return lease.to_json() if lease is not None else None
+
+    async def work(agent: service.AgentInfo, body: bytes) -> bytes | None:
+        message = await run_in_threadpool(beat, agent, body)
+        if message.running:         # one task at a time: a busy agent's heartbeat is answered at once
+            return None
+        deadline = time.monotonic() + held
+        while True:
+            # the wait sleeps on the event loop, not on a pool thread, so many agents can hold polls
+            found = await run_in_threadpool(look, agent)
+            if found is not None or time.monotonic() >= deadline or await request.is_disconnected():
+                return found
+            await asyncio.sleep(LOOK)
+
+    return await _authenticated(request, "heartbeat", work)
+
+
+@router.post("/result")
+async def result(request: Request) -> Response:
+    """A task result under a lease the agent holds (204; the first result under a lease stands)."""
+    address = request.client.host if request.client else "?"
+
+    def record(agent: service.AgentInfo, body: bytes) -> None:
+        message = TaskResult.from_json(body)
+        with borrow(request) as db:
+            tasks.record(db, agent.name, message, now(), address)
+
+    async def work(agent: service.AgentInfo, body: bytes) -> bytes | None:
+        await run_in_threadpool(record, agent, body)
+        return None
+
+    return await _authenticated(request, "task result", work)
+
+
+@router.post("/renew")
+async def renew(request: Request) -> Response:
+    """A CSR for a new key → a new client certificate (the current one is refused from then on)."""
+    home = home_of(request)
+
+    def issue(agent: service.AgentInfo, body: bytes) -> bytes:
+        with borrow(request) as db:
+            return service.renew(db, home, agent, body).to_json()
+
+    async def work(agent: service.AgentInfo, body: bytes) -> bytes | None:
+        return await run_in_threadpool(issue, agent, body)
+
+    return await _authenticated(request, "renew", work)
 
 
 def create_agent_app(home: Home) -> FastAPI:

@@ -149,6 +149,7 @@ class Service:
     proc: subprocess.Popen[bytes]
     ca: Path | None = None
     clients: list[httpx.Client] = field(default_factory=list)
+    agent_url: str = ""         # the agents' mutual-TLS listener, https://127.0.0.1:PORT
     PASSWORDS: dict[str, str] = field(default_factory=lambda: dict(PASSWORDS))
 
     def client(self, **kw: Any) -> httpx.Client:
@@ -194,20 +195,23 @@ class Service:
                 self.proc.wait(10)
 
 
-def start_service(home: Path, *, tls: tuple[Path, Path] | None = None) -> Service:
-    """Start ``stella serve`` over *home* on a free loopback port; wait until it answers."""
-    port = free_port()
-    args = ["serve", "--listen", f"127.0.0.1:{port}", "--home", str(home)]
+def start_service(home: Path, *, tls: tuple[Path, Path] | None = None, env: dict[str, str] | None = None) -> Service:
+    """Start ``stella serve`` over *home* on a free loopback port (and its agent listener on
+    another, ``agent_url``), with *env* added to its environment; wait until it answers."""
+    port, agent_port = free_port(), free_port()
+    args = ["serve", "--listen", f"127.0.0.1:{port}", "--agent-listen", f"127.0.0.1:{agent_port}",
+            "--home", str(home)]
     if tls:
         args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     else:
         args += ["--no-tls"]  # plain HTTP on loopback, though stella init left a certificate in the home
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("STELLA_USER", None)
-    proc = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; main()", *args], env=env,
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    environ.pop("STELLA_USER", None)
+    proc = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; main()", *args], env=environ,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     scheme = "https" if tls else "http"
-    service = Service(f"{scheme}://127.0.0.1:{port}", home, proc, ca=tls[0] if tls else None)
+    service = Service(f"{scheme}://127.0.0.1:{port}", home, proc, ca=tls[0] if tls else None,
+                      agent_url=f"https://127.0.0.1:{agent_port}")
     deadline = time.monotonic() + START_TIMEOUT
     with httpx.Client(verify=_verify(tls[0] if tls else None), timeout=2.0) as probe:
         while True:
