@@ -7,7 +7,7 @@ target engine that does not answer; conflict (5): another process is deploying.
 
 from __future__ import annotations
 
-from appliance.errors import ApplianceError, NotFound
+from appliance.errors import ApplianceError, ApplianceFormatError, NotFound
 from kit.errors import Conflict, IOFailure, Refused
 
 
@@ -55,3 +55,9 @@ class DeployConflict(ApplianceError, Conflict):
     """Another process is deploying to the environment."""
 
     kind = "deploy-running"
+
+
+class BlueGreenNotSetUp(ApplianceFormatError):
+    """A blue-green deploy's target lacks its ports, upstream file or proxy reload command."""
+
+    kind = "blue-green-not-set-up"

@@ -26,7 +26,8 @@ def whereis(db: sqlite_utils.Database, name: str | None = None) -> list[dict[str
         if cur is None or (name and cur.release.split("@")[0] != name and cur.release != name):
             continue
         services = check_lock(cur.lock_text.encode())["services"]
-        out.append({"environment": t.environment, "target": t.name, "docker": t.docker, "project": t.project,
+        out.append({"environment": t.environment, "target": t.name, "docker": t.docker,
+                    "project": cur.detail.get("project") or t.project, "colour": cur.detail.get("colour"),
                     "release": cur.release, "deployment": cur.deployment_id, "promotion": cur.promotion_id,
                     "deployedAt": cur.finished_at, "lockSha256": cur.lock_sha256,
                     "services": {s: {"image": v["image"], "digest": v["labels"]["stella.digest"]}
@@ -76,15 +77,16 @@ def _sticker(c: Any, home: Home, project: str, refs: list[str]) -> StickerState:
 def drift(home: Home, db: sqlite_utils.Database, t: targets.Target) -> TargetDrift:
     """Compare one target with its current rollout (raises EngineDown when it does not answer)."""
     cur = records.current(db, t.name)
+    project = str(cur.detail.get("project") or t.project) if cur else t.project   # blue-green: the live colour's
     with engine.client(t.docker, f"target {t.name}") as c:
-        seen = engine.observe(c, t.project)
+        seen = engine.observe(c, project)
         if cur is None:
             extra = [Difference(o.service or o.name, "extra", f"{o.name} runs but nothing was deployed here")
                      for o in seen]
             return TargetDrift(t, None, extra)
         lock = check_lock(cur.lock_text.encode())
         refs = [str(s["image"]) for s in lock["services"].values()]
-        diffs = compare(lock, cur.lock_sha256, seen, _sticker(c, home, t.project, refs),
+        diffs = compare(lock, cur.lock_sha256, seen, _sticker(c, home, project, refs),
                         cur.detail.get("configHashes"))
     working = rollout.working_lock(home, t.name)
     if not working.is_file() or hashlib.sha256(working.read_bytes()).hexdigest() != cur.lock_sha256:

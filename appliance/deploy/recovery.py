@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from appliance.deploy import engine, plan, records, rollout, targets
+from appliance.deploy import bluegreen_end, engine, plan, records, rollout, targets
 from appliance.deploy.errors import DeployConflict, DeployError
 from appliance.deploy.outcome import Report, deploy_lock, fail, succeed
 from appliance.home import Home
@@ -25,7 +25,8 @@ NOTE = "resumed: the process running this deployment died before it finished"
 
 def recover(home: Home, db: sqlite_utils.Database, actor: str) -> list[Report]:
     """Finish or roll back every orphaned deployment (the caller holds the deploy lock)."""
-    return [_resume(home, db, dep_id, actor) for dep_id in records.orphans(db)]
+    return [bluegreen_end.resume(home, db, dep_id, actor, NOTE) if bluegreen_end.is_blue_green(db, dep_id)
+            else _resume(home, db, dep_id, actor) for dep_id in records.orphans(db)]
 
 
 def _settled(home: Home, job: rollout.Job) -> rollout.Result:

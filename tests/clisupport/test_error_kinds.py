@@ -80,6 +80,7 @@ PINNED: dict[str, set[int]] = {
     "bad-message": {3}, "bad-csr": {3}, "token-refused": {1}, "agent-exists": {5}, "already-registered": {5},
     "ca-mismatch": {1}, "unknown-agent": {2}, "not-registered": {2},
     "certificate-refused": {1}, "lease-refused": {5}, "agent-down": {1}, "agent-timeout": {4},
+    "blue-green-not-set-up": {3},   # a blue-green deploy's target set-up (appliance/deploy/traffic.py)
 }
 
 ROOTS = {"kit": KitError, "bundler": "bundler.errors.BundlerError", "appliance": "appliance.errors.ApplianceError"}
