@@ -69,7 +69,7 @@ def assign(db: sqlite_utils.Database, environment: str, template: Template, *, o
         return current
     when = format_time(now())
     with transaction(db):
-        _store(db, template, when)
+        store_template(db, template, when)
         db.execute("INSERT INTO environment_workflows (environment, digest, origin, origin_ref, source, set_at, "
                    "set_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                    [environment, template.digest, origin, ref, source, when, actor])
@@ -79,7 +79,8 @@ def assign(db: sqlite_utils.Database, environment: str, template: Template, *, o
     return InForce(environment, template, origin, ref, when, actor)
 
 
-def _store(db: sqlite_utils.Database, template: Template, when: str) -> None:
+def store_template(db: sqlite_utils.Database, template: Template, when: str) -> None:
+    """Store *template* by digest (once; a run refers to it by digest)."""
     db.execute("INSERT OR IGNORE INTO workflow_templates (digest, name, document, created_at) VALUES (?, ?, ?, ?)",
                [template.digest, template.name, canonical.dumps(template.to_doc()).decode("utf-8"), when])
 

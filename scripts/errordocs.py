@@ -32,7 +32,7 @@ ERROR_MODULES = (
     "kit.format.zstdio", "kit.agentproto.errors",
     "bundler.errors", "bundler.oci.errors", "bundler.sbom.errors",
     "appliance.errors", "appliance.deploy.compose", "appliance.deploy.errors", "appliance.promotions.errors",
-    "appliance.promotions.service",
+    "appliance.promotions.service", "appliance.runs.errors",
 )
 
 # The kinds reading a kit can report, in the order docs/kit-format.md lists them.

@@ -45,6 +45,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "drift": ("appliance.commands.drift", "drift"),
     # workflows (docs/workflows.md)
     "workflow": ("appliance.commands.workflow", "workflow"),
+    "run": ("appliance.commands.runs", "run"),
     # the service (docs/service.md)
     "serve": ("appliance.commands.serve", "serve"),
     "token": ("appliance.commands.tokens", "token"),

@@ -10,9 +10,10 @@ from appliance import users
 from appliance.commands.gate_output import echo_gates
 from appliance.commands.opening import opened
 from appliance.commands.options import as_option, home_option, json_option
-from appliance.deploy import outcome, recovery, run
+from appliance.deploy import outcome, recovery
 from appliance.deploy.errors import DeployFailed
 from appliance.promotions.service import GatesBlocked
+from appliance.runs import deploying
 from appliance.store.blobs import BlobStore
 from clisupport import emit_json, handle_errors
 
@@ -70,7 +71,7 @@ def deploy(promotion_id: str | None, resume: bool, evidence_out: Path | None, as
                     echo_report(r)
             return
         try:
-            report = run.deploy(h, db, promotion_id, actor)
+            report = deploying.deploy(h, db, promotion_id, actor)
         except GatesBlocked as exc:
             echo_gates(exc.decision, err=True)
             raise

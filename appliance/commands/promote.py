@@ -157,8 +157,8 @@ def evaluate(promotion_id: str, as_user: str | None, home: str | None, as_json: 
 @home_option
 def cancel(promotion_id: str, reason: str, as_user: str | None, home: str | None) -> None:
     """Cancel a pending promotion (its requester or an admin)."""
-    with handle_errors(f"{PROG} promotion cancel"), opened(home) as (_h, db):
-        p = service.cancel(db, promotion_id, users.acting(db, as_user), reason)
+    with handle_errors(f"{PROG} promotion cancel"), opened(home) as (h, db):
+        p = service.cancel(db, promotion_id, users.acting(db, as_user), reason, home=h)
         click.echo(f"{p.id}: {p.state}")
 
 

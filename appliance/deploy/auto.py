@@ -75,10 +75,10 @@ def run_for(home: Home, db: sqlite_utils.Database, promotion_id: str, approver: 
             f"auto-deploy is on in {p.environment} but no deploy identity is set "
             f"(stella target settings {p.environment} --deploy-as USER)")
         return result
-    from appliance.deploy import run  # docker, compose, the registry client: only when deploying
+    from appliance.runs import deploying  # docker, compose, the registry client: only when deploying
     try:
         deployer = users.get(db, settings.deploy_as)
-        result.report = run.deploy(home, db, p.id, deployer, trigger={"auto": True, "approvedBy": approver})
+        result.report = deploying.deploy(home, db, p.id, deployer, trigger={"auto": True, "approvedBy": approver})
     except service.GatesBlocked as exc:
         result.refused_kind, result.refused, result.decision = exc.kind, _blocked(db, p, deployer, exc), exc.decision
     except StellaError as exc:

@@ -59,4 +59,5 @@ def rollback(home: Home, db: sqlite_utils.Database, env: str, to: str | None, re
                    [outcome.promotion.id, env, plan.current, plan.to, actor.name, format_time(now())])
     if outcome.promotion.state != states.APPROVED:
         return outcome, None
-    return outcome, run.deploy(home, db, outcome.promotion.id, actor, progress=progress)
+    from appliance.runs import deploying
+    return outcome, deploying.deploy(home, db, outcome.promotion.id, actor, progress=progress)

@@ -173,3 +173,9 @@ class NotStopped(StateConflict):
     """The line is not stopped, so it cannot be resumed."""
 
     kind = "not-stopped"
+
+
+class NoPolicyPack(NotFound):
+    """A workflow's gate step names a policy pack no imported kit carries."""
+
+    kind = "no-policy-pack"

@@ -21,6 +21,7 @@ import sqlite_utils
 from appliance import environments, releases
 from appliance.findings_index import SqliteAdvisoryIndex
 from appliance.home import Home
+from appliance.promotions.errors import NoPolicyPack
 from appliance.releases import Release
 from kit.gates.findings import sbom_components
 from kit.gates.inputs import file_entry
@@ -61,9 +62,15 @@ def vex_input(home: Home, db: sqlite_utils.Database) -> dict[str, Any]:
     return {"documents": [file_entry(path, releases.text_of(home, sha, path)) for path, sha in rows]}
 
 
-def policy_input(home: Home, db: sqlite_utils.Database) -> dict[str, Any]:
+def policy_input(home: Home, db: sqlite_utils.Database, pack: str | None = None) -> dict[str, Any]:
+    """The newest kit's policy pack (or the default pack); with *pack*, the newest pack of the
+    kits named *pack* (a workflow's ``gate`` step naming one; NoPolicyPack when none has)."""
+    where, params = ("WHERE k.name = ? ", [pack]) if pack else ("", [])
     row = db.execute("SELECT p.kit_id, p.entries, k.name, k.sequence FROM policy_packs p JOIN kits k "
-                     "ON k.kit_id = p.kit_id ORDER BY k.imported_at DESC, k.rowid DESC LIMIT 1").fetchone()
+                     f"ON k.kit_id = p.kit_id {where}ORDER BY k.imported_at DESC, k.rowid DESC LIMIT 1",
+                     params).fetchone()
+    if row is None and pack:
+        raise NoPolicyPack(f"no imported kit named {pack!r} carries a policy pack")
     if row is None:
         files = [file_entry(p.name, p.read_text("utf-8")) for p in sorted(DEFAULT_PACK.iterdir())
                  if p.suffix in (".rego", ".json")]
@@ -92,8 +99,10 @@ def approvals_input(db: sqlite_utils.Database, promotion_id: str | None, deploye
 
 
 def build(home: Home, db: sqlite_utils.Database, *, promotion: dict[str, Any], rel: Release,
-          env: environments.EnvSpec, at: dt.datetime, deployer: str | None = None) -> dict[str, Any]:
-    """Every input of a decision for *promotion* (id, requester, reason) of *rel* to *env*."""
+          env: environments.EnvSpec, at: dt.datetime, deployer: str | None = None,
+          pack: str | None = None) -> dict[str, Any]:
+    """Every input of a decision for *promotion* (id, requester, reason) of *rel* to *env*
+    (with the policy pack of the kits named *pack* when given)."""
     doc = releases.document(home, rel)
     sboms = {"documents": [file_entry(p, releases.text_of(home, sha, p)) for p, sha in
                            releases.sbom_entries(db, rel, doc)]}
@@ -105,7 +114,7 @@ def build(home: Home, db: sqlite_utils.Database, *, promotion: dict[str, Any], r
         "sboms": sboms,
         "advisories": advisory_input(db, sboms),
         "vex": vex_input(home, db),
-        "policy": policy_input(home, db),
+        "policy": policy_input(home, db, pack),
         "environment": environments.config(db, env),
         "approvals": approvals_input(db, promotion.get("id"), deployer),
         "previous": previous_input(db, env, rel),

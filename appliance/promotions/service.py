@@ -31,8 +31,10 @@ from appliance.promotions.errors import (
     UnknownDeployment,
 )
 from appliance.promotions.store import Promotion
+from appliance.runs import engine as runs
 from appliance.store.db import transaction
 from kit import canonical
+from kit.errors import StellaError
 from kit.gates import Decision, decide
 from kit.gates.approvals import NAME as APPROVALS
 from kit.timeutil import format_time, now
@@ -61,12 +63,19 @@ def _blocked_message(what: str, decision: Decision, ignore: tuple[str, ...] = ()
 
 
 def _evaluate(home: Home, db: sqlite_utils.Database, p: Promotion, at: dt.datetime,
-              deployer: str | None = None) -> tuple[Decision, dict[str, Any]]:
+              deployer: str | None = None, pack: str | None = None) -> tuple[Decision, dict[str, Any]]:
     rel = releases.resolve(db, p.release)
     env = environments.get(db, p.environment)
     promo = {"id": p.id, "requester": p.requester, "reason": p.reason}
-    docs = gate_inputs.build(home, db, promotion=promo, rel=rel, env=env, at=at, deployer=deployer)
+    docs = gate_inputs.build(home, db, promotion=promo, rel=rel, env=env, at=at, deployer=deployer, pack=pack)
     return decide(docs), docs
+
+
+def evaluate(home: Home, db: sqlite_utils.Database, p: Promotion, at: dt.datetime,
+             pack: str | None = None) -> tuple[Decision, dict[str, Any]]:
+    """The gates of *p* at *at* (with the policy pack of the kits named *pack*), not stored:
+    a workflow's ``gate`` step stores what it decides with its own end."""
+    return _evaluate(home, db, p, at, pack=pack)
 
 
 def show(db: sqlite_utils.Database, promotion_id: str) -> dict[str, Any]:
@@ -118,7 +127,27 @@ def promote(home: Home, db: sqlite_utils.Database, ref: str, env_name: str, reas
         store.transition(db, p.id, states.EVALUATED, target, actor=actor.name, at=when,
                          note=decision.gate(APPROVALS).reason, doing="evaluate")
         _supersede(db, p, actor.name, when)
+        run = runs.start(home, db, store.get(db, p.id), actor.name, moment)
+    _advance_run(home, db, run.id, actor.name)
     return Outcome(store.get(db, p.id), decision, digest)
+
+
+def _advance_run(home: Home, db: sqlite_utils.Database, run_id: str | None, actor: str) -> None:
+    """Move the promotion's run on after a change (without blocking, without a deployer).
+
+    A step refused now (its act raised) waits with the reason: the change stands, the run
+    shows why it waits (``stella run show``)."""
+    if run_id is None:
+        return
+    try:
+        runs.advance(home, db, run_id, runs.Advance(actor, block=False))
+    except StellaError:
+        pass
+
+
+def _run_of(db: sqlite_utils.Database, promotion_id: str) -> str | None:
+    row = db.execute("SELECT id FROM runs WHERE promotion_id = ?", [promotion_id]).fetchone()
+    return str(row[0]) if row else None
 
 
 def _supersede(db: sqlite_utils.Database, p: Promotion, actor: str, when: str) -> None:
@@ -127,6 +156,8 @@ def _supersede(db: sqlite_utils.Database, p: Promotion, actor: str, when: str) -
     for old in older:
         store.transition(db, old.id, old.state, states.SUPERSEDED, actor=actor, at=when,
                          note=f"superseded by {p.id} ({p.release})", doing="supersede")
+        db.execute("UPDATE runs SET cancelled = 1, cancel_reason = ? WHERE promotion_id = ? AND state = 'running'",
+                   [f"promotion {old.id} superseded by {p.id}", old.id])
 
 
 def _decide_on(db: sqlite_utils.Database, home: Home, p: Promotion, actor: users.User, purpose: str,
@@ -160,6 +191,7 @@ def approve(home: Home, db: sqlite_utils.Database, promotion_id: str, actor: use
         if decision.verdict == "pass" and p.state == states.AWAITING:
             store.transition(db, p.id, p.state, states.APPROVED, actor=actor.name, at=when,
                              note=decision.gate(APPROVALS).reason, doing="approve", details={"decision": digest})
+    _advance_run(home, db, _run_of(db, p.id), actor.name)
     return Outcome(store.get(db, p.id), decision, digest)
 
 
@@ -180,16 +212,26 @@ def reject(home: Home, db: sqlite_utils.Database, promotion_id: str, actor: user
         decision, digest = _decide_on(db, home, p, actor, "reject", moment)
         store.transition(db, p.id, p.state, states.REJECTED, actor=actor.name, at=when, note=comment,
                          doing="reject", details={"decision": digest})
+    _advance_run(home, db, _run_of(db, p.id), actor.name)
     return Outcome(store.get(db, p.id), decision, digest)
 
 
-def cancel(db: sqlite_utils.Database, promotion_id: str, actor: users.User, reason: str) -> Promotion:
+def cancel(db: sqlite_utils.Database, promotion_id: str, actor: users.User, reason: str,
+           home: Home | None = None) -> Promotion:
+    """Cancel a pending promotion; its run is cancelled with it (steps that run on
+    cancellation run now when *home* is given, else at the run's next advance)."""
     p = store.get(db, promotion_id)
     if actor.name != p.requester and not actor.has("admin"):
         raise MissingRole(f"only the requester ({p.requester}) or an admin can cancel {p.id}")
+    run_id = _run_of(db, p.id)
     with transaction(db):
         store.transition(db, p.id, p.state, states.CANCELLED, actor=actor.name, at=format_time(now()),
                          note=reason or "cancelled", doing="cancel")
+        if run_id is not None:
+            db.execute("UPDATE runs SET cancelled = 1, cancel_reason = ? WHERE id = ? AND state = 'running'",
+                       [f"promotion {p.id} cancelled by {actor.name}: {reason or 'no reason given'}", run_id])
+    if home is not None:
+        _advance_run(home, db, run_id, actor.name)
     return store.get(db, p.id)
 
 
@@ -206,6 +248,7 @@ def recheck(home: Home, db: sqlite_utils.Database, promotion_id: str, actor: use
         if p.state == states.AWAITING and decision.verdict == "pass":
             store.transition(db, p.id, p.state, states.APPROVED, actor=actor.name, at=format_time(moment),
                              note="all gates pass", doing="approve", details={"decision": digest})
+    _advance_run(home, db, _run_of(db, p.id), actor.name)
     return Outcome(store.get(db, p.id), decision, digest)
 
 

@@ -86,10 +86,10 @@ def _run_plan(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Repo
 
 
 def _run_deploy(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Report) -> Any:
-    from appliance.deploy import run
     from appliance.deploy.errors import DeployFailed
+    from appliance.runs import deploying
     report(0.1, f"deploying {job.params['promotion']} to {job.environment}")
-    result = run.deploy(home, db, job.params["promotion"], users.get(db, job.created_by), progress=_steps(db, job))
+    result = deploying.deploy(home, db, job.params["promotion"], users.get(db, job.created_by), progress=_steps(db, job))
     if not result.ok:
         raise _Failed(DeployFailed(result.message), result.to_dict())
     return result.to_dict()

@@ -99,10 +99,10 @@ def evaluate_promotion(promotion_id: str, h: Home = Depends(home), db: sqlite_ut
 
 
 @router.post("/promotions/{promotion_id}/cancel")
-def cancel_promotion(promotion_id: str, body: CancelRequest | None = None,
+def cancel_promotion(promotion_id: str, body: CancelRequest | None = None, h: Home = Depends(home),
                      db: sqlite_utils.Database = Depends(database), who: Caller = Depends(caller)) -> dict[str, Any]:
-    """Cancel a pending promotion (its requester or an admin)."""
-    return {"promotion": service.cancel(db, promotion_id, who.user, body.reason if body else "").to_dict()}
+    """Cancel a pending promotion (its requester or an admin); its run is cancelled with it."""
+    return {"promotion": service.cancel(db, promotion_id, who.user, body.reason if body else "", home=h).to_dict()}
 
 
 @router.get("/promotions/{promotion_id}/evidence", response_class=Response,

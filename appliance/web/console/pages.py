@@ -171,9 +171,9 @@ def evaluate(promotion_id: str, request: Request, *, h: HomeDir,
 
 @router.post("/promotions/{promotion_id}/cancel")
 def cancel(promotion_id: str, request: Request, reason: str = Form(""),
-           *, db: DB, acting: Acting) -> Response:
+           *, h: HomeDir, db: DB, acting: Acting) -> Response:
     return _act(request, db, acting, promotion_id, "cancelled",
-                lambda: service.cancel(db, promotion_id, acting.user, reason))
+                lambda: service.cancel(db, promotion_id, acting.user, reason, home=h))
 
 
 @router.get("/kits")

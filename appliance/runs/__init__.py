@@ -1,0 +1,1 @@
+"""Workflow runs: the executor of kit.workflow plans (docs/workflows.md "Runs")."""
