@@ -72,5 +72,21 @@ def status(state_dir: Path, as_json: bool) -> None:
                    f"certificate valid until {got.certificate_expires} ({info['certificateDaysLeft']} days)")
 
 
+@cli.command("run")
+@_state_option
+@click.option("--appliance", default=None, metavar="URL",
+              help="The appliance's agent listener, https://HOST:PORT (default: the URL registered with).")
+@click.option("--docker", "docker_url", default="unix:///var/run/docker.sock", show_default=True, metavar="URL",
+              help="This host's Docker engine.")
+@click.option("--interval", type=click.FloatRange(0.05, 3600), default=10.0, show_default=True,
+              envvar="STELLA_AGENT_INTERVAL",
+              help="Seconds between heartbeats while a task runs (an idle agent's poll is held by the appliance).")
+def run(state_dir: Path, appliance: str | None, docker_url: str, interval: float) -> None:
+    """Poll the appliance (the heartbeat), run leased tasks on this host's engine, post their results."""
+    from agent.run import Agent
+    with handle_errors(f"{PROG} run"):
+        Agent(state_dir, appliance, docker_url, interval).run()
+
+
 def main() -> None:
     run_main(cli, PROG)

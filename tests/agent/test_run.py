@@ -1,0 +1,187 @@
+"""``stella-agent run`` end to end on loopback (issue 14): a real ``stella serve`` with its mutual-TLS
+agent listener, an agent registered by the real ``stella-agent register`` and run as a
+subprocess against the test dockerd; tasks enqueued as the appliance's deploy code does
+(appliance.agents.tasks) and their results read back as it would.
+
+Timings are shortened for the test (interval 0.5 s, grace 2 s, lease 3 s) through the
+documented environment variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from appliance.agents import service as agents
+from appliance.agents import tasks
+from appliance.store.db import open_db
+from tests.agent.test_register import agent, token
+from tests.appliance.helpers import ROOT
+from tests.appliance.web.conftest import Service, _cli, site_home, start_service
+from tests.images import Published
+
+pytestmark = pytest.mark.services
+
+TIMING = {"STELLA_AGENT_INTERVAL": "0.5", "STELLA_AGENT_GRACE": "2", "STELLA_AGENT_LEASE": "3"}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    svc = start_service(site_home(tmp_path_factory.mktemp("agent-run"), site=False), env=TIMING)
+    try:
+        yield svc
+    finally:
+        svc.stop()
+
+
+@pytest.fixture()
+def timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same timings in this process (the CLI and the tasks module read them here)."""
+    for k, v in TIMING.items():
+        monkeypatch.setenv(k, v)
+
+
+def registered(svc: Service, state: Path, name: str) -> None:
+    made = token(svc)
+    r = agent("register", "--appliance", svc.base_url, "--token", made["token"], "--state", str(state),
+              "--name", name, "--ca-fingerprint", made["caFingerprint"])
+    assert r.returncode == 0, r.stderr
+
+
+def start_agent(svc: Service, state: Path, docker_host: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STELLA_AGENT_INTERVAL": "0.5"}
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "run", "--state",
+                                 str(state), "--appliance", svc.agent_url, "--docker", docker_host],
+                                env=env, stdout=out, stderr=out)
+
+
+def listed(svc: Service) -> dict[str, dict[str, Any]]:
+    r = _cli(svc.home, "agent", "list", "--json", user="admin")
+    assert r.exit_code == 0, r.output
+    return {a["name"]: a for a in json.loads(r.output)}
+
+
+def wait_for(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_an_inspect_task_runs_on_the_agent_host(service: Service, tmp_path: Path, docker_host: str,
+                                                images: Published, timing: None) -> None:
+    state, log = tmp_path / "state", tmp_path / "agent.log"
+    registered(service, state, "web-1")
+    assert listed(service)["web-1"]["state"] == "new"
+    # a container of a Compose project on the agent's engine, made from an image pulled by digest
+    project = f"shop-{uuid.uuid4().hex[:8]}"
+    engine = docker.DockerClient(base_url=docker_host)
+    repo = images.deb.rsplit(":", 1)[0]
+    engine.images.pull(repo, tag=images.deb_digest)
+    ctr = engine.containers.create(f"{repo}@{images.deb_digest}", command=["true"], name=f"{project}-web-1",
+                                   labels={"com.docker.compose.project": project,
+                                           "com.docker.compose.service": "web"})
+    proc = start_agent(service, state, docker_host, log)
+    db = open_db(service.home / "stella.db")
+    try:
+        wait_for(lambda: listed(service)["web-1"]["state"] == "ready", 20, "web-1 ready")
+        assert agents.require_ready(db, "web-1").name == "web-1"
+        assert [a.name for a in agents.ready_agents(db, {"role": "web"})] == ["web-1"]
+        assert agents.ready_agents(db, {"role": "db"}) == []
+        task = tasks.enqueue(db, "web-1", "inspect", {"project": project}, f"inspect-{project}", repeatable=True)
+        # the same idempotency key is the same task
+        assert tasks.enqueue(db, "web-1", "inspect", {"project": project}, f"inspect-{project}",
+                             repeatable=True) == task
+        result = tasks.wait(db, task, 30)
+        assert result.state == "succeeded", (result, log.read_text())
+        assert result.facts is not None
+        [seen] = result.facts["containers"]
+        assert seen["name"] == f"{project}-web-1" and seen["service"] == "web" and seen["state"] == "created"
+        assert seen["digests"] == [images.deb_digest]
+        # SIGTERM: an idle agent exits at once, cleanly
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0, log.read_text()
+        assert "stopped" in log.read_text()
+        # no heartbeat within the grace: down, and a deploy needing it is refused by name
+        wait_for(lambda: listed(service)["web-1"]["state"] == "down", 10, "web-1 down")
+        from appliance.errors import AgentDown
+        with pytest.raises(AgentDown, match=r"agent web-1 is down: no heartbeat since 20"):
+            agents.require_ready(db, "web-1")
+        assert agents.ready_agents(db, {"role": "web"}) == []
+    finally:
+        stop(proc)
+        ctr.remove(force=True)
+        db.close()
+
+
+def test_kill_9_while_holding_a_lease(service: Service, tmp_path: Path, docker_host: str, timing: None) -> None:
+    """A health probe of a port that accepts but never answers holds its lease (the probe waits
+    out its 30 s); kill -9 the agent: the lease expires; a non-repeatable task is expired and
+    reported, a repeatable one is offered again to the restarted agent."""
+    import socket
+    from kit.timeutil import now
+
+    state, log = tmp_path / "state", tmp_path / "agent.log"
+    registered(service, state, "web-2")
+    db = open_db(service.home / "stella.db")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    slow = {"port": silent.getsockname()[1], "path": "/health", "timeout": 30}
+    proc = start_agent(service, state, docker_host, log)
+    try:
+        wait_for(lambda: listed(service)["web-2"]["state"] == "ready", 20, "web-2 ready")
+        once = tasks.enqueue(db, "web-2", "health", slow, f"h-once-{uuid.uuid4().hex[:8]}", repeatable=False)
+        wait_for(lambda: tasks.get(db, once).state == "leased", 20, "the task leased")
+        lease = db.execute("SELECT lease_id FROM agent_tasks WHERE id = ?", [once]).fetchone()[0]
+        time.sleep(4)          # longer than a lease (3 s): the heartbeats naming it extended it
+        assert tasks.get(db, once).state == "leased"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        gone = tasks.wait(db, once, 20)
+        assert gone.state == "expired" and gone.attempts == 1 and f"lease {lease} expired" in (gone.detail or "")
+        events = [json.loads(d) for (d,) in db.execute(
+            "SELECT details FROM audit_events WHERE action = 'agent.lease-expired'")]
+        assert any(e["task"] == once and e["then"] == "expired" and e["lease"] == lease for e in events)
+
+        # a repeatable task, the agent killed again while it holds it
+        proc = start_agent(service, state, docker_host, log)
+        again = tasks.enqueue(db, "web-2", "health", slow, f"h-again-{uuid.uuid4().hex[:8]}", repeatable=True)
+        wait_for(lambda: tasks.get(db, again).state == "leased", 20, "the repeatable task leased")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+        def requeued() -> bool:
+            tasks.expire(db, now())
+            return tasks.get(db, again).state == "queued"
+        wait_for(requeued, 10, "the repeatable task re-queued")
+        silent.close()          # the port is closed now: the second attempt fails fast, by name
+        proc = start_agent(service, state, docker_host, log)
+        done = tasks.wait(db, again, 30)
+        assert done.state == "failed" and done.attempts == 2 and "/health" in (done.detail or ""), done
+        assert tasks.get(db, once).state == "expired"        # never re-run
+    finally:
+        stop(proc)
+        silent.close()
+        db.close()
