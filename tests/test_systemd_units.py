@@ -20,6 +20,15 @@ from tests.conftest import IN_CI, ROOT
 
 UNITS = sorted((ROOT / "systemd").glob("*.service"))
 HOME = "/var/lib/stella"
+AGENT = "stella-agent.service"      # runs on an estate's hosts: its own user, state directory and binary
+
+
+def home_of(unit: Path) -> str:
+    return "/var/lib/stella-agent" if unit.name == AGENT else HOME
+
+
+def user_of(unit: Path) -> str:
+    return "stella-agent" if unit.name == AGENT else "stella"
 
 # Every unit: no privileges, a read-only system with the home (or a folder of it) writable, no kernel access.
 HARDENING = {
@@ -80,12 +89,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert stella.is_file(), f"{stella} is missing (pip install -e .)"
     folder = tmp_path_factory.mktemp("units")
     for unit in UNITS:
-        (folder / unit.name).write_text(unit.read_text().replace("/usr/bin/stella ", f"{stella} "))
+        (folder / unit.name).write_text(unit.read_text().replace("/usr/bin/stella ", f"{stella} ")
+                                        .replace("/usr/bin/stella-agent ", f"{stella}-agent "))
     return folder
 
 
 def test_units_exist() -> None:
-    assert {u.name for u in UNITS} >= {"stella.service", "stella-registry.service", "stella-registry-seed.service"}
+    assert {u.name for u in UNITS} >= {"stella.service", "stella-registry.service", "stella-registry-seed.service",
+                                       AGENT}
 
 
 def test_systemd_analyze_verify_accepts_every_unit(analyze: str, installed: Path) -> None:
@@ -106,11 +117,11 @@ def test_verify_would_catch_a_bad_directive(analyze: str, tmp_path: Path) -> Non
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
 def test_every_unit_is_hardened(unit: Path) -> None:
     d = directives(unit)
-    for key, want in HARDENING.items():
+    for key, want in {**HARDENING, "User": user_of(unit), "Group": user_of(unit)}.items():
         assert d.get(key) == [want], f"{unit.name}: {key}={want} expected, found {d.get(key)}"
     # writable: the home, or a folder inside it, and nothing else
-    rw = d.get("ReadWritePaths", [])
-    assert len(rw) == 1 and all(p == HOME or p.startswith(HOME + "/") for p in rw[0].split()), rw
+    rw, home = d.get("ReadWritePaths", []), home_of(unit)
+    assert len(rw) == 1 and all(p == home or p.startswith(home + "/") for p in rw[0].split()), rw
     assert d.get("RestrictAddressFamilies") == ["AF_INET AF_INET6 AF_UNIX"]
     assert d.get("SystemCallFilter") == ["@system-service", "~@privileged"]
     if d.get("Type") != ["oneshot"]:
@@ -120,8 +131,8 @@ def test_every_unit_is_hardened(unit: Path) -> None:
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
 def test_docker_socket_group_only_for_the_unit_that_deploys(unit: Path) -> None:
     groups = directives(unit).get("SupplementaryGroups", [])
-    if unit.name == "stella.service":
-        assert groups == ["docker"], "the service deploys to local targets through /run/docker.sock"
+    if unit.name in ("stella.service", AGENT):
+        assert groups == ["docker"], "the service (local targets) and the agent deploy through /run/docker.sock"
     else:
         assert groups == [], f"{unit.name} never talks to Docker"
 
@@ -149,11 +160,12 @@ def test_exec_start_is_a_stella_command_line_the_cli_accepts(unit: Path) -> None
     """The unit and the CLI agree: every option the unit passes exists (parsed by click, not run)."""
     import click
 
+    from agent.cli import cli as agent_cli
     from appliance.cli import cli
     (cmd,) = directives(unit)["ExecStart"]
     argv = shlex.split(cmd)
-    assert argv[0] == "/usr/bin/stella"
-    group: click.Command = cli
+    assert argv[0] == ("/usr/bin/stella-agent" if unit.name == AGENT else "/usr/bin/stella")
+    group: click.Command = agent_cli if unit.name == AGENT else cli
     args = argv[1:]
     while isinstance(group, click.Group):
         sub = group.get_command(click.Context(group), args[0])

@@ -23,8 +23,7 @@ from typing import Any
 import docker
 import pytest
 
-from appliance.agents import service as agents
-from appliance.agents import tasks
+from appliance.agents import service as agents, tasks
 from appliance.store.db import open_db
 from tests.agent.test_register import agent, token
 from tests.appliance.helpers import ROOT
@@ -140,6 +139,7 @@ def test_kill_9_while_holding_a_lease(service: Service, tmp_path: Path, docker_h
     out its 30 s); kill -9 the agent: the lease expires; a non-repeatable task is expired and
     reported, a repeatable one is offered again to the restarted agent."""
     import socket
+
     from kit.timeutil import now
 
     state, log = tmp_path / "state", tmp_path / "agent.log"

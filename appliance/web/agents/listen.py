@@ -53,10 +53,32 @@ def context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
 
 def hosts_for(host: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The names the listener's certificate carries: the listen host, or — for a wildcard address
-    — this machine's host name, localhost and the loopback addresses; then *extra*."""
+    — this machine's host name, localhost and every address of its interfaces; then *extra*
+    (``--agent-host``: a name agents use that the machine does not know itself by)."""
     try:
         wildcard = ipaddress.ip_address(host).is_unspecified
     except ValueError:
         wildcard = False
-    base = [socket.gethostname(), "localhost", "127.0.0.1", "::1"] if wildcard else [host]
+    base = [socket.gethostname(), "localhost", *local_addresses()] if wildcard else [host]
     return tuple(dict.fromkeys([*base, *extra]))
+
+
+def local_addresses() -> list[str]:
+    """This machine's IPv4 and IPv6 addresses, from /proc (no interface library on the appliance)."""
+    found = ["127.0.0.1", "::1"]
+    try:
+        lines = Path("/proc/net/fib_trie").read_text().splitlines()
+        for before, line in zip(lines, lines[1:], strict=False):
+            if "/32 host LOCAL" in line and "--" in before:
+                found.append(before.split("--", 1)[1].strip())
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/net/if_inet6").read_text().splitlines():
+            raw = line.split()[0]
+            address = ipaddress.IPv6Address(int(raw, 16))
+            if not address.is_link_local:
+                found.append(str(address))
+    except (OSError, ValueError, IndexError):
+        pass
+    return list(dict.fromkeys(found))
