@@ -8,7 +8,7 @@ Shared by a running deploy (``run``) and the recovery of one whose process died
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +51,12 @@ def deploy_lock(home: Home) -> Iterator[None]:
 
 
 def succeed(home: Home, db: sqlite_utils.Database, info: plan.ReleaseInfo, report: Report,
-            jobs: list[rollout.Job], results: dict[str, rollout.Result], actor: str, note: str | None = None) -> Report:
+            jobs: list[rollout.Job], results: dict[str, rollout.Result], actor: str, note: str | None = None,
+            *, extra: Mapping[str, Mapping[str, Any]] | None = None, detail: Mapping[str, Any] | None = None) -> Report:
+    """Every target healthy: stickers, deployed, the ``deployment`` packet. *extra*: more facts
+    per target name (a rollout strategy's ``batch``, ``probes``), added to its facts and record;
+    *detail*: more for the deployment's final detail (the strategy and its batches)."""
+    more = extra or {}
     dep = sealing.event(db, report.deployment, [])["deployment"]
     facts = []
     for job in jobs:
@@ -59,10 +64,11 @@ def succeed(home: Home, db: sqlite_utils.Database, info: plan.ReleaseInfo, repor
         with engine.client(job.target.docker, f"target {job.target.name}") as c:
             engine.write_sticker(c, job.target.project, data, job.refs)
         res = results[job.target.name]
-        records.finish(db, report.deployment, job.target.name, "deployed", res.to_dict(), sticker=data)
-        facts.append(_target_facts(job, res, data, None))
-    service.finish_deployment(db, report.deployment, True, actor, {"targets": [f["target"] for f in facts]},
-                              health="healthy")
+        records.finish(db, report.deployment, job.target.name, "deployed",
+                       {**res.to_dict(), **more.get(job.target.name, {})}, sticker=data)
+        facts.append({**_target_facts(job, res, data, None), **more.get(job.target.name, {})})
+    service.finish_deployment(db, report.deployment, True, actor,
+                              {"targets": [f["target"] for f in facts], **(detail or {})}, health="healthy")
     doc = sealing.event(db, report.deployment, facts, note)
     report.ok, report.targets, report.packet_type = True, facts, "deployment"
     report.packet = sealing.seal(home, db, report.promotion, report.deployment, "deployment", doc)
@@ -71,8 +77,11 @@ def succeed(home: Home, db: sqlite_utils.Database, info: plan.ReleaseInfo, repor
 
 
 def fail(home: Home, db: sqlite_utils.Database, report: Report, jobs: list[rollout.Job],
-         results: dict[str, rollout.Result], actor: str, note: str | None = None) -> Report:
-    """Every target this deployment touched goes back; the deployment ends failed."""
+         results: dict[str, rollout.Result], actor: str, note: str | None = None,
+         *, extra: Mapping[str, Mapping[str, Any]] | None = None, detail: Mapping[str, Any] | None = None) -> Report:
+    """Every target this deployment touched goes back; the deployment ends failed (*extra*: as
+    for :func:`succeed`)."""
+    more = extra or {}
     facts, errors = [], []
     for job in jobs:
         res = results.get(job.target.name) or rollout.Result(error="not reached")
@@ -85,11 +94,12 @@ def fail(home: Home, db: sqlite_utils.Database, report: Report, jobs: list[rollo
             back = {"target": job.target.name, "action": "none", "ok": True,
                     "note": "nothing was changed on this target"}
         state = "failed" if res.error else "rolled-back"
-        records.finish(db, report.deployment, job.target.name, state, {**res.to_dict(), "rollback": back})
-        facts.append(_target_facts(job, res, None, back))
+        records.finish(db, report.deployment, job.target.name, state,
+                       {**res.to_dict(), "rollback": back, **more.get(job.target.name, {})})
+        facts.append({**_target_facts(job, res, None, back), **more.get(job.target.name, {})})
     health = "unhealthy" if any(s.get("problems") for f in facts for s in f["services"]) else "error"
     service.finish_deployment(db, report.deployment, False, actor, {"errors": errors, "rollback": [
-        f["rollback"] for f in facts]}, health=health)
+        f["rollback"] for f in facts], **(detail or {})}, health=health)
     doc = sealing.event(db, report.deployment, facts, note)
     report.ok, report.targets, report.packet_type = False, facts, "rollback"
     report.packet = sealing.seal(home, db, report.promotion, report.deployment, "rollback", doc)

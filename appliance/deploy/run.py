@@ -13,13 +13,14 @@ One deploy runs at a time per appliance (``deploy.lock``, flock with the pid); a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
 
 from appliance import testhooks, users
-from appliance.deploy import plan, records, recovery, rollout, targets
+from appliance.deploy import plan, records, recovery, rollout, strategy as strategies, targets
 from appliance.deploy.outcome import Report, deploy_lock, fail, succeed
 from appliance.home import Home
 from appliance.promotions import service, states, store
@@ -29,18 +30,21 @@ Progress = Callable[[float, str], None]     # (fraction done, what is happening)
 
 
 def deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
-           trigger: dict[str, Any] | None = None, progress: Progress | None = None) -> Report:
+           trigger: dict[str, Any] | None = None, progress: Progress | None = None, *,
+           strategy: strategies.Strategy | None = None, sleep: Callable[[float], None] = time.sleep) -> Report:
     """Deploy (after finishing any orphaned deployment). Returns the report, ok or not.
 
     *trigger* (e.g. ``{"auto": true, "approvedBy": …}`` for auto-deploy) is kept in the
     deployment row's detail. *progress* hears each step (checks, each target, sealing).
+    *strategy*: rolling or canary batches with a probe after each (strategy.py; *sleep* waits
+    their pause and soak); None or all-at-once without a probe is the deploy as it always was.
 
     Raises before anything changes: GatesBlocked, OrchestrationRefused, StateConflict,
     LockError (template), RegistryError, EngineDown, DeployConflict.
     """
     with deploy_lock(home):
         recovery.recover(home, db, deployer.name)
-        return _deploy(home, db, promotion_id, deployer, trigger or {}, progress or _quiet)
+        return _deploy(home, db, promotion_id, deployer, trigger or {}, progress or _quiet, strategy, sleep)
 
 
 def _quiet(fraction: float, message: str) -> None:
@@ -60,17 +64,22 @@ def check(db: sqlite_utils.Database, promotion_id: str, deployer: users.User) ->
 
 
 def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: users.User,
-            trigger: dict[str, Any], progress: Progress) -> Report:
+            trigger: dict[str, Any], progress: Progress, strategy: strategies.Strategy | None = None,
+            sleep: Callable[[float], None] = time.sleep) -> Report:
     p = check(db, promotion_id, deployer)
     info = plan.load_release(home, db, p.release)
     ts = targets.listing(db, p.environment)
     progress(0.15, f"checking {len(ts)} target(s) of {p.environment}: engines, registry, images")
     plan.preflight(home, db, info, p.environment, ts)
     timeout = targets.settings(db, p.environment).health_timeout
-    dep_id, _ = service.start_deployment(home, db, p.id, deployer,
-                                         detail={**trigger, "targets": [t.name for t in ts],
-                                                 "healthTimeout": timeout})
+    detail = {**trigger, "targets": [t.name for t in ts], "healthTimeout": timeout}
+    groups = None if strategy is None or strategy.plain else strategies.batches(strategy, ts)
+    if strategy is not None and groups is not None:     # additive: a plain deploy's detail is unchanged
+        detail.update(strategy=strategy.to_dict(), batches=[[t.name for t in b] for b in groups])
+    dep_id, _ = service.start_deployment(home, db, p.id, deployer, detail=detail)
     report = Report(dep_id, p.id, p.release, p.environment)
+    if strategy is not None and groups is not None:
+        return strategies.roll(home, db, info, report, groups, timeout, deployer.name, strategy, progress, sleep)
     jobs, results = [], {}
     for i, t in enumerate(ts):
         progress(0.2 + 0.7 * i / len(ts), f"target {i + 1}/{len(ts)} {t.name}: starting {p.release}, "

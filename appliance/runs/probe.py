@@ -40,8 +40,10 @@ class ProbeSpec:
     deadline: float = DEFAULT_DEADLINE
 
     def to_dict(self) -> dict[str, Any]:
+        """For records and evidence (canonical JSON: times as whole milliseconds)."""
         return {"probe": self.kind, "port": self.port, "path": self.path, "successExpression": self.success,
-                "failureExpression": self.failure, "interval": self.interval, "deadline": self.deadline}
+                "failureExpression": self.failure, "intervalMs": round(self.interval * 1000),
+                "deadlineMs": round(self.deadline * 1000)}
 
 
 def spec_from_settings(settings: Mapping[str, Any]) -> ProbeSpec:
