@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from appliance import audit, users, workflows
+from appliance import audit, testhooks, users, workflows
 from appliance.home import Home
 from appliance.promotions import states as pstates, store as pstore
 from appliance.runs import leases, store
@@ -204,12 +204,15 @@ def _act(home: Home, db: sqlite_utils.Database, run: Run, step: Step, attempt: i
     log.parent.mkdir(parents=True, exist_ok=True)
     ctx = Context(home, db, run, step, attempt, store.idem_key(run.id, step.id, attempt), started, how.clock(),
                   how.actor, how.deployer, log, resumed, how.progress, how.sink)
+    testhooks.pause(f"run-acting:{step.id}")
     try:
         outcome = act_for(step.uses)(ctx)
     except BaseException as exc:
         with transaction(db):
             store.park(db, run.id, step.id, attempt, f"refused: {getattr(exc, 'message', None) or exc}")
         raise
+    if not isinstance(outcome, Waiting):
+        testhooks.pause(f"run-acted:{step.id}")
     return _record(db, run, step, attempt, outcome, log, how)
 
 

@@ -1,0 +1,240 @@
+"""Workflow runs on a real appliance: the default template is today's path; a custom
+template's health, soak, notify and rollback steps act on real targets; a SIGKILLed
+appliance resumes its run with no finished step run again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.appliance.deploy.conftest import Site
+from tests.appliance.deploy.site import Rel, free_port, web
+from tests.appliance.helpers import stella_proc
+
+
+def show(site: Site, run_id: str) -> dict[str, Any]:
+    r = site.run("run", "show", run_id, "--json")
+    assert r.exit_code == 0, r.output
+    doc: dict[str, Any] = json.loads(r.output)
+    return doc
+
+
+def statuses(doc: dict[str, Any]) -> dict[str, str]:
+    return {s["id"]: s["status"] for s in doc["steps"]}
+
+
+def set_template(site: Site, env: str, text: str) -> None:
+    path = site.tmp / f"{env}.workflow.yaml"
+    path.write_text(text)
+    r = site.run("workflow", "set", env, str(path), user="root")
+    assert r.exit_code == 0, r.output
+
+
+def only_run(site: Site) -> str:
+    runs = json.loads(site.run("run", "list", "--json").output)
+    return str(runs[0]["id"])
+
+
+def test_the_default_template_is_todays_path(site: Site) -> None:
+    port = free_port()
+    site.import_([Rel("shop", "1.0.0", {"web": web(port)}, {"web": "shop web 1"})])
+    site.target("dev-1")
+    p = site.promote("shop@1.0.0")
+    run_id = only_run(site)
+    doc = show(site, run_id)
+    assert doc["run"]["promotion"] == p and doc["run"]["template"]["name"] == "default"
+    assert statuses(doc) == {"gates": "succeeded", "approval": "succeeded", "deploy": "running"}
+    deploy = next(s for s in doc["steps"] if s["id"] == "deploy")
+    assert deploy["message"] == f"waiting for a deployer: stella deploy {p} --as DEPLOYER"
+    gates = next(s for s in doc["steps"] if s["id"] == "gates")
+    promotion = json.loads(site.run("promotion", "show", p, "--json").output)
+    assert gates["outputs"]["decision"] == promotion["decision"]      # the request-time decision, no second one
+    r = site.run("deploy", p, "--json", user="dave")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    doc = show(site, run_id)
+    assert doc["run"]["state"] == "succeeded"
+    assert statuses(doc) == {"gates": "succeeded", "approval": "succeeded", "deploy": "succeeded"}
+    deploy = next(s for s in doc["steps"] if s["id"] == "deploy")
+    assert deploy["outputs"] == {"deployment": report["deployment"], "changed": ["dev-1"]}
+    assert sorted((a["step"], a["attempt"]) for a in doc["attempts"]) == [("approval", 1), ("deploy", 1),
+                                                                          ("gates", 1)]
+
+
+def test_a_rejection_ends_the_run_and_cancel_cancels_it(site: Site) -> None:
+    site.import_([Rel("shop", "1.0.0", {"web": web(free_port())}, {"web": "shop web 1"}),
+                  Rel("shop", "1.1.0", {"web": web(free_port())}, {"web": "shop web 1.1"})])
+    r = site.run("env", "create", "qa", "--order", "0", "--requires-approvals", "1", user="root")
+    assert r.exit_code == 0, r.output
+    p = site.promote("shop@1.0.0", env="qa")
+    run_id = only_run(site)
+    assert statuses(show(site, run_id))["approval"] == "running"
+    r = site.run("reject", p, "--comment", "not now", user="dave")
+    assert r.exit_code == 0, r.output
+    doc = show(site, run_id)
+    assert doc["run"]["state"] == "failed"
+    assert statuses(doc) == {"gates": "succeeded", "approval": "failed", "deploy": "skipped"}
+    p2 = site.promote("shop@1.1.0", env="qa")
+    run2 = only_run(site)
+    assert run2 != run_id
+    r = site.run("run", "cancel", run2, "--reason", "wrong day", user="alice")
+    assert r.exit_code == 0, r.output
+    doc = show(site, run2)
+    assert doc["run"]["state"] == "cancelled" and statuses(doc)["approval"] == "cancelled"
+    assert json.loads(site.run("promotion", "show", p2, "--json").output)["promotion"]["state"] == "cancelled"
+    r = site.run("run", "cancel", run2, "--reason", "again", user="alice")
+    assert r.exit_code == 5 and "run-finished" in r.output, r.output
+
+
+SMOKE = """\
+schema: stella/workflow/v1
+name: dev-smoke
+steps:
+  - {id: gates, uses: gate}
+  - {id: approval, uses: approval, needs: [gates]}
+  - {id: deploy, uses: deploy, needs: [approval]}
+  - id: smoke
+    uses: health
+    needs: [deploy]
+    with: {probe: http, port: PORT, path: /, interval: 1s, deadline: DEADLINE}
+  - {id: soak, uses: wait, needs: [smoke], with: {duration: 2s}}
+  - id: tell
+    uses: notify
+    needs: [soak]
+    with: {message: "shop is live in dev", severity: info}
+  - id: undo
+    uses: rollback
+    needs: [smoke]
+    if: failure()
+"""
+
+
+def test_a_custom_template_probes_soaks_and_notifies(site: Site) -> None:
+    port = free_port()
+    site.import_([Rel("shop", "1.0.0", {"web": web(port)}, {"web": "shop web 1"})])
+    site.target("dev-1")
+    set_template(site, "dev", SMOKE.replace("PORT", str(port)).replace("DEADLINE", "20s"))
+    p = site.promote("shop@1.0.0")
+    run_id = only_run(site)
+    started = time.monotonic()
+    r = site.run("deploy", p, user="dave")
+    assert r.exit_code == 0, r.output
+    assert time.monotonic() - started >= 2.0                  # the soak was waited through
+    doc = show(site, run_id)
+    assert doc["run"]["state"] == "succeeded", doc
+    assert statuses(doc) == {"gates": "succeeded", "approval": "succeeded", "deploy": "succeeded",
+                             "smoke": "succeeded", "soak": "succeeded", "tell": "succeeded", "undo": "skipped"}
+    smoke = next(s for s in doc["steps"] if s["id"] == "smoke")
+    assert smoke["outputs"]["status"] == 200
+    db = sqlite3.connect(site.home / "stella.db")
+    try:
+        assert db.execute("SELECT run_id, step, message FROM outbox").fetchall() == [
+            (run_id, "tell", "shop is live in dev")]
+    finally:
+        db.close()
+    logs = site.run("run", "logs", run_id, "smoke")
+    assert logs.exit_code == 0 and "dev-1: ok=True status=200" in logs.output
+
+
+def test_a_failed_probe_after_deploy_rolls_every_target_back(site: Site) -> None:
+    port = free_port()
+    site.import_([Rel("shop", "1.0.0", {"web": web(port)}, {"web": "shop web 1"}),
+                  Rel("shop", "2.0.0", {"web": web(port)}, {"web": "shop web 2"})])
+    project = site.target("dev-1")
+    assert site.run("deploy", site.promote("shop@1.0.0"), user="dave").exit_code == 0
+    before = _images(site, project)
+    closed = free_port()
+    set_template(site, "dev", SMOKE.replace("PORT", str(closed)).replace("DEADLINE", "3s"))
+    p = site.promote("shop@2.0.0")
+    run_id = only_run(site)
+    r = site.run("deploy", p, user="dave")
+    assert r.exit_code == 0, r.output          # the deployment itself succeeded; the run did not
+    doc = show(site, run_id)
+    assert doc["run"]["state"] == "failed"
+    assert statuses(doc) == {"gates": "succeeded", "approval": "succeeded", "deploy": "succeeded",
+                             "smoke": "failed", "soak": "skipped", "tell": "skipped", "undo": "succeeded"}
+    smoke = next(s for s in doc["steps"] if s["id"] == "smoke")
+    assert f"127.0.0.1:{closed}" in smoke["message"]
+    assert _images(site, project) == before
+    where = json.loads(site.run("whereis", "--json").output)
+    assert where[0]["release"] == "shop@1.0.0"
+
+
+def _images(site: Site, project: str) -> dict[str, str]:
+    client = site.client()
+    try:
+        return {c.labels["com.docker.compose.service"]: c.attrs["Image"] for c in
+                client.containers.list(filters={"label": f"com.docker.compose.project={project}"})}
+    finally:
+        client.close()
+
+
+def _kill_when(proc: Any, ready: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the run never reached the point to kill it at"
+            time.sleep(0.1)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _step_status(home: Path, run_id: str, step: str) -> str | None:
+    db = sqlite3.connect(home / "stella.db")
+    try:
+        row = db.execute("SELECT status FROM run_steps WHERE run_id = ? AND step = ?", [run_id, step]).fetchone()
+        return row[0] if row else None
+    finally:
+        db.close()
+
+
+def test_sigkill_inside_a_soak_then_resume_runs_nothing_twice(site: Site) -> None:
+    port = free_port()
+    site.import_([Rel("shop", "1.0.0", {"web": web(port)}, {"web": "shop web 1"})])
+    site.target("dev-1")
+    set_template(site, "dev", SMOKE.replace("PORT", str(port)).replace("DEADLINE", "20s")
+                 .replace("duration: 2s", "duration: 4s"))
+    p = site.promote("shop@1.0.0")
+    run_id = only_run(site)
+    proc = stella_proc("deploy", p, "--as", "dave", home=site.home)
+    _kill_when(proc, lambda: _step_status(site.home, run_id, "soak") == "running")
+    doc = show(site, run_id)
+    assert doc["run"]["state"] == "running" and statuses(doc)["deploy"] == "succeeded"
+    r = site.run("run", "resume", run_id, user="alice")
+    assert r.exit_code == 0, r.output
+    doc = show(site, run_id)
+    assert doc["run"]["state"] == "succeeded", doc
+    assert sorted((a["step"], a["attempt"]) for a in doc["attempts"]) == sorted(
+        (s, 1) for s in ("gates", "approval", "deploy", "smoke", "soak", "tell"))
+    deployments = json.loads(site.run("whereis", "--json").output)
+    assert deployments[0]["release"] == "shop@1.0.0"
+
+
+def test_sigkill_inside_a_deploy_then_resume_inspects_first(site: Site) -> None:
+    port = free_port()
+    site.import_([Rel("shop", "1.0.0", {"web": web(port)}, {"web": "shop web 1"})])
+    site.target("dev-1")
+    p = site.promote("shop@1.0.0")
+    run_id = only_run(site)
+    proc = stella_proc("deploy", p, "--as", "dave", home=site.home, env={"STELLA_TEST_PAUSE_AT": "deploy-before-up"})
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    _kill_when(proc, lambda: True)
+    assert line.strip() == "stella-test-pause: deploy-before-up"
+    r = site.run("run", "resume", run_id, user="dave")
+    assert r.exit_code == 0, r.output
+    doc = show(site, run_id)
+    # the deployment had not started compose: recovery rolls it back and the deploy step fails, once
+    assert doc["run"]["state"] == "failed" and statuses(doc)["deploy"] == "failed", doc
+    assert [a["attempt"] for a in doc["attempts"] if a["step"] == "deploy"] == [1]
+    promotion = json.loads(site.run("promotion", "show", p, "--json").output)["promotion"]
+    assert promotion["state"] == "failed"
