@@ -1,4 +1,4 @@
-"""``stella target add | list | remove | settings``: where releases are deployed (docs/deploy.md)."""
+"""``stella target add | list | show | remove | settings``: where releases are deployed (docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,35 @@ def list_(env_name: str | None, home: str | None, as_json: bool) -> None:
         for t in found:
             click.echo(f"{t.name:<20} {t.environment:<8} {t.docker}  project {t.project}"
                        f"{'  env-file ' + t.env_file if t.env_file else ''}")
+
+
+@target.command("show")
+@click.argument("name")
+@home_option
+@json_option
+def show(name: str, home: str | None, as_json: bool) -> None:
+    """One target: its engine and project, the release running there and, for blue-green, the live colour."""
+    from appliance.deploy import bluegreen
+    with handle_errors("stella target show"), opened(home) as (_h, db):
+        doc = bluegreen.describe(db, store.get(db, name))
+        if as_json:
+            emit_json(doc)
+            return
+        click.echo(f"target {doc['name']} ({doc['environment']}): {doc['docker']}, project {doc['project']}")
+        if doc["release"] is None:
+            click.echo("nothing deployed yet")
+        else:
+            click.echo(f"running {doc['release']} (deployment {doc['deployment']}, {doc['deployedAt']}, "
+                       f"{doc['strategy']})")
+        bg = doc["blueGreen"]
+        if doc["liveColour"] is not None:
+            port = f", port {bg['ports'][doc['liveColour']]}" if bg and "ports" in bg else ""
+            click.echo(f"live colour: {doc['liveColour']} (project {doc['liveProject']}{port})")
+        if bg and "problem" in bg:
+            click.echo(f"blue-green set-up: {bg['problem']}")
+        elif bg:
+            click.echo(f"blue-green: blue port {bg['ports']['blue']}, green port {bg['ports']['green']}, "
+                       f"upstream file {bg['upstreamFile']}")
 
 
 @target.command("remove")

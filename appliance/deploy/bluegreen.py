@@ -28,9 +28,10 @@ from typing import Any
 
 import sqlite_utils
 
-from appliance import users
+from appliance import testhooks, users
 from appliance.deploy import bluegreen_end, plan, records, recovery, rollout, targets, traffic
 from appliance.deploy.bluegreen_end import STRATEGY, Lane
+from appliance.deploy.errors import BlueGreenNotSetUp
 from appliance.deploy.outcome import Report, deploy_lock
 from appliance.deploy.run import Progress, check
 from appliance.deploy.targets import Target
@@ -130,6 +131,7 @@ def _roll(home: Home, db: sqlite_utils.Database, info: plan.ReleaseInfo, environ
     ln.switched, ln.switched_at = True, format_time(now())
     ln.switch_facts = traffic.put(ln.switch, traffic.upstream_text(
         ln.switch, ln.colour, f"{info.ref} {ln.colour} ({ct.project}) deployment {dep_id}"))
+    testhooks.pause("bluegreen-after-switch")
     if not ln.switch_facts["ok"]:
         ln.error = f"target {ln.target.name}: switching traffic to {ln.colour} failed: {ln.switch_facts['error']}"
         return False
@@ -144,3 +146,21 @@ def _roll(home: Home, db: sqlite_utils.Database, info: plan.ReleaseInfo, environ
             ln.error = f"target {ln.target.name}: the health probe failed after the switch to {ln.colour}: {reason}"
             return False
     return True
+
+
+def describe(db: sqlite_utils.Database, t: Target) -> dict[str, Any]:
+    """``stella target show``: the target, what runs there, and (blue-green) the live colour
+    and the set-up read from its env file (``problem`` when it is incomplete)."""
+    cur = records.current(db, t.name)
+    colour, project = live(db, t)
+    doc: dict[str, Any] = {**t.to_dict(), "release": cur.release if cur else None,
+                           "deployment": cur.deployment_id if cur else None,
+                           "deployedAt": cur.finished_at if cur else None,
+                           "strategy": cur.detail.get("strategy", "all-at-once") if cur else None,
+                           "liveColour": colour, "liveProject": project, "blueGreen": None}
+    try:
+        doc["blueGreen"] = traffic.switch_for(t).to_dict()
+    except BlueGreenNotSetUp as exc:
+        if colour is not None:         # deployed blue-green once: an incomplete set-up now matters
+            doc["blueGreen"] = {"problem": exc.message}
+    return doc

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
+from appliance import testhooks
 from appliance.deploy import engine, plan, records, rollout, sealing, targets, traffic
 from appliance.deploy.compose import Compose
 from appliance.deploy.errors import DeployError
@@ -151,6 +152,7 @@ def succeed(home: Home, db: sqlite_utils.Database, info: plan.ReleaseInfo, repor
     """Every target switched: drain, retire the old colours, stickers on the new, seal."""
     _committed_path(home, report.deployment).parent.mkdir(parents=True, exist_ok=True)
     _committed_path(home, report.deployment).touch()
+    testhooks.pause("bluegreen-committed")
     dep = sealing.event(db, report.deployment, [])["deployment"]
     drain = max((ln.switch.drain_seconds for ln in lanes if ln.live_project), default=0.0)
     if drain > 0:
@@ -187,16 +189,17 @@ def _describe(colour: str | None, project: str | None) -> str:
     return f"{colour} ({project})" if colour else f"project {project}"
 
 
-def _undo(home: Home, db: sqlite_utils.Database, deployment: str, ln: Lane) -> dict[str, Any]:
-    """Switch back (when switched) and remove the new colour (when started)."""
+def _undo(home: Home, db: sqlite_utils.Database, deployment: str, ln: Lane,
+          switch_back: dict[str, Any] | None) -> dict[str, Any]:
+    """Remove the new colour (when started), after the switch back (*switch_back*: its facts)."""
     started = time.monotonic()
     was = _describe(ln.live_colour, ln.live_project)
     back: dict[str, Any] = {"target": ln.target.name, "colour": ln.colour, "project": ln.coloured.project,
                             "live": ln.live_colour, "liveProject": ln.live_project, "switchedBack": False}
     touched = ln.result is not None and ln.result.touched
-    if ln.switched:
-        back["switchBack"] = traffic.put(ln.switch, ln.before)
-        back["switchedBack"] = bool(back["switchBack"]["ok"])
+    if switch_back is not None:
+        back["switchBack"] = switch_back
+        back["switchedBack"] = bool(switch_back["ok"])
     left = clear(ln.coloured, ln.job.timeout if ln.job else 60) if touched else None
     previous = records.current(db, ln.target.name, exclude=deployment)
     working_copy(home, ln.target.name, previous.lock_text.encode() if previous else None)
@@ -219,9 +222,15 @@ def _undo(home: Home, db: sqlite_utils.Database, deployment: str, ln: Lane) -> d
 def fail(home: Home, db: sqlite_utils.Database, report: Report, lanes: list[Lane], actor: str,
          note: str | None = None) -> Report:
     """Whole-environment rollback: every target switched goes back (the last switched first),
-    every new colour is removed; the deployment ends failed."""
+    then, after the drain, every new colour is removed; the deployment ends failed."""
     begun = [ln for ln in lanes if ln.job is not None]
-    backs = {ln.target.name: _undo(home, db, report.deployment, ln) for ln in reversed(begun)}
+    switched = [ln for ln in reversed(begun) if ln.switched]
+    switch_backs = {ln.target.name: traffic.put(ln.switch, ln.before) for ln in switched}
+    drain = max((ln.switch.drain_seconds for ln in switched), default=0.0)
+    if drain > 0:
+        SLEEP(drain)                   # requests the new colours are still serving finish first
+    backs = {ln.target.name: _undo(home, db, report.deployment, ln, switch_backs.get(ln.target.name))
+             for ln in reversed(begun)}
     facts, errors = [], []
     for ln in begun:
         res = ln.result or rollout.Result(error="not reached")

@@ -94,6 +94,10 @@ def switch_for(t: Target) -> Switch:
                                 "--env-file FILE with STELLA_BLUE_PORT, STELLA_GREEN_PORT, STELLA_UPSTREAM_FILE, "
                                 "STELLA_PROXY_RELOAD; docs/deploy.md)")
     where = f"{where} (env file {t.env_file})"
+    taken = [k for k in _OWN if k in os.environ]
+    if taken:                          # Compose prefers the process environment to the env file
+        raise BlueGreenNotSetUp(f"{where}: the appliance's own environment sets {', '.join(taken)}, which would "
+                                "override each colour's value in Compose; unset it")
     values = read_env_file(Path(t.env_file))
     ports = {c: _port(values, _KEYS[c], where) for c in COLOURS}
     if ports["blue"] == ports["green"]:

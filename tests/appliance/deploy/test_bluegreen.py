@@ -9,7 +9,9 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -174,7 +176,7 @@ def test_blue_green_switches_through_a_real_nginx(site: Site, proxy: Proxy) -> N
 
     first = _deploy(site, "shop@1.0.0")
     assert first.ok, first.message
-    assert proxy.get("dev-1") == "shop web 1"
+    assert _settles(proxy, "dev-1", "shop web 1")
     assert first.targets[0]["colour"] == "blue" and first.targets[0]["project"] == f"{project}-blue"
     assert first.targets[0]["port"] == ports["blue"] and first.targets[0]["previousColour"] is None
     assert _running(site, f"{project}-blue") and not _running(site, f"{project}-green")
@@ -231,6 +233,11 @@ def test_blue_green_switches_through_a_real_nginx(site: Site, proxy: Proxy) -> N
                                                                                f"{project}-green")
     r = site.run("drift", "dev-1")
     assert r.exit_code == 0, r.output                                # type: ignore[attr-defined]
+    shown = json.loads(site.run("target", "show", "dev-1", "--json").output)   # type: ignore[attr-defined]
+    assert (shown["release"], shown["liveColour"], shown["liveProject"]) == ("shop@2.0.0", "green", f"{project}-green")
+    assert shown["blueGreen"]["ports"] == ports
+    text = site.run("target", "show", "dev-1").output                 # type: ignore[attr-defined]
+    assert f"live colour: green (project {project}-green, port {ports['green']})" in text, text
 
 
 def test_a_failed_target_switches_every_switched_target_back(site: Site, proxy: Proxy) -> None:
@@ -240,14 +247,17 @@ def test_a_failed_target_switches_every_switched_target_back(site: Site, proxy: 
     p2, _ = _target(site, proxy, "dev-2")
     first = _deploy(site, "shop@1.0.0")
     assert first.ok, first.message
-    assert (proxy.get("dev-1"), proxy.get("dev-2")) == ("shop web 1", "shop web 1")
+    assert _settles(proxy, "dev-1", "shop web 1") and _settles(proxy, "dev-2", "shop web 1")
 
     def probe(t: Target) -> str | None:     # the smoke test fails on the second target only
         return "smoke test: checkout answered 500" if t.name == "dev-2" else None
 
+    answers = Watcher(proxy, "dev-1")
     second = _deploy(site, "shop@2.0.0", probe)
     assert not second.ok and "smoke test" in second.message, second.message
-    assert (proxy.get("dev-1"), proxy.get("dev-2")) == ("shop web 1", "shop web 1")
+    # switched back before the new colours went (after the drain): never an error in between
+    assert set(answers.stop()) <= {"shop web 1", "shop web 2"}, answers.answers
+    assert _settles(proxy, "dev-1", "shop web 1") and _settles(proxy, "dev-2", "shop web 1")
     for project in (p1, p2):
         assert _running(site, f"{project}-blue") and not _running(site, f"{project}-green")
     backs = {t["target"]: t["rollback"] for t in second.targets}
@@ -269,3 +279,75 @@ def test_a_target_without_the_set_up_is_refused_before_anything_changes(site: Si
         db.close()
     assert state == "approved" and not _running(site, f"{project}-blue")
 
+
+
+def _killed_at(site: Site, point: str, ref: str) -> str:
+    """A blue-green deploy of *ref* in its own process, killed (SIGKILL) at *point*."""
+    promotion = site.promote(ref)
+    code = ("import sys; from appliance import users; from appliance.deploy import bluegreen; "
+            "from pathlib import Path; from appliance.home import Home; from appliance.store.db import open_db; "
+            "h = Home(Path(sys.argv[1])); db = open_db(h.db_path); "
+            "bluegreen.deploy(h, db, sys.argv[2], users.get(db, 'dave'))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3]), "STELLA_TEST_PAUSE_AT": point}
+    proc = subprocess.Popen([sys.executable, "-c", code, str(site.home), promotion], env=env, text=True,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stderr is not None
+        deadline, line, seen = time.monotonic() + 120, "", []
+        while "stella-test-pause" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+            seen.append(line)
+        assert point in line, "".join(seen)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    return promotion
+
+
+def _settles(proxy: Proxy, target: str, body: str) -> bool:
+    """The proxy answers *body* 10 times in a row within 10 s (a reload's old workers finish)."""
+    deadline, run = time.monotonic() + 10, 0
+    while run < 10 and time.monotonic() < deadline:
+        run = run + 1 if proxy.get(target) == body else 0
+        time.sleep(0.02)
+    return run >= 10
+
+
+def _state(site: Site, promotion: str) -> str:
+    return str(json.loads(site.run("promotion", "show", promotion, "--json").stdout)  # type: ignore[attr-defined]
+               ["promotion"]["state"])
+
+
+def test_killed_after_the_switch_is_switched_back_by_resume(site: Site, proxy: Proxy) -> None:
+    site.import_([Rel("shop", "1.0.0", {"web": app()}, {"web": "shop web 1"}),
+                  Rel("shop", "2.0.0", {"web": app()}, {"web": "shop web 2"})])
+    project, _ = _target(site, proxy, "dev-1")
+    assert _deploy(site, "shop@1.0.0").ok
+    promotion = _killed_at(site, "bluegreen-after-switch", "shop@2.0.0")
+    assert _state(site, promotion) == "deploying"
+    assert _settles(proxy, "dev-1", "shop web 2"), "the dead process had switched"
+    r = site.run("deploy", "--resume", "--json", user="dave")
+    assert r.exit_code == 0, r.output                                # type: ignore[attr-defined]
+    assert _state(site, promotion) == "failed"
+    assert _settles(proxy, "dev-1", "shop web 1")
+    assert _running(site, f"{project}-blue") and not _running(site, f"{project}-green")
+    shown = json.loads(site.run("target", "show", "dev-1", "--json").output)   # type: ignore[attr-defined]
+    assert (shown["release"], shown["liveColour"]) == ("shop@1.0.0", "blue")
+    assert site.run("drift", "dev-1").exit_code == 0                 # type: ignore[attr-defined]
+
+
+def test_killed_while_retiring_is_finished_by_resume(site: Site, proxy: Proxy) -> None:
+    site.import_([Rel("shop", "1.0.0", {"web": app()}, {"web": "shop web 1"}),
+                  Rel("shop", "2.0.0", {"web": app()}, {"web": "shop web 2"})])
+    project, _ = _target(site, proxy, "dev-1")
+    assert _deploy(site, "shop@1.0.0").ok
+    promotion = _killed_at(site, "bluegreen-committed", "shop@2.0.0")
+    assert _state(site, promotion) == "deploying"
+    r = site.run("deploy", "--resume", user="dave")
+    assert r.exit_code == 0, r.output                                # type: ignore[attr-defined]
+    assert _state(site, promotion) == "deployed"
+    assert _settles(proxy, "dev-1", "shop web 2")
+    assert not _running(site, f"{project}-blue") and _running(site, f"{project}-green")
+    assert site.run("drift", "dev-1").exit_code == 0                 # type: ignore[attr-defined]
