@@ -200,3 +200,9 @@ class AgentTaskTimeout(ApplianceError, IOFailure):
     """An agent task got no result within the time the appliance waits for it."""
 
     kind = "agent-timeout"
+
+
+class ScriptImageUnknown(RefusedError):
+    """A script step names an image (by digest) that no imported kit carried."""
+
+    kind = "script-image-unknown"

@@ -121,8 +121,17 @@ def seed_release(home: Home, db: sqlite_utils.Database, info: ReleaseInfo) -> No
     Raises:
         RegistryError: the registry does not answer or refuses a push.
     """
+    seed_digests(home, db, set(info.component_digests().values()))
+
+
+def seed_digests(home: Home, db: sqlite_utils.Database, wanted: set[str]) -> None:
+    """Make sure the appliance registry serves every imported image whose digest is in
+    *wanted* (idempotent; a release's images, a script step's image).
+
+    Raises:
+        RegistryError: the registry does not answer or refuses a push.
+    """
     addr = registry_config.load(home).addr
-    wanted = set(info.component_digests().values())
     rows = db.execute("SELECT DISTINCT repository, digest, tag, media_type FROM images").fetchall()
     if _already_seeded(addr, rows, wanted):
         return
