@@ -35,6 +35,7 @@ from kit.errors import BadUsage, KitError, KitIOError, KitVerificationError, Ste
 from kit.timeutil import format_time, now
 
 PATH = "/agent/v1/register"
+CA_PATH = "/agent/v1/ca"
 TIMEOUT = 30.0
 # the kinds the appliance answers with that the agent reports as its own (same kind, same exit code)
 KINDS: dict[str, type[KitError]] = {c.kind: c for c in (TokenRefused, AgentExists, BadCSR, BadMessage, UnknownVersion)}
@@ -78,7 +79,7 @@ def register(appliance: str, token: str, state_dir: Path, name: str, ca_fingerpr
            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])).sign(key, hashes.SHA256()))
     request = RegisterRequest(PROTOCOL, token, name, csr.public_bytes(serialization.Encoding.PEM).decode(),
                               tuple(sorted(capabilities)))
-    answer = _call(url, request.to_json(), ca_file)
+    answer = _call(url, request.to_json(), ca_file, pinned)
     ca_pem = answer.ca_certificate.encode()
     try:
         ca = x509.load_pem_x509_certificate(ca_pem)
@@ -116,8 +117,35 @@ def _check_certificate(cert: x509.Certificate, ca: x509.Certificate, key: ec.Ell
         raise KitVerificationError("register answer: the certificate is refused: " + "; ".join(problems))
 
 
-def _call(url: str, body: bytes, ca_file: Path | None) -> RegisterAnswer:
+def pinned_ca(url: str, pinned: str) -> str | None:
+    """The agent CA's PEM from ``GET /agent/v1/ca`` when its SHA-256 is the fingerprint the admin gave,
+    else None. Read without verifying the server (we trust nothing yet): the fingerprint is what
+    authenticates the CA, and the registration call that follows is verified against it, so the
+    agent listener — whose certificate that CA issued — is reachable with no --ca-file."""
+    try:
+        with httpx.Client(verify=False, timeout=TIMEOUT, follow_redirects=False) as client, \
+                client.stream("GET", url + CA_PATH) as response:       # noqa: S501 - checked by fingerprint
+            raw = b""
+            for chunk in response.iter_bytes():
+                raw += chunk
+                if len(raw) > 64 * 1024:
+                    return None
+            if response.status_code != 200:
+                return None
+        ca = x509.load_pem_x509_certificate(raw)
+    except (httpx.HTTPError, ValueError):
+        return None
+    found = "sha256:" + hashlib.sha256(ca.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return ca.public_bytes(serialization.Encoding.PEM).decode() if found == pinned else None
+
+
+def _call(url: str, body: bytes, ca_file: Path | None, pinned: str | None = None) -> RegisterAnswer:
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+    if ca_file is None and url.startswith("https://") and pinned is not None:
+        agent_ca = pinned_ca(url, pinned)
+        if agent_ca is not None:            # the system's CAs and the pinned agent CA
+            verify = ssl.create_default_context()
+            verify.load_verify_locations(cadata=agent_ca)
     try:
         with httpx.Client(verify=verify, timeout=TIMEOUT, follow_redirects=False) as client, \
                 client.stream("POST", url + PATH, content=body,

@@ -185,11 +185,15 @@ def authenticate(db: sqlite_utils.Database, der: bytes | None, address: str, pat
         raise refusal
     info = _info(row)
     if info.revoked_at:
-        refusal = CertificateRefused(f"agent {info.name} was revoked at {info.revoked_at} by {info.revoked_by}: "
-                                     f"{info.revoke_reason}")
+        refusal = revoked(info)
         refuse_call(db, address, info.name, path, refusal)
         raise refusal
     return info
+
+
+def revoked(info: AgentInfo) -> CertificateRefused:
+    return CertificateRefused(f"agent {info.name} was revoked at {info.revoked_at} by {info.revoked_by}: "
+                              f"{info.revoke_reason}")
 
 
 def refuse_call(db: sqlite_utils.Database, address: str, name: str | None, path: str, error: StellaError) -> None:

@@ -185,3 +185,32 @@ def test_kill_9_while_holding_a_lease(service: Service, tmp_path: Path, docker_h
         stop(proc)
         silent.close()
         db.close()
+
+
+def test_register_and_run_on_the_agent_listener_alone(service: Service, tmp_path: Path, docker_host: str,
+                                                      timing: None) -> None:
+    """The issue's commands as written: register at https://…:8444 with the token and the fingerprint
+    only (the listener's certificate is verified against the CA the fingerprint pins), then run
+    with no --appliance (the URL registered with)."""
+    made, state, log = token(service), tmp_path / "state", tmp_path / "agent.log"
+    r = agent("register", "--appliance", service.agent_url, "--token", made["token"], "--state", str(state),
+              "--name", "web-3", "--ca-fingerprint", made["caFingerprint"])
+    assert r.returncode == 0, r.stderr
+    # a wrong fingerprint: the fetched CA is not trusted, so the listener's certificate is not either
+    made2 = token(service)
+    wrong = agent("register", "--appliance", service.agent_url, "--token", made2["token"], "--state",
+                  str(tmp_path / "w"), "--name", "web-3w", "--ca-fingerprint", "sha256:" + "ab" * 32)
+    assert wrong.returncode == 4 and "io-error" in wrong.stderr, wrong.stderr
+    assert "web-3w" not in listed(service)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STELLA_AGENT_INTERVAL": "0.5"}
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-c", "from agent.cli import main; main()", "run", "--state",
+                                 str(state), "--docker", docker_host], env=env, stdout=out, stderr=out)
+    try:
+        wait_for(lambda: listed(service)["web-3"]["state"] == "ready", 20, "web-3 ready")
+        # revoked: the next poll is refused and the agent stops with that error
+        assert _cli(service.home, "agent", "revoke", "web-3", "--reason", "test", user="admin").exit_code == 0
+        assert proc.wait(20) == 1
+        assert "error: certificate-refused: " in log.read_text() and "agent web-3 was revoked" in log.read_text()
+    finally:
+        stop(proc)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from appliance.agents import service, tasks, timing
+from appliance.agents import ca, service, tasks, timing
 from appliance.home import Home
 from appliance.store.db import open_db
 from appliance.web.agents.listen import peer_der
@@ -81,6 +81,17 @@ async def register(request: Request) -> Response:
     return Response(answer, media_type="application/json")
 
 
+@router.get("/ca")
+async def agent_ca(request: Request) -> Response:
+    """The agent CA's certificate (public): an agent registering on the agent listener fetches it and
+    trusts it only when its SHA-256 is the fingerprint the admin gave (stella-agent register)."""
+    found = ca.load(home_of(request))
+    if found is None:
+        return JSONResponse(envelope("unknown-agent", "no agent CA yet (stella agent token create makes it)"),
+                            status_code=404)
+    return Response(found.pem, media_type="application/x-pem-file")
+
+
 def _refusal(exc: StellaError) -> JSONResponse:
     return JSONResponse(envelope(exc.kind, exc.detail()), status_code=_status(exc))
 
@@ -136,8 +147,10 @@ async def poll(request: Request) -> Response:
     def look(agent: service.AgentInfo) -> bytes | None:
         with borrow(request) as db:
             current = service.get(db, agent.name)
-            if current.revoked_at or current.cert_sha256 != agent.cert_sha256:     # revoked or renewed meanwhile
-                raise CertificateRefused(f"agent {agent.name}'s certificate was revoked or replaced during the poll")
+            if current.revoked_at:                          # revoked while the poll was held
+                raise service.revoked(current)
+            if current.cert_sha256 != agent.cert_sha256:    # renewed meanwhile (by another connection)
+                raise CertificateRefused(f"agent {agent.name}'s certificate was replaced during the poll")
             moment = now()
             service.heartbeat(db, agent.name, moment)
             lease = tasks.lease_next(db, agent.name, moment)
