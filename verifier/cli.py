@@ -152,10 +152,14 @@ def replay_cmd(packet_path: Path, key_path: Path | None, as_json: bool) -> None:
     if as_json:
         emit_json({"packet": str(packet_path), "identical": result.identical, "recorded": result.recorded,
                    "replayed": result.replayed, "verdict": result.packet.record.get("verdict"),
-                   "differences": list(result.differences)})
+                   "differences": list(result.differences),
+                   "steps": [{"step": s.step, "kind": s.kind, "identical": s.identical, "detail": s.detail}
+                             for s in result.steps]})
     elif result.identical:
         click.echo(f"OK {packet_path}: replayed decision is byte-identical ({result.recorded}); "
                    f"verdict {result.packet.record.get('verdict')}")
+        for s in result.steps:
+            click.echo(f"  OK step {s.step} ({s.kind}): {s.detail}")
     else:
         click.echo(f"{PROG}: DIFFERENT {packet_path}: replay gives {result.replayed}, the packet records "
                    f"{result.recorded}", err=True)

@@ -19,6 +19,7 @@ from appliance.deploy.records import store_blob
 from appliance.deploy.targets import Target
 from appliance.home import Home
 from appliance.promotions import packets
+from appliance.runs import evidence as runs_evidence
 from appliance.store.db import transaction
 from kit import __version__, canonical
 from kit.deploy.sticker import make_sticker
@@ -43,6 +44,9 @@ def event(db: sqlite_utils.Database, deployment_id: str, targets: list[dict[str,
     doc["targets"] = targets
     if note:
         doc["note"] = note
+    workflow = runs_evidence.of_deployment(db, deployment_id)
+    if workflow is not None:
+        doc["workflow"] = workflow
     return doc
 
 

@@ -27,7 +27,7 @@ import sqlite_utils
 from appliance import audit, testhooks, users, workflows
 from appliance.home import Home
 from appliance.promotions import states as pstates, store as pstore
-from appliance.runs import leases, store
+from appliance.runs import evidence, leases, store
 from appliance.runs.acts import act_for
 from appliance.runs.acts.base import Context, Done, Failed, Outcome, Progress, Waiting
 from appliance.runs.store import Run, StepRow
@@ -91,6 +91,7 @@ def advance(home: Home, db: sqlite_utils.Database, run_id: str, how: Advance) ->
         moved = _settle(db, run, template, decided, moment)
         if decided.verdict is not Verdict.RUNNING:
             _end(db, run, decided.verdict, moment, how.actor)
+            evidence.seal(home, db, run.id)
             continue
         for begin in decided.start:
             moved |= _start(home, db, run, template.step(begin.step), begin.attempt, rows[begin.step], how)
@@ -229,11 +230,11 @@ def _record(db: sqlite_utils.Database, run: Run, step: Step, attempt: int, outco
             outcome.effect(db)
         if isinstance(outcome, Done):
             store.finish(db, run.id, step.id, attempt, Status.SUCCEEDED, when, outputs=outcome.outputs,
-                         message=outcome.message, log_sha256=digest, log_bytes=size)
+                         message=outcome.message, log_sha256=digest, log_bytes=size, replay=outcome.replay)
         else:
             assert isinstance(outcome, Failed)
             store.finish(db, run.id, step.id, attempt, Status.FAILED, when, outputs=outcome.outputs,
-                         message=outcome.message, log_sha256=digest, log_bytes=size)
+                         message=outcome.message, log_sha256=digest, log_bytes=size, replay=outcome.replay)
     return True, None
 
 

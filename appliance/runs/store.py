@@ -37,6 +37,7 @@ class Run:
     created_at: str
     finished_at: str | None
     wake_at: str | None
+    packet: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -47,7 +48,8 @@ class Run:
                 "release": self.release, "template": {"name": self.template_name, "digest": self.template},
                 "state": self.state, "cancelled": self.cancelled, "cancelReason": self.cancel_reason,
                 "startedBy": self.started_by, "createdAt": self.created_at, "finishedAt": self.finished_at,
-                "wakeAt": self.wake_at}
+                "wakeAt": self.wake_at, "evidence": {"type": "workflow_run", "sha256": self.packet} if self.packet
+                else None}
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def _time(text: str | None) -> dt.datetime | None:
 
 
 _RUN_COLS = ("id, promotion_id, environment, release, template, template_name, state, cancelled, cancel_reason, "
-             "started_by, created_at, finished_at, wake_at")
+             "started_by, created_at, finished_at, wake_at, packet")
 _STEP_COLS = ("run_id, step, status, attempt, started_at, finished_at, outputs, message, idem_key, lease_owner, "
               "lease_expires, inputs_sha256, log_sha256, log_bytes")
 
@@ -108,9 +110,10 @@ def next_id(db: sqlite_utils.Database) -> str:
 
 
 def insert(db: sqlite_utils.Database, run: Run, steps: list[str]) -> None:
-    db.execute(f"INSERT INTO runs ({_RUN_COLS}) VALUES ({', '.join('?' * 13)})",
+    db.execute(f"INSERT INTO runs ({_RUN_COLS}) VALUES ({', '.join('?' * 14)})",
                [run.id, run.promotion_id, run.environment, run.release, run.template, run.template_name, run.state,
-                int(run.cancelled), run.cancel_reason, run.started_by, run.created_at, run.finished_at, run.wake_at])
+                int(run.cancelled), run.cancel_reason, run.started_by, run.created_at, run.finished_at, run.wake_at,
+                run.packet])
     for step in steps:
         db.execute("INSERT INTO run_steps (run_id, step, status) VALUES (?, ?, 'pending')", [run.id, step])
 
@@ -200,16 +203,23 @@ def park(db: sqlite_utils.Database, run_id: str, step: str, attempt: int, messag
 
 def finish(db: sqlite_utils.Database, run_id: str, step: str, attempt: int, status: Status, at: str, *,
            outputs: dict[str, Any] | None = None, message: str | None = None, log_sha256: str | None = None,
-           log_bytes: int | None = None) -> None:
+           log_bytes: int | None = None, replay: dict[str, Any] | None = None) -> None:
     """Record the attempt's end (succeeded, failed, cancelled) in the row and the attempts."""
     out = canonical.dumps(outputs or {}).decode()
+    again = canonical.dumps(replay).decode() if replay is not None else None
     db.execute("UPDATE run_steps SET status = ?, finished_at = ?, outputs = ?, message = ?, lease_owner = NULL, "
-               "lease_expires = NULL, log_sha256 = coalesce(?, log_sha256), log_bytes = coalesce(?, log_bytes) "
-               "WHERE run_id = ? AND step = ? AND attempt = ?",
-               [str(status), at, out, message, log_sha256, log_bytes, run_id, step, attempt])
+               "lease_expires = NULL, log_sha256 = coalesce(?, log_sha256), log_bytes = coalesce(?, log_bytes), "
+               "replay = ? WHERE run_id = ? AND step = ? AND attempt = ?",
+               [str(status), at, out, message, log_sha256, log_bytes, again, run_id, step, attempt])
     db.execute("UPDATE run_attempts SET status = ?, finished_at = ?, outputs = ?, message = ?, log_sha256 = ?, "
-               "log_bytes = ? WHERE run_id = ? AND step = ? AND attempt = ?",
-               [str(status), at, out, message, log_sha256, log_bytes, run_id, step, attempt])
+               "log_bytes = ?, replay = ? WHERE run_id = ? AND step = ? AND attempt = ?",
+               [str(status), at, out, message, log_sha256, log_bytes, again, run_id, step, attempt])
+
+
+def replays(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str, Any]]:
+    """What each finished gate and approval step evaluated (step → replay document)."""
+    rows = db.execute("SELECT step, replay FROM run_steps WHERE run_id = ? AND replay IS NOT NULL", [run_id])
+    return {r[0]: json.loads(r[1]) for r in rows}
 
 
 def skip(db: sqlite_utils.Database, run_id: str, step: str, at: str) -> None:

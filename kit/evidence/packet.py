@@ -5,7 +5,7 @@ One file, ``*.stella-evidence``: a DSSE envelope (canonical JSON, payload type
 schema docs/schemas/evidence-packet.schema.json, format in docs/evidence.md:
 
     {"_type": "stella/evidence-packet", "formatVersion": "1.0",
-     "packetType": "release_decision" | "deployment" | "rollback",
+     "packetType": "release_decision" | "deployment" | "rollback" | "workflow_run",
      "subject": {...}, "createdAt": "…",
      "manifest": [{"name": "decision-record", "digest": "sha256:…"},
                   {"name": "input/<name>", "digest": "sha256:…"}, …, {"name": "event", …}],
@@ -35,7 +35,7 @@ from kit.errors import (
 PAYLOAD_TYPE = "application/vnd.stella.evidence-packet+json"
 PACKET_TYPE = "stella/evidence-packet"
 FORMAT_VERSION = "1.0"
-TYPES = ("release_decision", "deployment", "rollback")
+TYPES = ("release_decision", "deployment", "rollback", "workflow_run")
 RECORD = "decision-record"
 EVENT = "event"
 

@@ -25,12 +25,15 @@ def act(ctx: Context) -> Outcome:
     config = {"name": env.name, "requiredApprovals": s.get("count", env.required_approvals),
               "approverRole": s.get("role", env.approver_role),
               "separationOfDuties": s.get("separationOfDuties", env.separation_of_duties)}
-    result = approvals.evaluate({"environment": config, "approvals": inputs.approvals_input(ctx.db, p.id, None),
-                                 "promotion": {"requester": p.requester}})
+    evaluated = {"environment": config, "approvals": inputs.approvals_input(ctx.db, p.id, None),
+                 "promotion": {"requester": p.requester}}
+    result = approvals.evaluate(evaluated)
+    replay = {"kind": "approvals", "inputs": evaluated,
+              "result": {"verdict": result.verdict, "reason": result.reason}}
     trace: dict[str, Any] = dict(result.trace or {})
     outputs = {"approvers": sorted(trace.get("counted", [])), "count": len(trace.get("counted", []))}
     if p.state == states.REJECTED or "rejections" in trace:
-        return Failed(result.reason, outputs)
+        return Failed(result.reason, outputs, replay=replay)
     if result.verdict == FAIL or p.state in (states.REQUESTED, states.EVALUATED, states.AWAITING):
         return Waiting(result.reason, outputs=outputs)
-    return Done(outputs, result.reason)
+    return Done(outputs, result.reason, replay=replay)

@@ -65,6 +65,7 @@ class Done:
     outputs: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
     effect: Effect | None = None
+    replay: dict[str, Any] | None = None     # what a verifier re-evaluates from the evidence (gate, approval)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Failed:
     message: str
     outputs: dict[str, Any] = field(default_factory=dict)
     effect: Effect | None = None
+    replay: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ def act(ctx: Context) -> Outcome:
     p = pstore.get(ctx.db, ctx.run.promotion_id)
     adopted = _adopt(ctx) if set(wanted) == set(GATES) and not pack else None
     if adopted is not None:
-        return Done({"verdict": "pass", "decision": adopted, "blocking": []}, "the decision made at the request")
+        return Done({"verdict": "pass", "decision": adopted, "blocking": []}, "the decision made at the request",
+                    replay={"kind": "gates", "decision": adopted, "gates": list(wanted)})
     try:
         decision, docs = service.evaluate(ctx.home, ctx.db, p, ctx.now, pack=pack)
     except NoPolicyPack as exc:
@@ -34,9 +35,10 @@ def act(ctx: Context) -> Outcome:
         pstore.save_decision(ctx.db, decision, docs, promotion_id=p.id, purpose="gate", actor=ctx.actor,
                              at=format_time(ctx.now))
 
+    replay = {"kind": "gates", "decision": digest, "gates": list(wanted)}
     if blocking:
-        return Failed("; ".join(f"{g.name}: {g.reason}" for g in blocking), outputs, record)
-    return Done(outputs, f"{', '.join(wanted)}: pass", record)
+        return Failed("; ".join(f"{g.name}: {g.reason}" for g in blocking), outputs, record, replay)
+    return Done(outputs, f"{', '.join(wanted)}: pass", record, replay)
 
 
 def _adopt(ctx: Context) -> str | None:

@@ -16,7 +16,8 @@ CREATE TABLE runs (
     started_by    TEXT NOT NULL,
     created_at    TEXT NOT NULL,
     finished_at   TEXT,
-    wake_at       TEXT                          -- plan again then at the latest (a retry, a soak)
+    wake_at       TEXT,                         -- plan again then at the latest (a retry, a soak)
+    packet        TEXT                          -- sha256 hex of the workflow_run evidence packet, once ended
 );
 CREATE INDEX runs_state ON runs(state, wake_at);
 
@@ -36,6 +37,7 @@ CREATE TABLE run_steps (
     inputs_sha256 TEXT,                         -- sha256: of the attempt's inputs (canonical JSON)
     log_sha256    TEXT,
     log_bytes     INTEGER,
+    replay        TEXT,                         -- what a verifier re-evaluates (gate, approval): canonical JSON
     PRIMARY KEY (run_id, step)
 );
 
@@ -51,6 +53,7 @@ CREATE TABLE run_attempts (
     inputs_sha256 TEXT,
     log_sha256  TEXT,
     log_bytes   INTEGER,
+    replay      TEXT,
     PRIMARY KEY (run_id, step, attempt)
 );
 
