@@ -364,7 +364,7 @@ class _Log:
             try:
                 for chunk in chunks:
                     self.add(chunk)
-            except _TRANSPORT as exc:      # the stream was closed under it, or the engine went away
+            except (*_TRANSPORT, ValueError) as exc:   # the stream or the file closed under it, the engine went away
                 self.error = exc
 
         reader = threading.Thread(target=pump, name="script-log", daemon=True)
