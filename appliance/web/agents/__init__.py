@@ -1,6 +1,6 @@
 """The agents' HTTP endpoints (docs/agent-protocol.md): a router of their own, mounted by the main
 listener (registration only, in effect) and served alone by the agent listener (mutual TLS,
-``create_agent_app``; docs/adr/0012-agent-listener.md).
+``create_agent_app``; docs/adr/0013-agent-listener.md).
 
 ``POST /agent/v1/register`` is the one endpoint an agent calls without a client certificate
 (it has none yet): the one-time token authenticates it. ``poll``, ``result`` and ``renew``

@@ -1,4 +1,4 @@
-"""The agent listener's TLS (docs/adr/0012-agent-listener.md): a server certificate from the agent CA,
+"""The agent listener's TLS (docs/adr/0013-agent-listener.md): a server certificate from the agent CA,
 client certificates verified against that CA, and the verified certificate handed to the routes.
 
 The context asks for a client certificate and refuses the handshake when one is offered that

@@ -1,4 +1,4 @@
-"""The agent listener of a real ``stella serve`` (docs/agent-protocol.md, docs/adr/0012-agent-listener.md):
+"""The agent listener of a real ``stella serve`` (docs/agent-protocol.md, docs/adr/0013-agent-listener.md):
 mutual TLS against the agent CA, calls refused by name with an audit event and nothing changed
 (issue 14 "Bad input"), heartbeats turning an agent ready then down, renewal.
 
