@@ -1,4 +1,4 @@
-"""Turn kit.yaml's file inputs into kit entries: policy, VEX and attachments.
+"""Turn kit.yaml's file inputs into kit entries: policy, VEX, attachments and workflow templates.
 
 Policy packs and VEX documents are checked here, on the connected side (see
 ``bundler/sources``); attachments are carried as they are. Kit paths never depend on
@@ -14,6 +14,7 @@ from pathlib import Path
 from bundler import tree
 from bundler.errors import SpecError
 from bundler.sources import policy_entries, vex_entries
+from bundler.sources.workflows import workflow_entries
 from bundler.spec import KitSpec
 from kit.format import EntrySource
 
@@ -42,7 +43,7 @@ def _attachments(paths: tuple[Path, ...], home: Path) -> list[EntrySource]:
 
 
 def collect(spec: KitSpec, warn: Callable[[str], None] | None = None) -> list[EntrySource]:
-    """Policy, VEX and attachment entries (advisories and images are collected apart).
+    """Policy, VEX, attachment and workflow entries (advisories and images are collected apart).
 
     Raises:
         SpecError: an input of the wrong kind or content, or two inputs on one kit path.
@@ -55,7 +56,8 @@ def collect(spec: KitSpec, warn: Callable[[str], None] | None = None) -> list[En
         else:
             tree.regular_file(item.path, home, "vex")
     sources = ((policy_entries(spec.policy, warn=warn) if spec.policy else [])
-               + vex_entries(list(spec.vex)) + _attachments(spec.attachments, home))
+               + vex_entries(list(spec.vex)) + _attachments(spec.attachments, home)
+               + workflow_entries(spec.workflows, home))
     seen: dict[str, EntrySource] = {}
     for src in sources:
         if src.path in seen:

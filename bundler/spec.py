@@ -20,9 +20,11 @@ from bundler.sources import AdvisoryInput, parse_advisory_inputs
 from bundler.sources.vex_spec import VexInput, parse_vex_inputs
 from kit.inputfile import read_file
 from kit.timeutil import TimeFormatError, parse_time, source_date_epoch
+from kit.workflow import carried
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-TOP_KEYS = {"kit", "policy", "advisories", "vex", "attachments", "releases", "registries", "platforms", "sboms"}
+TOP_KEYS = {"kit", "policy", "advisories", "vex", "attachments", "releases", "registries", "platforms", "sboms",
+            "workflows"}
 KIT_KEYS = {"name", "channel", "sequence", "created", "expires", "annotations"}
 # SBOM formats a kit can carry per image manifest, in kit order. CycloneDX and SPDX 2.3 are
 # always there (release documents name both; the appliance reads the CycloneDX one);
@@ -48,6 +50,7 @@ class KitSpec:
     registries: dict[str, Any] | None = None
     platforms: tuple[str, ...] = ("linux/amd64",)
     sboms: tuple[str, ...] = DEFAULT_SBOMS
+    workflows: tuple[tuple[str, Path], ...] = ()    # (environment, template file), sorted by environment
 
     @property
     def base_dir(self) -> Path:
@@ -168,7 +171,25 @@ def load_spec(path: Path) -> KitSpec:
                    annotations=annotations, releases=parse_releases(doc.get("releases"), base, where),
                    registries=_registries(doc.get("registries"), where),
                    platforms=parse_platforms(doc.get("platforms"), where),
-                   sboms=_sboms(doc.get("sboms"), where))
+                   sboms=_sboms(doc.get("sboms"), where),
+                   workflows=_workflows(doc.get("workflows"), base, where))
+
+
+def _workflows(value: Any, base: Path, where: str) -> tuple[tuple[str, Path], ...]:
+    """``workflows: {prod: prod.workflow.yaml}``: each environment's template file."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: workflows must map environment names to template files")
+    out = []
+    for env, file in value.items():
+        if not isinstance(env, str) or not carried.ENVIRONMENT.match(env):
+            raise SpecError(f"{where}: workflows: {env!r} is not an environment name (letters, digits and "
+                            "'-', at most 63)")
+        if not isinstance(file, str) or not file:
+            raise SpecError(f"{where}: workflows.{env} must be the path of a template file")
+        out.append((env, _path_list(file, f"workflows.{env}", base, where)[0]))
+    return tuple(sorted(out))
 
 
 def _sboms(value: Any, where: str) -> tuple[str, ...]:
