@@ -226,6 +226,14 @@ def test_blue_green_switches_through_a_real_nginx(site: Site, proxy: Proxy) -> N
     assert target["rollback"]["action"] == "removed" and target["rollback"]["ok"]
     assert "nothing changed for users" in target["rollback"]["note"]
     assert target["switchedAt"] is None
+    pub, packet = site.tmp / "appliance.pub.json", site.tmp / "rollback.stella-evidence"
+    assert site.run("key", "export", "--out", str(pub)).exit_code == 0   # type: ignore[attr-defined]
+    packet.write_bytes((Home(site.home).blobs / third.packet).read_bytes())
+    from click.testing import CliRunner
+
+    from verifier.cli import cli as verify
+    res = CliRunner().invoke(verify, ["evidence", str(packet), "--appliance-key", str(pub)])
+    assert res.exit_code == 0, res.output
 
     # what is live is what the appliance says: whereis and drift name green
     where = json.loads(site.run("whereis", "--json").output)        # type: ignore[attr-defined]
