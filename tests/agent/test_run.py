@@ -9,6 +9,7 @@ documented environment variables.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import pytest
 
 from appliance.agents import service as agents, tasks
@@ -214,3 +216,65 @@ def test_register_and_run_on_the_agent_listener_alone(service: Service, tmp_path
         assert "error: certificate-refused: " in log.read_text() and "agent web-3 was revoked" in log.read_text()
     finally:
         stop(proc)
+
+
+def test_deploy_health_and_sticker_through_the_agent(service: Service, tmp_path: Path, docker_host: str,
+                                                     registry: str, timing: None) -> None:
+    """A lock file deployed by the agent with docker compose (the image pulled by digest from the
+    registry), a health probe of what it serves, the sticker written and read back, and a
+    release whose container crashes reported failed with the facts of what runs."""
+    import yaml
+
+    from tests.appliance.deploy.site import free_port, rootfs, web
+    from tests.images import docker_import_push
+
+    tag = f"agent-{uuid.uuid4().hex[:8]}"
+    digest = docker_import_push(docker_host, registry, rootfs(tag), "stella-test/agent-web", tag)
+    image = f"{registry}/stella-test/agent-web@{digest}"
+    engine = docker.DockerClient(base_url=docker_host)
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        engine.images.remove(image, force=True)        # the agent's compose must pull it by digest
+    port, project = free_port(), f"agent{uuid.uuid4().hex[:8]}"
+    lock = yaml.safe_dump({"name": project, "services": {"web": {**web(port), "image": image}}})
+    crash = yaml.safe_dump({"name": project, "services": {"web": {**web(port, crash=True), "image": image}}})
+    state, log = tmp_path / "state", tmp_path / "agent.log"
+    registered(service, state, "web-4")
+    proc = start_agent(service, state, docker_host, log)
+    db = open_db(service.home / "stella.db")
+    try:
+        wait_for(lambda: listed(service)["web-4"]["state"] == "ready", 20, "web-4 ready")
+
+        def run(kind: str, payload: dict[str, Any], repeatable: bool = True) -> tasks.Result:
+            task = tasks.enqueue(db, "web-4", kind, payload, f"{kind}-{uuid.uuid4().hex}", repeatable=repeatable)
+            return tasks.wait(db, task, 120)
+
+        done = run("deploy", {"project": project, "lock": lock, "registry": registry, "timeout": 60}, False)
+        assert done.state == "succeeded", (done, log.read_text()[-2000:])
+        assert done.facts is not None and done.facts["before"] == []
+        [ctr] = done.facts["containers"]
+        assert ctr["service"] == "web" and ctr["state"] == "running" and ctr["health"] == "healthy"
+        assert ctr["digests"] == [digest]
+        assert (state / "projects" / project / "compose.lock.yaml").read_text() == lock
+        probe = run("health", {"port": port, "path": "/"})
+        assert probe.state == "succeeded" and probe.facts == {"status": 200}, probe
+        assert run("health", {"port": free_port()}).state == "failed"              # nothing listens there
+        sticker = '{"payloadType":"application/vnd.stella.version-sticker+json"}'
+        assert run("sticker-write", {"project": project, "sticker": sticker}, False).state == "succeeded"
+        read = run("sticker-read", {"project": project})
+        assert read.state == "succeeded" and read.facts == {"sticker": sticker}
+        failed = run("deploy", {"project": project, "lock": crash, "timeout": 60}, False)
+        assert failed.state == "failed" and "not healthy" in (failed.detail or ""), failed
+        assert failed.facts is not None and failed.facts["before"][0]["health"] == "healthy"
+        # a payload the type does not take is refused on enqueue, before any agent sees it
+        from kit.agentproto import BadMessage
+        with pytest.raises(BadMessage, match="unknown member 'command'"):
+            tasks.enqueue(db, "web-4", "inspect", {"project": project, "command": "rm -rf /"}, "bad-payload-1",
+                          repeatable=True)
+    finally:
+        stop(proc)
+        db.close()
+        for c in engine.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"}):
+            c.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            engine.volumes.get(f"stella-sticker-{project}").remove(force=True)
+        engine.close()
