@@ -69,13 +69,22 @@ def assign(db: sqlite_utils.Database, environment: str, template: Template, *, o
         return current
     when = format_time(now())
     with transaction(db):
-        store_template(db, template, when)
-        db.execute("INSERT INTO environment_workflows (environment, digest, origin, origin_ref, source, set_at, "
-                   "set_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   [environment, template.digest, origin, ref, source, when, actor])
-        audit.append(db, actor, "workflow.set", {
-            "environment": environment, "digest": template.digest, "name": template.name, "origin": origin,
-            "ref": ref, "previous": current.template.digest}, when)
+        return record_assignment(db, environment, template, origin=origin, ref=ref, source=source, actor=actor,
+                                 when=when, previous=current)
+
+
+def record_assignment(db: sqlite_utils.Database, environment: str, template: Template, *,
+                      origin: Literal["admin", "kit"], ref: str, source: bytes | None, actor: str, when: str,
+                      previous: InForce) -> InForce:
+    """:func:`assign`'s writes, inside a transaction the caller holds (a kit import commits its
+    templates in the import's own transaction); *previous*: what was in force until now."""
+    store_template(db, template, when)
+    db.execute("INSERT INTO environment_workflows (environment, digest, origin, origin_ref, source, set_at, "
+               "set_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               [environment, template.digest, origin, ref, source, when, actor])
+    audit.append(db, actor, "workflow.set", {
+        "environment": environment, "digest": template.digest, "name": template.name, "origin": origin,
+        "ref": ref, "previous": previous.template.digest}, when)
     return InForce(environment, template, origin, ref, when, actor)
 
 

@@ -54,6 +54,11 @@ def _print(o: ImportOutcome, seeded: dict[str, object] | None) -> None:
     click.echo(f"  import {o.import_id}: {o.new_blobs} new blobs, {o.bytes_written} bytes written"
                + ("; FORCED" if o.forced else ""))
     click.echo(f"  signed import record: {o.record}")
+    for w in o.workflows:          # templates the kit carries (docs/workflows.md "From a kit")
+        if w["status"] == "skipped":
+            click.echo(f"  warning: workflow {w['warning']}", err=True)
+        else:
+            click.echo(f"  workflow {w['environment']}: {w['name']} {w['digest']} {w['status']}")
     if seeded and "error" in seeded:
         click.echo(f"  registry not seeded: {seeded['error']} (run stella registry seed later)")
     elif seeded and seeded.get("images"):

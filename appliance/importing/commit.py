@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,13 @@ def _insert(db: sqlite_utils.Database, table: str, rows: list[dict[str, Any]]) -
 
 
 def commit(db: sqlite_utils.Database, kit: KitRow, staged: dict[str, int], derived: Derived,
-           record: dict[str, Any], audit_details: dict[str, Any]) -> audit.Event:
-    """Record everything about one import in one transaction."""
+           record: dict[str, Any], audit_details: dict[str, Any],
+           also: Callable[[sqlite_utils.Database], dict[str, Any]] | None = None) -> audit.Event:
+    """Record everything about one import in one transaction.
+
+    *also* runs inside it, before the ``kit.import`` event, and returns details for that
+    event (the workflow templates the kit assigns: importing/workflows.py).
+    """
     m = kit.manifest
     kit_id = kit.id
     entries: list[tuple[Entry, int]] = [(e, 1) for e in m.entries] + [(e, 0) for e in m.inherited]
@@ -84,7 +90,8 @@ def commit(db: sqlite_utils.Database, kit: KitRow, staged: dict[str, int], deriv
             _insert(db, table, rows)
         advisories.store(db, derived.advisory_index)
         _insert(db, "import_records", [record])
-        event = audit.append(db, kit.actor, "kit.import", audit_details, kit.imported_at)
+        extra = also(db) if also is not None else {}
+        event = audit.append(db, kit.actor, "kit.import", {**audit_details, **extra}, kit.imported_at)
         testhooks.pause("in-transaction")
     testhooks.pause("committed")
     return event

@@ -24,7 +24,7 @@ import sqlite_utils
 from appliance import audit, keys, lock, testhooks, trust
 from appliance.errors import BaseMissing, KitChanged, OlderThanActive, TrustChanged
 from appliance.home import Home, actor as current_actor, fsync_dir
-from appliance.importing import commit as committer, record, staging
+from appliance.importing import commit as committer, record, staging, workflows as carried_workflows
 from appliance.importing.derive import derive
 from appliance.quarantine import quarantine
 from appliance.store.blobs import BlobStore
@@ -65,12 +65,13 @@ class ImportOutcome:
     record: str | None = None
     forced: bool = False
     checks: list[dict[str, Any]] = field(default_factory=list)
+    workflows: list[dict[str, Any]] = field(default_factory=list)    # templates the kit assigned or skipped
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "kitId": self.kit_id, "name": self.name, "channel": self.channel,
                 "sequence": self.sequence, "kind": self.kind, "importId": self.import_id,
                 "newBlobs": self.new_blobs, "bytesWritten": self.bytes_written, "record": self.record,
-                "forced": self.forced, "checks": self.checks}
+                "forced": self.forced, "checks": self.checks, "workflows": self.workflows}
 
 
 def import_kit(home: Home, kit: Path, options: ImportOptions = ImportOptions()) -> ImportOutcome:
@@ -251,6 +252,13 @@ class _Import:
         fsync_dir(directory.parent)
         who, when = self.options.actor or current_actor(), format_time(now())
         derived = derive(kit_id, m.name, format_time(m.created), (*m.entries, *m.inherited), sink.locate)
+        # validated before anything is committed: a bad template refuses the whole import
+        templates = carried_workflows.read((*m.entries, *m.inherited), sink.locate)
+        assigned: list[dict[str, Any]] = []
+
+        def assign_templates(db: sqlite_utils.Database) -> dict[str, Any]:
+            assigned.extend(carried_workflows.apply(db, templates, kit_id, who, when))
+            return {"workflows": assigned} if assigned else {}
         signer = keys.signer(self.home)
         doc = record.payload(import_id=import_id, time=when, actor=who, kit_path=self.kit, result=result,
                              appliance_checks=self.checks, forced=self.forced, reason=self.options.reason,
@@ -268,10 +276,10 @@ class _Import:
                    "forced": self.forced, "reason": self.options.reason if self.forced else None}
         committer.commit(self.db, row, sink.staged, derived,
                          {"import_id": import_id, "kit_id": kit_id, "time": when, "digest": digest,
-                          "envelope": envelope}, details)
+                          "envelope": envelope}, details, also=assign_templates)
         committer.finish(self.home, directory)
         return _outcome("imported", m, kit_id, import_id=import_id, new_blobs=len(sink.staged),
-                        bytes_written=sink.bytes_written, forced=self.forced,
+                        bytes_written=sink.bytes_written, forced=self.forced, workflows=assigned,
                         record=str(self.home.records / f"{import_id}.dsse.json"),
                         checks=[c.to_dict() for c in (*result.checks, *self.checks)])
 
