@@ -27,6 +27,7 @@ def whereis(name: str | None, home: str | None, as_json: bool) -> None:
             click.echo(f"{name or 'nothing'} is not deployed anywhere" if name else "nothing is deployed")
         for d in found:
             click.echo(f"{d['environment']:<8} {d['target']:<16} {d['release']:<24} {d['deployment']} "
-                       f"({d['promotion']}) at {d['deployedAt']}")
+                       f"({d['promotion']}) at {d['deployedAt']}"
+                       + (f", live colour {d['colour']} ({d['project']})" if d.get("colour") else ""))
             for svc, s in d["services"].items():
                 click.echo(f"    {svc:<16} {s['image']}")

@@ -239,6 +239,7 @@ def test_blue_green_switches_through_a_real_nginx(site: Site, proxy: Proxy) -> N
     where = json.loads(site.run("whereis", "--json").output)        # type: ignore[attr-defined]
     assert (where[0]["release"], where[0]["colour"], where[0]["project"]) == ("shop@2.0.0", "green",
                                                                                f"{project}-green")
+    assert f"live colour green ({project}-green)" in site.run("whereis").output   # type: ignore[attr-defined]
     r = site.run("drift", "dev-1")
     assert r.exit_code == 0, r.output                                # type: ignore[attr-defined]
     shown = json.loads(site.run("target", "show", "dev-1", "--json").output)   # type: ignore[attr-defined]
