@@ -4,6 +4,7 @@ the schemas say what the dataclasses enforce, and both refuse the same hostile m
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,40 @@ def test_a_side_cannot_build_what_the_other_would_refuse() -> None:
     with pytest.raises(BadMessage, match=r"register\.name"):
         RegisterRequest(1, TOKEN, "Web_3", "pem", ())
     assert isinstance(TaskResult.from_dict(SAMPLES["task-result"]), Message)
+
+
+GOOD_PAYLOADS: dict[str, dict[str, Any]] = {
+    "inspect": {"project": "shop"}, "drift": {"project": "shop"},
+    "health": {"port": 8080, "path": "/health", "host": "127.0.0.1", "timeout": 5},
+    "sticker-read": {"project": "shop"}, "sticker-write": {"project": "shop", "sticker": "{}"},
+    "deploy": {"project": "shop", "lock": "services: {}\n", "registry": "10.0.0.5:5000", "envFile": "prod.env"},
+    "rollback": {"project": "shop", "lock": "services: {}\n"},
+}
+
+
+def test_every_task_type_has_a_payload_table() -> None:
+    from kit.agentproto.messages import TASK_TYPES
+    from kit.agentproto.tasks import PAYLOADS, check_payload
+    assert set(GOOD_PAYLOADS) == set(PAYLOADS) == set(TASK_TYPES)
+    for kind, payload in GOOD_PAYLOADS.items():
+        assert check_payload(kind, payload) == payload
+
+
+@pytest.mark.parametrize(("kind", "payload", "needle"), [
+    ("reboot", {}, "is not one of"),
+    ("inspect", {}, "missing member 'project'"),
+    ("inspect", {"project": "shop", "command": "rm -rf /"}, "unknown member 'command'"),
+    ("inspect", {"project": "../etc"}, "does not match"),
+    ("inspect", {"project": 7}, "must be a string"),
+    ("health", {"port": 0}, "an integer from 1 to 65535"),
+    ("health", {"port": True}, "an integer from 1 to 65535"),
+    ("health", {"port": 80, "path": "no-slash"}, "does not match"),
+    ("health", {"port": 80, "path": "/a b"}, "does not match"),
+    ("deploy", {"project": "shop", "lock": "x" * (96 * 1024 + 1)}, "over 98304 bytes"),
+    ("deploy", {"project": "shop", "lock": "", "envFile": "$(id)"}, "does not match"),
+    ("sticker-write", {"project": "shop", "sticker": "x" * (64 * 1024 + 1)}, "over 65536 bytes"),
+])
+def test_a_payload_its_type_does_not_take_is_bad_message(kind: str, payload: dict[str, Any], needle: str) -> None:
+    from kit.agentproto.tasks import check_payload
+    with pytest.raises(BadMessage, match=re.escape(needle)):
+        check_payload(kind, payload)
