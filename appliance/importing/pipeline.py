@@ -36,6 +36,7 @@ from kit.format.manifest import Manifest
 from kit.format.reader import Check, KitReader, ReadResult, inspect_kit
 from kit.timeutil import format_time, now
 from kit.trust.root import TrustRoot
+from kit.workflow.carried import TemplateSink
 
 
 @dataclass(frozen=True)
@@ -217,11 +218,14 @@ class _Import:
                                                      "entries in the content store"))
 
     def _dry_run(self, root: TrustRoot, payload: bytes, kit_id: str) -> ImportOutcome:
-        result = self.reader.verify(trust=root, at=self.at, progress=self.options.progress)
+        templates = TemplateSink()       # a dry run checks the templates an import would refuse
+        result = self.reader.verify(trust=root, at=self.at, progress=self.options.progress, sink=templates)
         if not result.ok:
             self._refuse(result)
         self._same_kit(result, payload, kit_id)
         assert result.manifest is not None
+        templates.templates(result.manifest.entries)
+        carried_workflows.read(result.manifest.inherited, BlobStore(self.home.blobs).path)
         return _outcome("dry-run", result.manifest, kit_id, checks=result.checks + self.checks)
 
     def _import(self, root: TrustRoot, manifest: Manifest, payload: bytes, kit_id: str) -> ImportOutcome:

@@ -16,6 +16,11 @@ def report(p: Plan) -> Iterator[str]:
     yield (f"plan for {p.kit.name}: kit {o.kit_id[:19]}… {o.name}/{o.channel} #{o.sequence} ({o.kind}) verified "
            f"({len(o.checks)} checks passed); {what}; nothing was changed")
     yield from diff_lines(p.diff)
+    for w in o.workflows:      # templates the kit carries (docs/workflows.md "From a kit")
+        if w["status"] == "skipped":
+            yield f"workflow {w['warning']}"
+        else:
+            yield f"workflow {w['environment']}: {w['name']} {w['digest']} would be {w['status']}"
     root = p.trust_root
     yield f"appliance trust root: version {root['version']}, expires {root['expires']}"
     changing = [i for i in p.impacts if i.changes_verdict]

@@ -45,7 +45,8 @@ class Plan:
         return {"kit": str(self.kit), "status": status, "kitId": self.outcome.kit_id, "kind": self.outcome.kind,
                 "evaluatedAt": format_time(self.at), "checks": self.outcome.checks, "trustRoot": self.trust_root,
                 "diff": self.diff.to_dict(), "verdictsChange": self.verdicts_change,
-                "promotions": [i.to_dict() for i in self.impacts]}
+                "promotions": [i.to_dict() for i in self.impacts],
+                "workflows": self.outcome.workflows}         # templates the kit would assign or skip
 
 
 def plan_kit(home: Home, kit: Path, *, at: dt.datetime | None = None, wait: float = 0.0,

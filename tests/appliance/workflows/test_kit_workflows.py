@@ -138,3 +138,21 @@ def test_a_kit_without_templates_reports_none(tmp_path: Path, site: Path, signer
     out = json.loads(stella("import", str(k.path), "--json", home=site).stdout)
     assert out["workflows"] == [] and "workflows" not in events(site, "kit.import")[0]
     assert show(site, "prod")["origin"] == "default"
+
+
+def test_plan_and_dry_run_say_what_a_kit_would_do_to_templates_and_change_nothing(
+        tmp_path: Path, site: Path, signer: Signer) -> None:
+    k = kit(tmp_path / "v1.stella-kit", with_templates(prod=CANARY, stage=STAGE), [signer], media=MEDIA)
+    before = snapshot(site)
+    planned = json.loads(stella("plan", str(k.path), "--json", home=site).stdout)
+    assert [(w["environment"], w["status"]) for w in planned["workflows"]] == [("prod", "assigned"),
+                                                                                ("stage", "skipped")]
+    text = stella("plan", str(k.path), home=site).stdout
+    assert f"workflow prod: prod-canary {load(CANARY, 'c').digest} would be assigned" in text
+    assert "workflow workflows/stage.workflow.yaml: this appliance has no environment 'stage'" in text
+    assert stella("import", str(k.path), "--dry-run", home=site).exit_code == 0
+    bad = kit(tmp_path / "bad.stella-kit", with_templates(prod=BAD), [signer], media=MEDIA)
+    refused = stella("import", str(bad.path), "--dry-run", home=site)
+    assert refused.exit_code == 3 and "invalid-workflow: kit entry workflows/prod.workflow.yaml" in refused.stderr
+    assert stella("plan", str(bad.path), home=site).exit_code == 3
+    assert snapshot(site) == before
