@@ -291,3 +291,101 @@ def test_evidence_carries_the_run_and_stella_verify_replays_its_gate_and_approva
     tampered.write_text(json.dumps(packet))
     res = CliRunner().invoke(verify, ["replay", str(tampered)])
     assert res.exit_code == 1 and "step approval: replay gives fail" in res.output, res.output
+
+
+SCRIPTED = """\
+schema: stella/workflow/v1
+name: dev-scripted
+steps:
+  - {id: gates, uses: gate}
+  - id: migrate
+    uses: script
+    needs: [gates]
+    timeout: 30s
+    with:
+      image: IMAGE
+      command: ["/bin/busybox", "sh", "-c", "echo checking; sleep 3; echo migration ok"]
+  - {id: deploy, uses: deploy, needs: [migrate]}
+"""
+
+
+def _image(site: Site) -> str:
+    db = sqlite3.connect(site.home / "stella.db")
+    try:
+        repository, digest = db.execute("SELECT repository, digest FROM images ORDER BY repository LIMIT 1").fetchone()
+        return f"{repository}@{digest}"
+    finally:
+        db.close()
+
+
+def _containers(site: Site, name_part: str) -> list[str]:
+    client = site.client()
+    try:
+        return [c.name for c in client.containers.list(all=True) if name_part in c.name]
+    finally:
+        client.close()
+
+
+def test_sigkill_inside_a_script_then_resume_reattaches_to_it(site: Site) -> None:
+    site.import_([Rel("shop", "1.0.0", {"web": web(free_port())}, {"web": "shop web 1"})])
+    site.target("dev-1")
+    set_template(site, "dev", SCRIPTED.replace("IMAGE", _image(site)))
+    proc = stella_proc("promote", "shop@1.0.0", "--to", "dev", "--reason", "t", "--as", "alice", home=site.home)
+    _kill_when(proc, lambda: bool(_containers(site, "stella-run-")))
+    run_id = only_run(site)
+    assert statuses(show(site, run_id))["migrate"] == "running"
+    r = site.run("run", "resume", run_id, user="alice")
+    assert r.exit_code == 0, r.output
+    doc = show(site, run_id)
+    migrate = next(s for s in doc["steps"] if s["id"] == "migrate")
+    assert migrate["status"] == "succeeded" and migrate["outputs"]["reattached"] is True, migrate
+    assert migrate["outputs"]["exitCode"] == 0
+    assert [a["attempt"] for a in doc["attempts"] if a["step"] == "migrate"] == [1]
+    assert statuses(doc)["deploy"] == "running"                  # waits for a deployer
+    assert "migration ok" in site.run("run", "logs", run_id, "migrate").output
+    assert _containers(site, "stella-run-") == []
+
+
+def test_a_run_keeps_the_template_it_started_with(site: Site) -> None:
+    site.import_([Rel("shop", "1.0.0", {"web": web(free_port())}, {"web": "shop web 1"})])
+    site.target("dev-1")
+    set_template(site, "dev", APPROVED)
+    p = site.promote("shop@1.0.0")
+    run_id = only_run(site)
+    first = show(site, run_id)["run"]["template"]
+    set_template(site, "dev", SMOKE.replace("PORT", "9").replace("DEADLINE", "2s"))    # edited while it runs
+    assert site.run("approve", p, user="dave").exit_code == 0
+    assert site.run("deploy", p, user="dave").exit_code == 0
+    doc = show(site, run_id)
+    assert doc["run"]["template"] == first and doc["run"]["state"] == "succeeded"
+    assert [s["id"] for s in doc["steps"]] == ["gates", "approval", "policy-again", "deploy"]
+
+
+RETRIED = """\
+schema: stella/workflow/v1
+name: dev-retried
+steps:
+  - {id: gates, uses: gate}
+  - id: probe
+    uses: health
+    needs: [gates]
+    retry: {limit: 1, backoff: {duration: 1s}}
+    with: {probe: tcp, port: CLOSED, interval: 1s, deadline: 1s}
+  - {id: deploy, uses: deploy, needs: [probe]}
+"""
+
+
+def test_a_failed_step_is_retried_once_after_its_backoff_and_the_evidence_shows_both_attempts(site: Site) -> None:
+    site.import_([Rel("shop", "1.0.0", {"web": web(free_port())}, {"web": "shop web 1"})])
+    site.target("dev-1")
+    set_template(site, "dev", RETRIED.replace("CLOSED", str(free_port())))
+    site.promote("shop@1.0.0")
+    run_id = only_run(site)
+    r = site.run("run", "resume", run_id, user="alice")          # sleeps through the backoff
+    assert r.exit_code == 0, r.output
+    doc = show(site, run_id)
+    assert doc["run"]["state"] == "failed"
+    assert statuses(doc) == {"gates": "succeeded", "probe": "failed", "deploy": "skipped"}
+    tries = [a for a in doc["attempts"] if a["step"] == "probe"]
+    assert [a["attempt"] for a in tries] == [1, 2] and all(a["status"] == "failed" for a in tries)
+    assert tries[1]["startedAt"] >= tries[0]["finishedAt"]
