@@ -6,11 +6,12 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kit.errors import KitError
+from kit.errors import InvalidWorkflow, KitError
 from kit.format import KitLimits, KitReader, Manifest, ReadResult
 from kit.format.delta import BaseMismatch, check_chain, verify_base
 from kit.format.reader import Check
 from kit.trust.root import TrustRoot, read_root_file, verify_chain
+from kit.workflow.carried import TemplateSink
 
 
 def load_trust(paths: Sequence[Path], at: dt.datetime) -> TrustRoot:
@@ -33,9 +34,12 @@ def verify_kit(kit: Path, trust_paths: Sequence[Path], at: dt.datetime, channel:
         result = ReadResult(str(kit), error=exc)
         result.checks.append(Check("trust-root", False, exc.one_line()))
         return result
-    result = KitReader(kit, limits=limits).verify(trust=root, at=at, channel=channel, progress=progress)
+    sink = TemplateSink()
+    result = KitReader(kit, limits=limits).verify(trust=root, at=at, channel=channel, progress=progress, sink=sink)
     result.checks.insert(0, Check("trust-root", True, f"version {root.version} {root.digest}, "
                                                       f"chain of {len(trust_paths)}"))
+    if result.ok:
+        _check_workflows(result, sink)
     if result.ok and bases:
         try:
             _check_bases(result, [verify_base(b, root, at, limits) for b in bases])
@@ -43,6 +47,21 @@ def verify_kit(kit: Path, trust_paths: Sequence[Path], at: dt.datetime, channel:
             result.error = exc
             result.checks.append(Check(exc.kind, False, exc.one_line()))
     return result
+
+
+def _check_workflows(result: ReadResult, sink: TemplateSink) -> None:
+    """The workflow templates the kit carries must be ones an appliance would accept
+    (the same loader; an inherited template was checked with its base)."""
+    assert result.manifest is not None
+    try:
+        found = sink.templates(result.manifest.entries)
+    except InvalidWorkflow as exc:
+        result.error = exc
+        result.checks.append(Check("workflows", False, exc.one_line()))
+        return
+    if found:
+        result.passed("workflows", f"{len(found)} workflow template(s) valid: "
+                                   + ", ".join(f"{env} ({t.name} {t.digest})" for _, env, t in found))
 
 
 def _check_bases(result: ReadResult, bases: list[ReadResult]) -> None:
