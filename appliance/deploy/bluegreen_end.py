@@ -81,10 +81,14 @@ def save_before(home: Home, name: str, data: bytes | None) -> None:
     """Keep the upstream file's bytes from before the switch (for a switch back after a crash)."""
     path = _before_path(home, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"before": None if data is None else base64.b64encode(data).decode()}
+    doc = {"before": _b64(data)}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc))
     tmp.replace(path)
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
 
 
 def _saved_before(home: Home, name: str) -> tuple[bool, bytes | None]:
@@ -167,7 +171,8 @@ def succeed(home: Home, db: sqlite_utils.Database, info: plan.ReleaseInfo, repor
         with engine.client(ln.target.docker, f"target {ln.target.name}") as c:
             engine.write_sticker(c, ln.coloured.project, data, ln.job.refs)
         records.finish(db, report.deployment, ln.target.name, "deployed",
-                       {**ln.result.to_dict(), **ln.facts(), "retired": retired}, sticker=data)
+                       {**ln.result.to_dict(), **ln.facts(), "retired": retired,
+                        "upstreamBefore": _b64(ln.before)}, sticker=data)   # for a later rollback step
         facts.append({**_target_facts(ln, data, None), "retired": retired})
         _before_path(home, ln.target.name).unlink(missing_ok=True)
     live = {ln.target.name: {"colour": ln.colour, "project": ln.coloured.project} for ln in lanes}

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from appliance import users
-from appliance.deploy import bluegreen
+from appliance.deploy import bluegreen, bluegreen_back, records, targets
 from appliance.deploy.errors import BlueGreenNotSetUp
-from appliance.deploy.outcome import Report
+from appliance.deploy.outcome import Report, deploy_lock
 from appliance.deploy.targets import Target
 from appliance.home import Home
 from appliance.store.db import open_db
@@ -359,4 +359,37 @@ def test_killed_while_retiring_is_finished_by_resume(site: Site, proxy: Proxy) -
     assert _state(site, promotion) == "deployed"
     assert _settles(proxy, "dev-1", "shop web 2")
     assert not _running(site, f"{project}-blue") and _running(site, f"{project}-green")
+    assert site.run("drift", "dev-1").exit_code == 0                 # type: ignore[attr-defined]
+
+
+def test_a_rollback_step_brings_the_previous_colour_back(site: Site, proxy: Proxy) -> None:
+    """What the workflow's rollback step does on a blue-green target (bluegreen_back.restore):
+    the earlier release starts in the colour not live, the proxy switches, the live colour goes."""
+    site.import_([Rel("shop", "1.0.0", {"web": app()}, {"web": "shop web 1"}),
+                  Rel("shop", "2.0.0", {"web": app()}, {"web": "shop web 2"})])
+    project, _ = _target(site, proxy, "dev-1")
+    assert _deploy(site, "shop@1.0.0").ok
+    second = _deploy(site, "shop@2.0.0")
+    assert second.ok and _settles(proxy, "dev-1", "shop web 2")
+    home = Home(site.home)
+    db = open_db(home.db_path)
+    try:
+        t = targets.get(db, "dev-1")
+        previous = records.current(db, "dev-1", exclude=second.deployment)
+        watch = Watcher(proxy, "dev-1")
+        with deploy_lock(home):
+            back = bluegreen_back.restore(home, db, t, previous, 20)
+        answers = watch.stop()
+        assert back["ok"] and back["action"] == "reapplied", back
+        assert (back["release"], back["colour"], back["project"]) == ("shop@1.0.0", "blue", f"{project}-blue")
+        # the step marks the deployment rolled back: the target's record names blue again
+        db.execute("UPDATE target_rollouts SET state = 'rolled-back' WHERE deployment_id = ?", [second.deployment])
+        db.conn.commit()
+    finally:
+        db.close()
+    assert answers[0] == "shop web 2" and set(answers) == {"shop web 1", "shop web 2"}, answers
+    assert _settles(proxy, "dev-1", "shop web 1")
+    assert _running(site, f"{project}-blue") and not _running(site, f"{project}-green")
+    shown = json.loads(site.run("target", "show", "dev-1", "--json").output)   # type: ignore[attr-defined]
+    assert (shown["release"], shown["liveColour"]) == ("shop@1.0.0", "blue")
     assert site.run("drift", "dev-1").exit_code == 0                 # type: ignore[attr-defined]
