@@ -179,3 +179,9 @@ class NoPolicyPack(NotFound):
     """A workflow's gate step names a policy pack no imported kit carries."""
 
     kind = "no-policy-pack"
+
+
+class NoRunPacket(NotFound):
+    """The promotion's workflow run has not ended (no workflow_run packet yet)."""
+
+    kind = "no-run-packet"

@@ -15,7 +15,7 @@ import sqlite_utils
 from appliance import audit, keys
 from appliance.home import Home
 from appliance.promotions import store
-from appliance.promotions.errors import NoDecision, NoDeployment, UnknownDeployment
+from appliance.promotions.errors import NoDecision, NoDeployment, NoRunPacket, UnknownDeployment
 from appliance.store.db import transaction
 from kit import canonical
 from kit.evidence import packet
@@ -57,7 +57,16 @@ def stored_packet(db: sqlite_utils.Database, promotion_id: str, packet_type: str
 def export(home: Home, db: sqlite_utils.Database, promotion_id: str, *, packet_type: str = "release_decision",
            decision: str | None = None, event: dict[str, Any] | None = None) -> bytes:
     """The packet's bytes. For deployment/rollback without *event*, the promotion's latest
-    deployment is the event and its ``deploy`` decision the record."""
+    deployment is the event and its ``deploy`` decision the record. ``workflow_run``: the packet
+    the promotion's run sealed when it ended (appliance/runs/evidence.py)."""
+    if packet_type == "workflow_run":
+        row = db.execute("SELECT id, packet FROM runs WHERE promotion_id = ?", [promotion_id]).fetchone()
+        if row is None or row[1] is None:
+            store.get(db, promotion_id)
+            raise NoRunPacket(f"{promotion_id} has no ended workflow run" + (f" ({row[0]} is running)" if row
+                                                                              else ""))
+        from appliance.store.blobs import BlobStore
+        return BlobStore(home.blobs).path(row[1]).read_bytes()
     if packet_type != "release_decision" and event is None and decision is None:
         from appliance.store.blobs import BlobStore
         stored = stored_packet(db, promotion_id, packet_type)

@@ -78,7 +78,7 @@ PINNED: dict[str, set[int]] = {
     "limit-exceeded": {1, 3}, "special-file": {3},
     "script-image-unknown": {1},  # a script step's image no kit carried (appliance/runs/script.py)
     # workflow runs (appliance/runs, docs/workflows.md "Runs")
-    "unknown-run": {2}, "run-finished": {5}, "step-not-due": {5}, "no-policy-pack": {2},
+    "unknown-run": {2}, "run-finished": {5}, "step-not-due": {5}, "no-policy-pack": {2}, "no-run-packet": {2},
     # agents (kit/agentproto, docs/agent-protocol.md)
     "bad-message": {3}, "bad-csr": {3}, "token-refused": {1}, "agent-exists": {5}, "already-registered": {5},
     "ca-mismatch": {1}, "unknown-agent": {2}, "not-registered": {2},

@@ -5,6 +5,7 @@ appliance resumes its run with no finished step run again."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -16,6 +17,10 @@ from typing import Any
 from tests.appliance.deploy.conftest import Site
 from tests.appliance.deploy.site import Rel, free_port, web
 from tests.appliance.helpers import stella_proc
+
+
+def canonical_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def show(site: Site, run_id: str) -> dict[str, Any]:
@@ -279,7 +284,10 @@ def test_evidence_carries_the_run_and_stella_verify_replays_its_gate_and_approva
     assert "OK step approval (approvals): pass: 1 of 1 approvals by role approver" in res.output
     assert "OK step policy-again (gates)" in res.output
     # the run's own packet, sealed at its end, replays too
-    blob = site.home / "blobs" / "sha256" / doc["run"]["evidence"]["sha256"]
+    blob = site.tmp / "run.json"
+    r = site.run("evidence", "export", p, "--type", "workflow_run", "--out", str(blob), user="erin")
+    assert r.exit_code == 0, r.output
+    assert canonical_sha256(blob.read_bytes()) == doc["run"]["evidence"]["sha256"]
     res = CliRunner().invoke(verify, ["replay", str(blob), "--appliance-key", str(pub)])
     assert res.exit_code == 0, res.output
     # a tampered approval in the packet is named (the signature check is left out: replay alone)
