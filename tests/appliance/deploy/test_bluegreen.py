@@ -393,3 +393,28 @@ def test_a_rollback_step_brings_the_previous_colour_back(site: Site, proxy: Prox
     shown = json.loads(site.run("target", "show", "dev-1", "--json").output)   # type: ignore[attr-defined]
     assert (shown["release"], shown["liveColour"]) == ("shop@1.0.0", "blue")
     assert site.run("drift", "dev-1").exit_code == 0                 # type: ignore[attr-defined]
+
+
+def test_the_workflow_deploy_step_deploys_blue_green(site: Site, proxy: Proxy) -> None:
+    """The way a user gets blue-green: the environment's workflow says so; stella deploy and
+    stella rollback go through it (the step's health probe asks the proxy after the switch)."""
+    site.import_([Rel("shop", "1.0.0", {"web": app()}, {"web": "shop web 1"}),
+                  Rel("shop", "2.0.0", {"web": app()}, {"web": "shop web 2"})])
+    project, _ = _target(site, proxy, "dev-1")
+    template = site.tmp / "dev.workflow.yaml"
+    template.write_text(
+        "schema: stella/workflow/v1\nname: dev-blue-green\nsteps:\n"
+        "  - {id: gates, uses: gate}\n  - {id: approval, uses: approval, needs: [gates]}\n"
+        "  - id: deploy\n    uses: deploy\n    needs: [approval]\n    with:\n      strategy: blue-green\n"
+        f"      health: {{probe: http, port: {proxy.ports['dev-1']}, path: /, interval: 1s, deadline: 20s}}\n")
+    r = site.run("workflow", "set", "dev", str(template), user="root")
+    assert r.exit_code == 0, r.output                                # type: ignore[attr-defined]
+    for ref, colour, body in (("shop@1.0.0", "blue", "shop web 1"), ("shop@2.0.0", "green", "shop web 2")):
+        r = site.run("deploy", site.promote(ref), "--json", user="dave")
+        assert r.exit_code == 0, r.output                            # type: ignore[attr-defined]
+        assert _settles(proxy, "dev-1", body)
+        assert json.loads(site.run("target", "show", "dev-1", "--json").output)["liveColour"] == colour  # type: ignore[attr-defined]
+    r = site.run("rollback", "dev", user="dave")
+    assert r.exit_code == 0, r.output                                # type: ignore[attr-defined]
+    assert _settles(proxy, "dev-1", "shop web 1")
+    assert _running(site, f"{project}-blue") and not _running(site, f"{project}-green")
