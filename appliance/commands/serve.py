@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -67,16 +68,29 @@ def serve(listen: str, tls_cert: str | None, tls_key: str | None, no_tls: bool, 
         agents = None if agent_listen == "off" else parse_listen(agent_listen, True)
         if agents is not None and agents == (host, port):
             raise BadListen(f"--agent-listen {agent_listen}: the agents need a port of their own, not --listen's")
+        agent_socket = None
+        if agents is not None:
+            try:
+                agent_socket = _bind(*agents)
+            except OSError as exc:
+                given = click.get_current_context().get_parameter_source("agent_listen")
+                if given != click.core.ParameterSource.DEFAULT:
+                    raise BadListen(f"--agent-listen {agent_listen}: {exc.strerror or exc}") from None
+                # the default port busy (another appliance on this machine, a test): serve people anyway
+                click.echo(f"stella serve: warning: no agent listener: {agent_listen} is in use "
+                           f"({exc.strerror or exc}); give --agent-listen HOST:PORT", err=True)
+                agents = None
         import uvicorn
 
         from appliance.web.app import create_app
         app = create_app(h, tls=tls)
         scheme = "https" if tls else "http"
-        configs = [uvicorn.Config(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
-                                  log_level="warning", access_log=False)]
+        configs: list[tuple[uvicorn.Config, socket.socket | None]] = [
+            (uvicorn.Config(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
+                            log_level="warning", access_log=False), None)]
         click.echo(f"stella serve: {scheme}://{_url_host(host)}:{port}/ (home {h.root})", err=True)
         if agents is not None:
-            configs.append(_agent_config(h, agents, agent_hosts))
+            configs.append((_agent_config(h, agents, agent_hosts), agent_socket))
             click.echo(f"stella serve: agents at https://{_url_host(agents[0])}:{agents[1]}/agent/v1 "
                        "(mutual TLS)", err=True)
         _run(configs)
@@ -98,7 +112,19 @@ def _agent_config(h: Home, listen: tuple[str, int], extra: tuple[str, ...]) -> u
                           timeout_graceful_shutdown=int(timing.interval().total_seconds()) + 2)
 
 
-def _run(configs: list[uvicorn.Config]) -> None:
+def _bind(host: str, port: int) -> socket.socket:
+    """The agent listener's socket, bound now, so a port in use is known before anything is served."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _run(configs: list[tuple[uvicorn.Config, socket.socket | None]]) -> None:
     """Serve every config in one event loop until SIGINT/SIGTERM stops them all (each uvicorn server
     would otherwise take the signal handlers from the one before)."""
     import asyncio
@@ -111,7 +137,7 @@ def _run(configs: list[uvicorn.Config]) -> None:
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    servers = [Quiet(c) for c in configs]
+    servers = [Quiet(c) for c, _ in configs]
 
     def stop(*_: object) -> None:
         for s in servers:
@@ -120,7 +146,9 @@ def _run(configs: list[uvicorn.Config]) -> None:
     async def main() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, stop)
-        results = await asyncio.gather(*(s.serve() for s in servers), return_exceptions=True)
+        results = await asyncio.gather(*(s.serve(sockets=[sock] if sock else None)
+                                         for s, (_, sock) in zip(servers, configs, strict=True)),
+                                       return_exceptions=True)
         stop()
         for r in results:
             if isinstance(r, BaseException):

@@ -276,3 +276,53 @@ def test_renewal_replaces_the_certificate(service: Service, tmp_path: Path) -> N
     shown = listed(service)["lst-11"]["certificate"]
     assert shown["sha256"] == renewed.fingerprint(hashes.SHA256()).hex()
     assert any(e["name"] == "lst-11" for e in audit(service, "agent.renew"))
+
+
+def test_a_busy_agent_port(service: Service, tmp_path: Path) -> None:
+    """Given explicitly, a port in use is refused (bad-listen, exit 3) before anything is served; the
+    default 8444 in use (another appliance, a test) leaves the service up without agents, warned."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.appliance.helpers import ROOT
+    from tests.appliance.web.conftest import free_port
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    base = [sys.executable, "-c", "from appliance.cli import main; main()", "serve", "--no-tls", "--home",
+            str(service.home)]
+    try:
+        r = subprocess.run([*base, "--listen", f"127.0.0.1:{free_port()}", "--agent-listen",
+                            f"127.0.0.1:{taken.getsockname()[1]}"], env=env, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 3 and "bad-listen" in r.stderr and "in use" in r.stderr, r.stderr
+        default = socket.socket()
+        try:
+            default.bind(("127.0.0.1", 8444))
+            default.listen(1)
+        except OSError:
+            pass                        # busy already: the case under test either way
+        port = free_port()
+        proc = subprocess.Popen([*base, "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.1)
+        finally:
+            proc.terminate()
+            _out, err = proc.communicate(timeout=15)
+            default.close()
+        assert "no agent listener: 127.0.0.1:8444 is in use" in err.decode()
+    finally:
+        taken.close()
