@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 from kit.crypto import Signer
 from kit.workflow.carried import MEDIA_TYPE
 from kit.workflow.load import load
-from tests.appliance.helpers import delta_of, files_v1, kit, snapshot, stella
+from tests.appliance.helpers import delta_of, files_v1, kit, snapshot, stella, stella_proc
 from tests.appliance.workflows.test_workflow_cli import BAD, CANARY
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -156,3 +158,34 @@ def test_plan_and_dry_run_say_what_a_kit_would_do_to_templates_and_change_nothin
     assert refused.exit_code == 3 and "invalid-workflow: kit entry workflows/prod.workflow.yaml" in refused.stderr
     assert stella("plan", str(bad.path), home=site).exit_code == 3
     assert snapshot(site) == before
+
+
+@pytest.mark.parametrize("point", ["in-transaction", "committed"])
+def test_kill_9_inside_or_after_the_import_transaction_keeps_kit_and_templates_together(
+        tmp_path: Path, site: Path, signer: Signer, point: str) -> None:
+    k = kit(tmp_path / "v1.stella-kit", with_templates(prod=CANARY), [signer], media=MEDIA)
+    proc = stella_proc("import", str(k.path), home=site, env={"STELLA_TEST_PAUSE_AT": point})
+    assert proc.stderr is not None and proc.stdout is not None
+    try:
+        line = proc.stderr.readline()
+        assert line.strip() == f"stella-test-pause: {point}", line
+        # inside the open transaction the template is already written, but not visible
+        assert show(site, "prod")["origin"] == ("default" if point == "in-transaction" else "kit")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+        proc.stdout.close()
+    committed = point == "committed"
+    assert stella("status", home=site).exit_code == 0              # any command recovers
+    conn = sqlite3.connect(site / "stella.db")
+    kits = conn.execute("SELECT count(*) FROM kits").fetchone()[0]
+    assigned = conn.execute("SELECT count(*) FROM environment_workflows").fetchone()[0]
+    conn.close()
+    assert (kits, assigned) == ((1, 1) if committed else (0, 0))
+    result = stella("import", str(k.path), home=site)
+    assert result.exit_code == 0, result.output
+    shown = show(site, "prod")
+    assert (shown["origin"], shown["originRef"]) == ("kit", k.manifest.kit_id)
+    assert len(events(site, "workflow.set")) == 1
+    assert stella("audit", "verify", home=site).exit_code == 0
