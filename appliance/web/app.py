@@ -13,6 +13,7 @@ from appliance.home import Home
 from appliance.store.db import open_db
 from appliance.web.errors import HTTPProblem, envelope, for_error
 from appliance.web.jobs import Worker
+from appliance.web.runwaker import RunWaker
 from appliance.web.security import SecurityHeaders
 from appliance.web.snapshot import Snapshot
 from kit import __version__
@@ -24,13 +25,16 @@ def create_app(home: Home, *, tls: bool = False) -> FastAPI:
     open_db(home.require().db_path).close()
     worker = Worker(home)
     snapshot = Snapshot(home.require().db_path)
+    waker = RunWaker(home)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker.start()          # jobs a dead process left are marked interrupted first (appliance/jobs.py)
+        waker.start()           # unfinished runs advanced once, then each when its wake-up is due
         try:
             yield
         finally:
+            waker.stop()
             worker.stop()
             snapshot.close()
 

@@ -16,6 +16,7 @@ from appliance.web.api import (
     kits,
     promotions,
     releases,
+    runs,
     session,
     status,
 )
@@ -23,3 +24,4 @@ from appliance.web.api import (
 ROUTERS: list[APIRouter] = [session.router, releases.router, environments.router, promotions.router,
                             deployments.router, audit.router, status.router]
 ROUTERS += [jobs.router, kits.router, deploys.router]       # long work as jobs (appliance/web/jobs.py)
+ROUTERS += [runs.router]                                    # workflow runs and the outbox

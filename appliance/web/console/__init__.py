@@ -23,11 +23,12 @@ HERE = Path(__file__).parent
 
 def install(app: FastAPI) -> None:
     """Mount the console's routes and static files on *app*."""
-    from appliance.web.console import admin, pages, work
+    from appliance.web.console import admin, pages, runs, work
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(work.router)
     app.include_router(admin.router)
+    app.include_router(runs.router)
     app.add_exception_handler(StarletteHTTPException, _not_found_or_so)
 
 

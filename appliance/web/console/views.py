@@ -110,7 +110,14 @@ def promotion_page(db: sqlite_utils.Database, promotion_id: str) -> dict[str, An
     return {"promotion": p, "decisionDigest": latest[0] if latest else None, "decision": latest[1] if latest else None,
             "approvals": store.approvals(db, p.id), "history": store.history(db, p.id), "approved": got,
             "required": need, "deployments": deployments, "pending": p.state in states.PENDING,
-            "canDeploy": p.state == states.APPROVED}
+            "canDeploy": p.state == states.APPROVED, "run": _run_of(db, p.id)}
+
+
+def _run_of(db: sqlite_utils.Database, promotion_id: str) -> dict[str, Any] | None:
+    """The promotion's workflow run (``stella run list``), for the link to its page."""
+    from appliance.runs import store as runs
+    found = runs.of_promotion(db, promotion_id)
+    return found.to_dict() if found else None
 
 
 def promotion_list(db: sqlite_utils.Database, state: str | None, after: str | None, limit: int) -> dict[str, Any]:
