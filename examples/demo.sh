@@ -133,6 +133,10 @@ if [ $HAVE_SERVICES = 1 ]; then
     stella deploy "$DEV" --as dave
     curl -sf http://127.0.0.1:18481/index.html
 
+    step "prod runs its own workflow: gates, approvals, deploy, a smoke test and a soak (docs/workflows.md)"
+    stella workflow set prod "$ROOT/examples/workflows/prod-smoke.workflow.yaml"
+    stella workflow show prod | head -3
+
     step "prod: two approvals, separation of duties"
     PROD=$(stella promote shop@1.0 --to prod --reason "go live" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['promotion']['id'])")
     if stella approve "$PROD" --as alice; then echo "the requester approved her own promotion!"; exit 1; fi
@@ -142,6 +146,8 @@ if [ $HAVE_SERVICES = 1 ]; then
 
     step "prod: deploy (health-gated), then where things run and whether anyone changed them"
     stella deploy "$PROD" --as dave --evidence prod-deploy.stella-evidence
+    RUN=$(stella run list --json | python3 -c "import json,sys; print([r['id'] for r in json.load(sys.stdin) if r['promotion'] == '$PROD'][0])")
+    stella run show "$RUN"
     stella whereis
     stella drift
 
@@ -151,6 +157,7 @@ if [ $HAVE_SERVICES = 1 ]; then
     stella-verify evidence prod.stella-evidence --appliance-key appliance.pub.json
     stella-verify replay prod.stella-evidence
     stella-verify evidence prod-deploy.stella-evidence --appliance-key appliance.pub.json
+    stella-verify replay prod-deploy.stella-evidence      # the run's gate and approval steps too
 
     step "someone stops the prod container by hand: drift reports it (exit 1)"
     docker stop "$(docker ps -q --filter label=com.docker.compose.project=shop-prod)" >/dev/null

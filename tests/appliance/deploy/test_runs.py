@@ -312,8 +312,9 @@ steps:
     timeout: 30s
     with:
       image: IMAGE
-      command: ["/bin/busybox", "sh", "-c", "echo checking; sleep 3; echo migration ok"]
-  - {id: deploy, uses: deploy, needs: [migrate]}
+      command: ["/bin/busybox", "sh", "-c", "echo checking; sleep 3; echo migration ok; echo ::output pending=0"]
+    outputs: [pending]
+  - {id: deploy, uses: deploy, needs: [migrate], if: "outputs('migrate').pending == 0"}
 """
 
 
@@ -339,7 +340,9 @@ def test_sigkill_inside_a_script_then_resume_reattaches_to_it(site: Site) -> Non
     site.target("dev-1")
     set_template(site, "dev", SCRIPTED.replace("IMAGE", _image(site)))
     proc = stella_proc("promote", "shop@1.0.0", "--to", "dev", "--reason", "t", "--as", "alice", home=site.home)
-    _kill_when(proc, lambda: bool(_containers(site, "stella-run-")))
+    from appliance.runs.acts.script import container_name
+    mine = container_name(site.home, "R-0001/migrate/1")
+    _kill_when(proc, lambda: bool(_containers(site, mine)))
     run_id = only_run(site)
     assert statuses(show(site, run_id))["migrate"] == "running"
     r = site.run("run", "resume", run_id, user="alice")
@@ -347,11 +350,11 @@ def test_sigkill_inside_a_script_then_resume_reattaches_to_it(site: Site) -> Non
     doc = show(site, run_id)
     migrate = next(s for s in doc["steps"] if s["id"] == "migrate")
     assert migrate["status"] == "succeeded" and migrate["outputs"]["reattached"] is True, migrate
-    assert migrate["outputs"]["exitCode"] == 0
+    assert migrate["outputs"]["exitCode"] == 0 and migrate["outputs"]["pending"] == 0
     assert [a["attempt"] for a in doc["attempts"] if a["step"] == "migrate"] == [1]
     assert statuses(doc)["deploy"] == "running"                  # waits for a deployer
     assert "migration ok" in site.run("run", "logs", run_id, "migrate").output
-    assert _containers(site, "stella-run-") == []
+    assert _containers(site, mine) == []
 
 
 def test_a_run_keeps_the_template_it_started_with(site: Site) -> None:
