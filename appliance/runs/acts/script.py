@@ -17,7 +17,6 @@ from appliance.deploy import plan, targets
 from appliance.runs import script
 from appliance.runs.acts.base import Context, Done, Failed, Outcome
 
-
 OUTPUT = re.compile(rb"^::output ([A-Za-z_][A-Za-z0-9_]{0,63})=(.{0,1024})$")
 
 
