@@ -400,3 +400,30 @@ def test_a_failed_step_is_retried_once_after_its_backoff_and_the_evidence_shows_
     tries = [a for a in doc["attempts"] if a["step"] == "probe"]
     assert [a["attempt"] for a in tries] == [1, 2] and all(a["status"] == "failed" for a in tries)
     assert tries[1]["startedAt"] >= tries[0]["finishedAt"]
+
+
+CANARY = """\
+schema: stella/workflow/v1
+name: dev-canary
+steps:
+  - {id: gates, uses: gate}
+  - id: deploy
+    uses: deploy
+    needs: [gates]
+    with: {strategy: canary, canary: 1, soak: 1s, health: {probe: tcp, port: PORT, interval: 1s, deadline: 10s}}
+"""
+
+
+def test_the_deploy_step_rolls_out_with_its_strategy(site: Site, tmp_path: Path) -> None:
+    from tests.appliance.deploy.test_strategies import import_two, three_targets
+    import_two(site)
+    projects, ports = three_targets(site, tmp_path)
+    set_template(site, "dev", CANARY.replace("PORT", str(ports["dev-1"])))
+    p = site.promote("shop@1.0.0")
+    r = site.run("deploy", p, "--json", user="dave")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert [(t["target"], t["batch"]) for t in report["targets"]] == [("dev-1", 1), ("dev-2", 2), ("dev-3", 2)]
+    doc = show(site, only_run(site))
+    assert doc["run"]["state"] == "succeeded"
+    assert next(s for s in doc["steps"] if s["id"] == "deploy")["outputs"]["changed"] == ["dev-1", "dev-2", "dev-3"]
