@@ -138,6 +138,11 @@ def expire(db: sqlite_utils.Database, moment: dt.datetime, *, agent: str | None 
     return [get(db, t) for t in touched]
 
 
+def has_queued(db: sqlite_utils.Database, agent: str) -> bool:
+    return db.execute("SELECT 1 FROM agent_tasks WHERE agent = ? AND state = 'queued' LIMIT 1",
+                      [agent]).fetchone() is not None
+
+
 def lease_next(db: sqlite_utils.Database, agent: str, moment: dt.datetime) -> TaskLease | None:
     """Lease *agent*'s oldest queued task to it, or None when there is none."""
     with transaction(db):

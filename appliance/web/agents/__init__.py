@@ -151,10 +151,16 @@ async def poll(request: Request) -> Response:
                 raise service.revoked(current)
             if current.cert_sha256 != agent.cert_sha256:    # renewed meanwhile (by another connection)
                 raise CertificateRefused(f"agent {agent.name}'s certificate was replaced during the poll")
+            if not tasks.has_queued(db, agent.name):     # a read: no write lock taken while nothing is queued
+                return None
             moment = now()
             service.heartbeat(db, agent.name, moment)
             lease = tasks.lease_next(db, agent.name, moment)
         return lease.to_json() if lease is not None else None
+
+    def seen(agent: service.AgentInfo) -> None:
+        with borrow(request) as db:
+            service.heartbeat(db, agent.name, now())
 
     async def work(agent: service.AgentInfo, body: bytes) -> bytes | None:
         message = await run_in_threadpool(beat, agent, body)
@@ -164,8 +170,11 @@ async def poll(request: Request) -> Response:
         while True:
             # the wait sleeps on the event loop, not on a pool thread, so many agents can hold polls
             found = await run_in_threadpool(look, agent)
-            if found is not None or time.monotonic() >= deadline or await request.is_disconnected():
+            if found is not None:
                 return found
+            if time.monotonic() >= deadline or await request.is_disconnected():
+                await run_in_threadpool(seen, agent)         # connected all along: heard from until now
+                return None
             await asyncio.sleep(LOOK)
 
     return await _authenticated(request, "heartbeat", work)
