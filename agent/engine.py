@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+import yaml
 
 from kit.deploy.sticker import STICKER_NAME
 
@@ -168,13 +170,52 @@ def compose_binary() -> str:
     return shutil.which("docker-compose") or "docker-compose"
 
 
+def pinned_images(lock: str, registry: str | None) -> list[str]:
+    """Every service's image in the lock file, each ``REGISTRY/REPO@sha256:…`` (and from *registry*
+    when the task names one).
+
+    Raises:
+        ValueError: not a Compose file with services, or an image not pinned (or from elsewhere).
+    """
+    try:
+        doc = yaml.safe_load(lock)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not YAML ({_short(exc)[:100]})") from None
+    services = doc.get("services") if isinstance(doc, dict) else None
+    if not isinstance(services, dict) or not services:
+        raise ValueError("no services")
+    refs = []
+    for name, svc in sorted(services.items()):
+        image = svc.get("image") if isinstance(svc, dict) else None
+        if not isinstance(image, str) or not re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", image):
+            raise ValueError(f"service {str(name)[:60]}: image {str(image)[:100]!r} is not pinned by digest")
+        if registry and not image.startswith(registry + "/"):
+            raise ValueError(f"service {str(name)[:60]}: image {image[:100]} is not from the registry {registry}")
+        refs.append(image)
+    return sorted(set(refs))
+
+
 def deploy(c: docker.DockerClient, docker_url: str, state_dir: Path, payload: dict[str, Any],
            stopping: Callable[[], bool]) -> Outcome:
-    """Write the lock file under the state directory, ``docker compose up --detach`` it (Compose pulls
-    the digest-pinned images the engine lacks), then wait until every container runs and those
-    with a health check are healthy."""
+    """Check that every image of the lock file is pinned by digest (from the task's registry), pull
+    those the engine lacks by digest, write the lock file under the state directory,
+    ``docker compose up --detach`` it, then wait until every container runs and those with a
+    health check are healthy."""
     project, timeout = payload["project"], payload.get("timeout", 300)
     before = containers(c, project)
+    try:
+        refs = pinned_images(payload["lock"], payload.get("registry"))
+    except ValueError as exc:
+        return Outcome("failed", f"refused the lock file: {exc}", {"before": before})
+    for ref in refs:                # by digest, before compose: a registry that does not answer is named
+        try:
+            c.images.get(ref)
+        except docker.errors.ImageNotFound:
+            repo, digest = ref.split("@", 1)
+            try:
+                c.images.pull(repo, tag=digest)
+            except TRANSPORT as exc:
+                return Outcome("failed", f"cannot pull {ref}: {_short(exc)}", {"before": before})
     folder = state_dir / "projects" / project
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = folder / "compose.lock.yaml"

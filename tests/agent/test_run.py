@@ -265,6 +265,13 @@ def test_deploy_health_and_sticker_through_the_agent(service: Service, tmp_path:
         failed = run("deploy", {"project": project, "lock": crash, "timeout": 60}, False)
         assert failed.state == "failed" and "not healthy" in (failed.detail or ""), failed
         assert failed.facts is not None and failed.facts["before"][0]["health"] == "healthy"
+        # a lock file whose image is not pinned by digest, or not from the task's registry: refused, nothing run
+        loose = lock.replace(image, f"{registry}/stella-test/agent-web:{tag}")
+        refused = run("deploy", {"project": project, "lock": loose, "timeout": 60}, False)
+        assert refused.state == "failed" and "is not pinned by digest" in (refused.detail or ""), refused
+        elsewhere = run("deploy", {"project": project, "lock": lock, "registry": "10.0.0.5:5000"}, False)
+        assert elsewhere.state == "failed" and "is not from the registry 10.0.0.5:5000" in (elsewhere.detail or "")
+        assert (state / "projects" / project / "compose.lock.yaml").read_text() == crash     # not rewritten
         # a payload the type does not take is refused on enqueue, before any agent sees it
         from kit.agentproto import BadMessage
         with pytest.raises(BadMessage, match="unknown member 'command'"):
