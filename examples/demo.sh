@@ -204,7 +204,7 @@ if [ $HAVE_SERVICES = 1 ]; then
     CA=$STELLA_HOME/tls/cert.pem
     CAROL_PASSWORD=carol-demo-console-password
     printf '%s\n' "$CAROL_PASSWORD" | stella user passwd carol --password-stdin
-    stella serve --listen "127.0.0.1:$CONSOLE_PORT" >serve.log 2>&1 &
+    stella serve --listen "127.0.0.1:$CONSOLE_PORT" --agent-listen "127.0.0.1:$((CONSOLE_PORT + 1))" >serve.log 2>&1 &
     SERVE_PID=$!
     trap 'kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; cleanup' EXIT
     for _ in $(seq 100); do curl -sf --cacert "$CA" "$CONSOLE/api/v1/openapi.json" -o /dev/null && break; sleep 0.2; done

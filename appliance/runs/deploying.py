@@ -15,7 +15,7 @@ import sqlite_utils
 
 from appliance import users
 from appliance.deploy import run as deploy_run
-from appliance.deploy.outcome import Report
+from appliance.deploy.outcome import Report, deploy_lock
 from appliance.home import Home
 from appliance.runs import engine, store
 from appliance.runs.errors import StepNotDue
@@ -29,6 +29,8 @@ def deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: u
     run = store.of_promotion(db, promotion_id)
     if run is None or run.finished:
         return deploy_run.deploy(home, db, promotion_id, deployer, trigger, progress)
+    with deploy_lock(home):          # refused first as before when another deploy runs (deploy-running)
+        pass
     deploy_run.check(db, promotion_id, deployer)
     sink: dict[str, Any] = {"trigger": trigger or {}}
     engine.advance(home, db, run.id, engine.Advance(deployer.name, deployer, progress, sink=sink))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.deploy import records, rollout, targets
+from appliance.deploy import bluegreen_back, records, rollout, targets
 from appliance.deploy.outcome import deploy_lock
 from appliance.runs.acts.base import Context, Done, Failed, Outcome
 
@@ -36,7 +36,10 @@ def act(ctx: Context) -> Outcome:
     with deploy_lock(ctx.home), ctx.log.open("a", encoding="utf-8") as log:
         for t in targets.listing(ctx.db, ctx.run.environment):
             ctx.say(0.5, f"rolling back target {t.name}")
-            back = rollout.restore(ctx.home, t, _previous(ctx, t.name, deployment), timeout)
+            previous = _previous(ctx, t.name, deployment)
+            back = (bluegreen_back.restore(ctx.home, ctx.db, t, previous, timeout)
+                    if bluegreen_back.is_blue_green(records.current(ctx.db, t.name))
+                    else rollout.restore(ctx.home, t, previous, timeout))
             log.write(f"{t.name}: {back.get('action')} ok={back.get('ok')} {back.get('error') or ''}\n")
             facts.append(back)
     outputs = {"deployment": deployment, "targets": [{k: f.get(k) for k in ("target", "action", "ok", "release")}
