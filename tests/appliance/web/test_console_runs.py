@@ -3,7 +3,8 @@ list, a run's page (its steps as a graph with status colours and one by one: wha
 waits for, outputs, the log tail and the whole log), the promotion linking its run, cancel
 refused to an auditor and done by the requester, and the outbox.
 
-Screenshots: run.png, run-cancelled.png, runs.png, outbox.png under $STELLA_SCREENSHOTS.
+Screenshots: runs, run, promotion-run-link, run-cancelled, outbox, run-succeeded (.png) under
+$STELLA_SCREENSHOTS.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ def test_a_run_its_graph_cancel_and_the_outbox(contexts: Callable[..., BrowserCo
 
     # the promotion links its run; its requester cancels
     alice = log_in(contexts(), svc, "alice", f"/promotions/{pid}")
+    expect(alice.locator(".run-link")).to_contain_text("dev-smoke")
+    shot(alice, "promotion-run-link")
     alice.locator(".run-link").get_by_role("link", name=run_id).click()
     expect(alice.locator("h1")).to_have_text(f"Run {run_id}")
     alice.get_by_label("Reason for cancelling").fill("wrong day")
@@ -149,3 +152,25 @@ def contexts_page_text(page: Any, url: str) -> str:
     response = page.request.get(url)
     assert response.status == 200 and response.headers["content-type"].startswith("text/plain")
     return str(response.text())
+
+
+def test_a_run_page_follows_the_run_as_it_ends(contexts: Callable[..., BrowserContext], fresh_service: Service,
+                                               app_port: int) -> None:
+    """The service's waker ends a 2 s soak; the open page shows it without a reload (htmx)."""
+    svc = fresh_service
+    r = svc.stella("target", "add", "dev-1", "--env", "dev", "--docker", "unix:///nonexistent/docker.sock",
+                   user="admin")
+    assert r.exit_code == 0, r.output
+    path = svc.home.parent / "dev.workflow.yaml"
+    path.write_text(TEMPLATE.replace("PORT", str(app_port)).replace("duration: 1h", "duration: 2s"))
+    assert svc.stella("workflow", "set", "dev", str(path), user="admin").exit_code == 0
+    r = svc.stella("promote", "web@1.0.0", "--to", "dev", "--reason", "watch it", user="alice")
+    assert r.exit_code == 0, r.output
+    page = log_in(contexts(), svc, "alice", "/runs")
+    page.locator("table.runs tbody tr").first.get_by_role("link").first.click()
+    expect(page.locator(".run-state")).to_contain_text("running")
+    expect(page.locator(".run-state")).to_contain_text("succeeded", timeout=20_000)
+    expect(page.locator("a.step-chip.st-succeeded")).to_have_count(5)
+    expect(page.locator("article#step-tell")).to_contain_text("web is live in dev")
+    expect(page.locator("section[aria-label='Run actions']")).to_have_count(0)        # nothing left to cancel
+    shot(page, "run-succeeded")
