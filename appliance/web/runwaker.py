@@ -13,9 +13,12 @@ the engine's claims and leases decide which process starts an attempt (appliance
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
 import threading
+from collections.abc import Callable
 
 import sqlite_utils
 
@@ -79,14 +82,17 @@ class RunWaker:
     def _loop(self) -> None:
         db = connect(self.home.db_path)
         try:
-            self._once(db, store.unfinished(db))            # resume: every unfinished run, once
+            self._once(db, store.unfinished)            # resume: every unfinished run, once
             while not self._stop.wait(self.poll):
-                self._once(db, due(db))
+                self._once(db, due)
         finally:
             db.close()
 
-    def _once(self, db: sqlite_utils.Database, run_ids: list[str]) -> None:
+    def _once(self, db: sqlite_utils.Database, which: Callable[[sqlite_utils.Database], list[str]]) -> None:
         try:
-            advance_each(self.home, db, run_ids)
-        except Exception:                   # never let one round stop the waker
+            advance_each(self.home, db, which(db))
+        except Exception:                   # never let one round (a busy database…) stop the waker
             log.exception("run waker")
+            with contextlib.suppress(sqlite3.Error):
+                if db.conn.in_transaction:
+                    db.execute("ROLLBACK")

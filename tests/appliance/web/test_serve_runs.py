@@ -59,3 +59,28 @@ def test_serve_resumes_an_unfinished_run_at_start(tmp_path: Path, signer: Signer
         svc.stop()
     events = json.loads(_cli(home, "audit", "log", "--json").output)
     assert [e["actor"] for e in events if e["action"] == "run.finish"] == ["stella-serve"]   # the service did it
+
+
+def test_the_waker_looks_only_at_due_runs_and_one_bad_run_holds_up_none(tmp_path: Path, signer: Signer) -> None:
+    from appliance.home import Home
+    from appliance.store.db import connect
+    from appliance.web.runwaker import advance_each, due
+
+    home = site_home(tmp_path / "site", signer)
+    for env, soak in (("dev", "1s"), ("stage", "1h")):
+        (tmp_path / f"{env}.yaml").write_text(SOAK.replace("duration: 1s", f"duration: {soak}"))
+        assert _cli(home, "workflow", "set", env, str(tmp_path / f"{env}.yaml"), user="admin").exit_code == 0
+    assert _cli(home, "promote", "web@1.0.0", "--to", "dev", "--reason", "r", user="alice").exit_code == 0
+    assert _cli(home, "promotion", "mark-deployed", "P-0001", user="dave").exit_code == 0
+    r = _cli(home, "promote", "web@1.0.0", "--to", "stage", "--reason", "r", user="alice")
+    assert r.exit_code == 0, r.output
+    runs = {r["environment"]: r["id"] for r in json.loads(_cli(home, "run", "list", "--json").output)}
+    db = connect(Home(home).db_path)
+    try:
+        time.sleep(1.2)
+        assert due(db) == [runs["dev"]]                   # the hour-long soak is not due
+        assert advance_each(Home(home), db, ["R-9999", runs["dev"]]) == ["R-9999"]
+    finally:
+        db.close()
+    assert _run(home, runs["dev"])["state"] == "succeeded"
+    assert _run(home, runs["stage"])["state"] == "running"
