@@ -1,5 +1,6 @@
-"""Deploy targets (a Docker engine + a Compose project in one environment) and the
-per-environment deploy settings (health timeout, auto-deploy on approval)."""
+"""Deploy targets (a Docker engine + a Compose project in one environment, or a Swarm
+manager's engine + a stack) and the per-environment deploy settings (health timeout,
+auto-deploy on approval)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from kit.timeutil import format_time, now
 DEFAULT_HEALTH_TIMEOUT = 120
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")     # what Compose accepts as a project name
+KINDS = ("compose", "swarm")           # docker compose up on one engine | docker stack deploy on a Swarm
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,11 @@ class Target:
     project: str
     env_file: str | None = None
     registry: str | None = None        # the appliance registry as this host reaches it (None: as configured)
+    kind: str = "compose"              # KINDS; for "swarm", docker is a manager's engine and project the stack
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "environment": self.environment, "docker": self.docker,
-                "project": self.project, "envFile": self.env_file, "registry": self.registry}
+                "project": self.project, "envFile": self.env_file, "registry": self.registry, "kind": self.kind}
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,12 @@ class DeploySettings:
                 "autoDeploy": self.auto_deploy, "deployAs": self.deploy_as}
 
 
-_COLS = "name, environment, docker, project, env_file, registry"
+_COLS = "name, environment, docker, project, env_file, registry, kind"
 
 
-def _check(name: str, docker: str, project: str) -> None:
+def _check(name: str, docker: str, project: str, kind: str = "compose") -> None:
+    if kind not in KINDS:
+        raise BadName(f"bad target kind {kind!r} ({', '.join(KINDS)})")
     if not _NAME.match(name):
         raise BadName(f"bad target name {name!r} (lowercase letters, digits, . _ -)")
     if not _PROJECT.match(project):
@@ -61,7 +66,7 @@ def _check(name: str, docker: str, project: str) -> None:
 
 def add(db: sqlite_utils.Database, target: Target, actor: str) -> Target:
     """Register a target; audited. Raises StateConflict for a taken name or engine+project."""
-    _check(target.name, target.docker, target.project)
+    _check(target.name, target.docker, target.project, target.kind)
     environments.get(db, target.environment)
     if db.execute("SELECT 1 FROM deploy_targets WHERE name = ? AND removed_at IS NULL", [target.name]).fetchone():
         raise AlreadyExists(f"target {target.name} already exists")
@@ -74,13 +79,13 @@ def add(db: sqlite_utils.Database, target: Target, actor: str) -> Target:
         # a removed target's row stays (its rollouts reference it); adding the name again revives it
         db.execute("DELETE FROM deploy_targets WHERE name = ? AND removed_at IS NOT NULL "
                    "AND NOT EXISTS (SELECT 1 FROM target_rollouts WHERE target = ?)", [target.name, target.name])
-        values = [target.environment, target.docker, target.project, target.env_file, target.registry, when, actor,
-                  target.name]
+        values = [target.environment, target.docker, target.project, target.env_file, target.registry, target.kind,
+                  when, actor, target.name]
         if not db.execute("UPDATE deploy_targets SET environment = ?, docker = ?, project = ?, env_file = ?, "
-                          "registry = ?, created_at = ?, created_by = ?, removed_at = NULL WHERE name = ?",
+                          "registry = ?, kind = ?, created_at = ?, created_by = ?, removed_at = NULL WHERE name = ?",
                           values).rowcount:
-            db.execute(f"INSERT INTO deploy_targets ({_COLS}, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       [target.name, *values[:-1]])
+            db.execute(f"INSERT INTO deploy_targets ({_COLS}, created_at, created_by) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [target.name, *values[:-1]])
         audit.append(db, actor, "target.add", target.to_dict(), when)
     return target
 
