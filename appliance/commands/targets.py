@@ -19,8 +19,11 @@ def target() -> None:
 @target.command("add")
 @click.argument("name")
 @click.option("--env", "env_name", required=True, help="The environment it belongs to.")
-@click.option("--docker", "docker_url", required=True, help="The engine: unix:///var/run/docker.sock, tcp://…")
-@click.option("--project", default=None, help="Compose project name (default: the target name).")
+@click.option("--docker", "docker_url", default=None, help="The engine: unix:///var/run/docker.sock, tcp://…")
+@click.option("--swarm", "swarm_url", default=None, metavar="URL",
+              help="Instead of --docker: a Swarm manager's engine; the release is deployed as a stack "
+                   "(docker stack deploy; --project names the stack).")
+@click.option("--project", default=None, help="Compose project (or Swarm stack) name (default: the target name).")
 @click.option("--env-file", default=None, type=click.Path(dir_okay=False),
               help="File on the appliance with the values of ${VAR} references (compose --env-file).")
 @click.option("--registry", default=None, metavar="HOST:PORT",
@@ -28,19 +31,22 @@ def target() -> None:
 @as_option
 @home_option
 @json_option
-def add(name: str, env_name: str, docker_url: str, project: str | None, env_file: str | None,
-        registry: str | None, as_user: str | None, home: str | None, as_json: bool) -> None:
+def add(name: str, env_name: str, docker_url: str | None, swarm_url: str | None, project: str | None,
+        env_file: str | None, registry: str | None, as_user: str | None, home: str | None, as_json: bool) -> None:
     """Register a target (admin role)."""
+    if (docker_url is None) == (swarm_url is None):
+        raise click.UsageError("give the target's engine: --docker URL, or --swarm URL for a Swarm manager")
     with handle_errors("stella target add"), opened(home) as (_h, db):
         actor = users.acting(db, as_user, "admin")
         from pathlib import Path
         path = str(Path(env_file).absolute()) if env_file else None
-        t = store.add(db, store.Target(name, env_name, docker_url, project or name.replace(".", "-"), path,
-                                       registry), actor.name)
+        t = store.add(db, store.Target(name, env_name, str(docker_url or swarm_url), project or name.replace(".", "-"),
+                                       path, registry, kind="swarm" if swarm_url else "compose"), actor.name)
         if as_json:
             emit_json(t.to_dict())
         else:
-            click.echo(f"target {t.name} ({t.environment}): {t.docker}, project {t.project}")
+            click.echo(f"target {t.name} ({t.environment}): {t.docker}, "
+                       + (f"swarm stack {t.project}" if t.kind == "swarm" else f"project {t.project}"))
 
 
 @target.command("list")
@@ -59,7 +65,8 @@ def list_(env_name: str | None, home: str | None, as_json: bool) -> None:
             emit_json([t.to_dict() for t in found])
             return
         for t in found:
-            click.echo(f"{t.name:<20} {t.environment:<8} {t.docker}  project {t.project}"
+            click.echo(f"{t.name:<20} {t.environment:<8} {t.docker}  "
+                       f"{'swarm stack' if t.kind == 'swarm' else 'project'} {t.project}"
                        f"{'  env-file ' + t.env_file if t.env_file else ''}")
 
 
