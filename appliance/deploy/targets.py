@@ -4,6 +4,7 @@ auto-deploy on approval)."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,8 @@ from kit.timeutil import format_time, now
 DEFAULT_HEALTH_TIMEOUT = 120
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")     # what Compose accepts as a project name
-KINDS = ("compose", "swarm")           # docker compose up on one engine | docker stack deploy on a Swarm
+KINDS = ("compose", "swarm", "agents")   # docker compose up on one engine | docker stack deploy on a Swarm |
+                                         # compose up on every host an agent label selector picks (agenthost.py)
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,33 @@ class Target:
     env_file: str | None = None
     registry: str | None = None        # the appliance registry as this host reaches it (None: as configured)
     kind: str = "compose"              # KINDS; for "swarm", docker is a manager's engine and project the stack
+    # kind "agents" (docs/deploy.md "Agent targets"): every ready agent carrying these labels is one
+    # host of the target; ``docker`` is then "agents:" + the selector, no engine the appliance dials
+    agent_labels: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.agent_labels or ())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "environment": self.environment, "docker": self.docker,
-                "project": self.project, "envFile": self.env_file, "registry": self.registry, "kind": self.kind}
+        doc: dict[str, Any] = {"name": self.name, "environment": self.environment, "docker": self.docker,
+                               "project": self.project, "envFile": self.env_file, "registry": self.registry,
+                               "kind": self.kind}
+        if self.kind == "agents":
+            doc["agentLabels"] = self.labels
+        return doc
+
+
+def agent_selector(labels: dict[str, str]) -> str:
+    """What an agent target keeps in ``docker``: ``agents:role=web,site=berlin`` (sorted)."""
+    return "agents:" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def agent_target(name: str, environment: str, labels: dict[str, str], project: str, env_file: str | None = None,
+                 registry: str | None = None) -> Target:
+    """A target deployed through every ready agent carrying *labels* (kind ``agents``)."""
+    return Target(name, environment, agent_selector(labels), project, env_file, registry, "agents",
+                  tuple(sorted(labels.items())))
 
 
 @dataclass(frozen=True)
@@ -50,7 +75,12 @@ class DeploySettings:
                 "autoDeploy": self.auto_deploy, "deployAs": self.deploy_as}
 
 
-_COLS = "name, environment, docker, project, env_file, registry, kind"
+_COLS = "name, environment, docker, project, env_file, registry, kind, agent_labels"
+
+
+def _target(row: tuple[Any, ...]) -> Target:
+    labels = tuple(sorted(json.loads(row[7]).items())) if row[7] is not None else None
+    return Target(row[0], row[1], row[2], row[3], row[4], row[5], row[6], labels)
 
 
 def _check(name: str, docker: str, project: str, kind: str = "compose") -> None:
@@ -60,7 +90,10 @@ def _check(name: str, docker: str, project: str, kind: str = "compose") -> None:
         raise BadName(f"bad target name {name!r} (lowercase letters, digits, . _ -)")
     if not _PROJECT.match(project):
         raise BadName(f"bad compose project {project!r} (lowercase letters, digits, _ -)")
-    if not docker.startswith(("unix://", "tcp://", "ssh://")):
+    if kind == "agents":
+        if not docker.startswith("agents:") or docker == "agents:":
+            raise BadDockerURL(f"target {name}: an agent target needs --agent-labels KEY=VALUE,…")
+    elif not docker.startswith(("unix://", "tcp://", "ssh://")):
         raise BadDockerURL(f"bad docker URL {docker!r} (unix:///path, tcp://host:port or ssh://…)")
 
 
@@ -79,13 +112,14 @@ def add(db: sqlite_utils.Database, target: Target, actor: str) -> Target:
         # a removed target's row stays (its rollouts reference it); adding the name again revives it
         db.execute("DELETE FROM deploy_targets WHERE name = ? AND removed_at IS NOT NULL "
                    "AND NOT EXISTS (SELECT 1 FROM target_rollouts WHERE target = ?)", [target.name, target.name])
+        selector = json.dumps(target.labels, sort_keys=True) if target.agent_labels is not None else None
         values = [target.environment, target.docker, target.project, target.env_file, target.registry, target.kind,
-                  when, actor, target.name]
+                  selector, when, actor, target.name]
         if not db.execute("UPDATE deploy_targets SET environment = ?, docker = ?, project = ?, env_file = ?, "
-                          "registry = ?, kind = ?, created_at = ?, created_by = ?, removed_at = NULL WHERE name = ?",
-                          values).rowcount:
+                          "registry = ?, kind = ?, agent_labels = ?, created_at = ?, created_by = ?, "
+                          "removed_at = NULL WHERE name = ?", values).rowcount:
             db.execute(f"INSERT INTO deploy_targets ({_COLS}, created_at, created_by) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [target.name, *values[:-1]])
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [target.name, *values[:-1]])
         audit.append(db, actor, "target.add", target.to_dict(), when)
     return target
 
@@ -102,7 +136,7 @@ def get(db: sqlite_utils.Database, name: str) -> Target:
     row = db.execute(f"SELECT {_COLS} FROM deploy_targets WHERE name = ? AND removed_at IS NULL", [name]).fetchone()
     if row is None:
         raise UnknownTarget(f"unknown target {name!r} (stella target list)")
-    return Target(*row)
+    return _target(row)
 
 
 def listing(db: sqlite_utils.Database, environment: str | None = None) -> list[Target]:
@@ -111,7 +145,7 @@ def listing(db: sqlite_utils.Database, environment: str | None = None) -> list[T
     if environment:
         sql += " AND environment = ?"
         args.append(environment)
-    return [Target(*r) for r in db.execute(sql + " ORDER BY name", args)]
+    return [_target(r) for r in db.execute(sql + " ORDER BY name", args)]
 
 
 def settings(db: sqlite_utils.Database, environment: str) -> DeploySettings:
