@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -60,9 +61,16 @@ def show(run_id: str, home: str | None, as_json: bool) -> None:
             if s["message"]:
                 click.echo(f"    {s['message']}")
             if s["outputs"]:
-                click.echo(f"    outputs: {', '.join(f'{k}={v}' for k, v in sorted(s['outputs'].items()))}"[:400])
+                shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(s["outputs"].items()))
+                click.echo(f"    outputs: {shown}")
             for line in s["logTail"].splitlines()[-5:]:
                 click.echo(f"    | {line}")
+
+
+def _short(value: object, width: int = 60) -> str:
+    """One output on one line: JSON, cut at *width* characters (the whole is in --json)."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 @run.command("logs")
