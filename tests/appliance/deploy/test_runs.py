@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.appliance.deploy.conftest import Site
 from tests.appliance.deploy.site import Rel, free_port, web
 from tests.appliance.helpers import stella_proc
@@ -427,3 +429,34 @@ def test_the_deploy_step_rolls_out_with_its_strategy(site: Site, tmp_path: Path)
     doc = show(site, only_run(site))
     assert doc["run"]["state"] == "succeeded"
     assert next(s for s in doc["steps"] if s["id"] == "deploy")["outputs"]["changed"] == ["dev-1", "dev-2", "dev-3"]
+
+
+@pytest.mark.parametrize("point", ["run-acted:smoke", "run-acting:tell", "run-acted:tell"])
+def test_sigkill_at_a_step_boundary_then_resume_finishes_once(site: Site, point: str) -> None:
+    port = free_port()
+    site.import_([Rel("shop", "1.0.0", {"web": web(port)}, {"web": "shop web 1"})])
+    site.target("dev-1")
+    set_template(site, "dev", SMOKE.replace("PORT", str(port)).replace("DEADLINE", "20s")
+                 .replace("duration: 2s", "duration: 1s"))
+    p = site.promote("shop@1.0.0")
+    run_id = only_run(site)
+    proc = stella_proc("deploy", p, "--as", "dave", home=site.home, env={"STELLA_TEST_PAUSE_AT": point})
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    _kill_when(proc, lambda: True)
+    assert line.strip() == f"stella-test-pause: {point}"
+    step = point.split(":")[1]
+    assert _step_status(site.home, run_id, step) == "running"     # killed before its end was recorded
+    r = site.run("run", "resume", run_id, user="alice")
+    assert r.exit_code == 0, r.output
+    doc = show(site, run_id)
+    assert doc["run"]["state"] == "succeeded", doc
+    # one attempt per step: the step the process died in ran again under the same attempt
+    assert sorted((a["step"], a["attempt"]) for a in doc["attempts"]) == sorted(
+        (s, 1) for s in ("gates", "approval", "deploy", "smoke", "soak", "tell"))
+    db = sqlite3.connect(site.home / "stella.db")
+    try:
+        assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM deployments").fetchone()[0] == 1
+    finally:
+        db.close()
