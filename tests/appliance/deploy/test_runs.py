@@ -460,3 +460,47 @@ def test_sigkill_at_a_step_boundary_then_resume_finishes_once(site: Site, point:
         assert db.execute("SELECT count(*) FROM deployments").fetchone()[0] == 1
     finally:
         db.close()
+
+
+NOTIFY = """\
+schema: stella/workflow/v1
+name: dev-notify
+steps:
+  - {id: gates, uses: gate}
+  - {id: tell, uses: notify, needs: [gates], with: {message: "requested", severity: warning, webhook: HOOK}}
+"""
+
+
+def test_notify_posts_only_to_a_webhook_the_admin_allowed(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    import http.server
+    import threading
+    got: list[dict[str, Any]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:           # noqa: N802 (the stdlib's name)
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("STELLA_WEBHOOKS", f"ops=http://127.0.0.1:{server.server_port}/hook")
+        site.import_([Rel("shop", "1.0.0", {"web": web(free_port())}, {"web": "shop web 1"}),
+                      Rel("shop", "1.1.0", {"web": web(free_port())}, {"web": "shop web 1.1"})])
+        set_template(site, "dev", NOTIFY.replace("HOOK", "ops"))
+        site.promote("shop@1.0.0")
+        doc = show(site, only_run(site))
+        assert statuses(doc)["tell"] == "succeeded"
+        assert len(got) == 1 and got[0]["message"] == "requested" and got[0]["run"] == doc["run"]["id"]
+        set_template(site, "dev", NOTIFY.replace("HOOK", "elsewhere"))
+        site.promote("shop@1.1.0")
+        doc = show(site, only_run(site))
+        tell = next(s for s in doc["steps"] if s["id"] == "tell")
+        assert tell["status"] == "failed" and "not one the admin allowed" in tell["message"]
+        assert len(got) == 1
+    finally:
+        server.shutdown()
