@@ -77,6 +77,9 @@ def _sticker(c: Any, home: Home, project: str, refs: list[str]) -> StickerState:
 def drift(home: Home, db: sqlite_utils.Database, t: targets.Target) -> TargetDrift:
     """Compare one target with its current rollout (raises EngineDown when it does not answer)."""
     cur = records.current(db, t.name)
+    if t.kind == "swarm":
+        from appliance.deploy import swarm  # imports this module
+        return swarm.drift(home, t, cur)
     project = str(cur.detail.get("project") or t.project) if cur else t.project   # blue-green: the live colour's
     with engine.client(t.docker, f"target {t.name}") as c:
         seen = engine.observe(c, project)

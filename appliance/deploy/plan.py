@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from appliance import releases
-from appliance.deploy import engine
+from appliance.deploy import engine, targets
 from appliance.deploy.targets import Target
 from appliance.errors import NoComposeTemplate, NoTargets, RegistryDown, RegistryError
 from appliance.home import Home
@@ -23,6 +23,7 @@ from appliance.registry.mediatypes import ACCEPT
 from appliance.store.blobs import BlobStore
 from kit.deploy.lockfile import LockIdentity, PinnedImage, render_lock
 from kit.deploy.pins import pin_services
+from kit.deploy.stack import stack_template
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ def pins(home: Home, db: sqlite_utils.Database, info: ReleaseInfo, target: Targe
 def render(home: Home, db: sqlite_utils.Database, info: ReleaseInfo, target: Target, environment: str,
            deployment: str) -> bytes:
     who = LockIdentity(info.ref, environment, deployment, target.name, target.project)
+    if target.kind == "swarm":     # a stack file: update/rollback config from the environment's health timeout
+        template = stack_template(info.template, targets.settings(db, environment).health_timeout)
+        return render_lock(template, pins(home, db, info, target), who, named=False)
     return render_lock(info.template, pins(home, db, info, target), who)
 
 

@@ -114,6 +114,9 @@ def wait_healthy(c: docker.DockerClient, t: Target, doc: dict[str, Any], lock_he
 
 def apply(home: Home, job: Job) -> Result:
     """Pull, ``up --detach``, wait for health within the environment's timeout, read back digests."""
+    if job.target.kind == "swarm":
+        from appliance.deploy import swarm  # imports this module
+        return swarm.apply(home, job)
     t, res = job.target, Result()
     started = time.monotonic()
     try:
@@ -147,6 +150,9 @@ def apply(home: Home, job: Job) -> Result:
 
 def restore(home: Home, t: Target, previous: Rollout | None, timeout: int) -> dict[str, Any]:
     """Put the target back: the previous lock file (and its sticker), or nothing at all."""
+    if t.kind == "swarm":
+        from appliance.deploy import swarm
+        return swarm.restore(home, t, previous, timeout)
     started = time.monotonic()
     facts: dict[str, Any] = {"target": t.name}
     try:

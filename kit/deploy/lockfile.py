@@ -127,7 +127,8 @@ def lock_digest(doc: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.dumps(_plain(body))).hexdigest()
 
 
-def render_lock(template: bytes | str, images: Mapping[str, PinnedImage], who: LockIdentity) -> bytes:
+def render_lock(template: bytes | str, images: Mapping[str, PinnedImage], who: LockIdentity,
+                named: bool = True) -> bytes:
     """Render the lock file for one (release, environment, target).
 
     Every template service must have a pinned image (a compose service is a release
@@ -135,6 +136,9 @@ def render_lock(template: bytes | str, images: Mapping[str, PinnedImage], who: L
     stella labels are set, and an ``x-stella`` block names release, environment,
     deployment, target and the self-digest. ``${VAR}`` references are kept as written:
     values come from the target's env file at deploy time, never from the lock file.
+
+    *named* False leaves out the top-level ``name`` (a Swarm stack file refuses it; the
+    stack's name is given to ``docker stack deploy``).
 
     Raises:
         LockError: a service with no image in the release, or a malformed template.
@@ -154,7 +158,7 @@ def render_lock(template: bytes | str, images: Mapping[str, PinnedImage], who: L
                        "stella.deployment.id": who.deployment})
         services[name] = {**body, "image": pinned.reference, "labels": dict(sorted(labels.items()))}
     out = {k: v for k, v in doc.items() if k not in ("services", "x-stella", "version")}
-    out.update({"name": who.project, "services": services})
+    out.update({"name": who.project, "services": services} if named else {"services": services})
     out["x-stella"] = {"release": who.release, "environment": who.environment, "deployment": who.deployment,
                        "target": who.target, "lockDigest": lock_digest(out)}
     return _dump(out, images)
