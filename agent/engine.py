@@ -35,6 +35,7 @@ from kit.deploy.sticker import STICKER_NAME
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 STICKER_DIR = "/stella"
 TRANSPORT = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
@@ -66,11 +67,13 @@ def containers(c: docker.DockerClient, project: str) -> list[dict[str, Any]]:
         except docker.errors.ImageNotFound:
             digests = []
         labels = attrs.get("Config", {}).get("Labels") or {}
+        # the labels the appliance compares (its stella.* labels, Compose's config hash), not the image's others
+        kept = {k: str(v) for k, v in labels.items() if k.startswith("stella.") or k == CONFIG_HASH_LABEL}
         out.append({"name": ctr.name or "", "service": labels.get(SERVICE_LABEL, ""),
                     "state": str(state.get("Status", "unknown")),
                     "health": (state.get("Health") or {}).get("Status"),
                     "image": str(attrs.get("Config", {}).get("Image", "")), "imageId": image_id,
-                    "digests": digests})
+                    "digests": digests, "labels": kept})
     return sorted(out, key=lambda x: str(x["name"]))
 
 

@@ -27,14 +27,19 @@ def echo_report(report: outcome.Report) -> None:
                    f"{' in ' + str(timing['total']) + ' ms' if 'total' in timing else ''}"
                    f"{' — ' + t['error'] if t.get('error') else ''}")
         for s in t.get("services", []):
-            click.echo(f"    {s['service']:<16} {s.get('state', '-'):<8} {s.get('health') or '-':<9} "
+            host = f"[{s['host']}] " if "host" in s else ""     # an agent target: the host (agent)
+            click.echo(f"    {host}{s['service']:<16} {s.get('state', '-'):<8} {s.get('health') or '-':<9} "
                        f"{(s.get('digests') or ['-'])[0][:19]}{'' if s['ok'] else '  ' + '; '.join(s['problems'])}")
         back = t.get("rollback")
         if back and back.get("action") != "none":
             what = {"reapplied": f"rolled back to {back.get('release')} ({back.get('deployment')})",
-                    "removed": back.get("note", "stack removed"),
+                    "removed": back.get("note", "stack removed"), "left": back.get("note", "left"),
                     "failed": "ROLLBACK FAILED"}.get(back["action"], back["action"])
             click.echo(f"    rollback: {what}{'' if back.get('ok') else ' — NOT healthy: ' + str(back.get('error'))}")
+            for h in back.get("hosts") or []:       # an agent target: each host it went back on, or why not
+                bad = "" if h.get("ok") else " — " + str(h.get("error"))
+                click.echo(f"      host {h['agent']}: {h.get('action')}{bad}"
+                           f"{' (deploy ' + h['lease'] + ')' if h.get('lease') else ''}")
     click.echo(f"  evidence: {report.packet_type} packet sha256:{report.packet}")
 
 

@@ -23,6 +23,9 @@ def target() -> None:
 @click.option("--swarm", "swarm_url", default=None, metavar="URL",
               help="Instead of --docker: a Swarm manager's engine; the release is deployed as a stack "
                    "(docker stack deploy; --project names the stack).")
+@click.option("--agent-labels", default=None, metavar="KEY=VALUE,…",
+              help="Instead of --docker: every ready agent carrying these labels is a host of the target "
+                   "(stella-agent on each host); --env-file is then a file on each host.")
 @click.option("--project", default=None, help="Compose project (or Swarm stack) name (default: the target name).")
 @click.option("--env-file", default=None, type=click.Path(dir_okay=False),
               help="File on the appliance with the values of ${VAR} references (compose --env-file).")
@@ -31,17 +34,26 @@ def target() -> None:
 @as_option
 @home_option
 @json_option
-def add(name: str, env_name: str, docker_url: str | None, swarm_url: str | None, project: str | None,
-        env_file: str | None, registry: str | None, as_user: str | None, home: str | None, as_json: bool) -> None:
+def add(name: str, env_name: str, docker_url: str | None, swarm_url: str | None, agent_labels: str | None,
+        project: str | None, env_file: str | None, registry: str | None, as_user: str | None, home: str | None,
+        as_json: bool) -> None:
     """Register a target (admin role)."""
-    if (docker_url is None) == (swarm_url is None):
-        raise click.UsageError("give the target's engine: --docker URL, or --swarm URL for a Swarm manager")
+    if [docker_url, swarm_url, agent_labels].count(None) != 2:
+        raise click.UsageError("give the target's engine: --docker URL, --swarm URL for a Swarm manager, "
+                               "or --agent-labels KEY=VALUE,… for the hosts of agents")
     with handle_errors("stella target add"), opened(home) as (_h, db):
         actor = users.acting(db, as_user, "admin")
         from pathlib import Path
         path = str(Path(env_file).absolute()) if env_file else None
-        t = store.add(db, store.Target(name, env_name, str(docker_url or swarm_url), project or name.replace(".", "-"),
-                                       path, registry, kind="swarm" if swarm_url else "compose"), actor.name)
+        if agent_labels is not None:
+            from appliance.agents.tokens import parse_labels
+            # an agent target's env file is a file on each host (relative: to the agent's project folder)
+            t = store.agent_target(name, env_name, parse_labels(agent_labels), project or name.replace(".", "-"),
+                                   env_file, registry)
+        else:
+            t = store.Target(name, env_name, str(docker_url or swarm_url), project or name.replace(".", "-"),
+                             path, registry, kind="swarm" if swarm_url else "compose")
+        t = store.add(db, t, actor.name)
         if as_json:
             emit_json(t.to_dict())
         else:
@@ -61,13 +73,20 @@ def list_(env_name: str | None, home: str | None, as_json: bool) -> None:
         found = store.listing(db, env_name)
         if not found and not as_json:
             click.echo("no targets (stella target add NAME --env ENV --docker URL)")
+        from appliance.deploy import agenthost
+        hosts = {t.name: agenthost.describe(db, t) for t in found if t.kind == "agents"}
         if as_json:
-            emit_json([t.to_dict() for t in found])
+            emit_json([{**t.to_dict(), **({"agents": hosts[t.name]} if t.name in hosts else {})} for t in found])
             return
         for t in found:
             click.echo(f"{t.name:<20} {t.environment:<8} {t.docker}  "
                        f"{'swarm stack' if t.kind == 'swarm' else 'project'} {t.project}"
-                       f"{'  env-file ' + t.env_file if t.env_file else ''}")
+                       f"{'  env-file ' + t.env_file if t.env_file else ''}"
+                       + (f"  agents: {_agents(hosts[t.name])}" if t.name in hosts else ""))
+
+
+def _agents(found: list[dict[str, object]]) -> str:
+    return ", ".join(f"{a['agent']} ({a['state']})" for a in found) or "none selected"
 
 
 @target.command("show")
@@ -78,11 +97,17 @@ def show(name: str, home: str | None, as_json: bool) -> None:
     """One target: its engine and project, the release running there and, for blue-green, the live colour."""
     from appliance.deploy import bluegreen
     with handle_errors("stella target show"), opened(home) as (_h, db):
-        doc = bluegreen.describe(db, store.get(db, name))
+        t = store.get(db, name)
+        doc = bluegreen.describe(db, t)
+        if t.kind == "agents":          # the hosts it selects now, with their state
+            from appliance.deploy import agenthost
+            doc["agents"] = agenthost.describe(db, t)
         if as_json:
             emit_json(doc)
             return
         click.echo(f"target {doc['name']} ({doc['environment']}): {doc['docker']}, project {doc['project']}")
+        if "agents" in doc:
+            click.echo(f"agents: {_agents(doc['agents'])}")
         if doc["release"] is None:
             click.echo("nothing deployed yet")
         else:

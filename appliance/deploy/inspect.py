@@ -32,6 +32,8 @@ def whereis(db: sqlite_utils.Database, name: str | None = None) -> list[dict[str
                     "deployedAt": cur.finished_at, "lockSha256": cur.lock_sha256,
                     "services": {s: {"image": v["image"], "digest": v["labels"]["stella.digest"]}
                                  for s, v in sorted(services.items())}})
+        if "hosts" in cur.detail:       # an agent target: the hosts (agents) it was deployed to
+            out[-1]["hosts"] = [h.get("agent") for h in cur.detail["hosts"]]
     return sorted(out, key=lambda d: (d["environment"], d["target"]))
 
 
@@ -80,6 +82,9 @@ def drift(home: Home, db: sqlite_utils.Database, t: targets.Target) -> TargetDri
     if t.kind == "swarm":
         from appliance.deploy import swarm  # imports this module
         return swarm.drift(home, t, cur)
+    if t.kind == "agents":
+        from appliance.deploy import agenthost  # imports this module
+        return agenthost.drift(home, db, t, cur)
     project = str(cur.detail.get("project") or t.project) if cur else t.project   # blue-green: the live colour's
     with engine.client(t.docker, f"target {t.name}") as c:
         seen = engine.observe(c, project)

@@ -61,9 +61,13 @@ def succeed(home: Home, db: sqlite_utils.Database, info: plan.ReleaseInfo, repor
     facts = []
     for job in jobs:
         data = sealing.sticker(home, info, dep, job.target, job.lock_hex)
-        with engine.client(job.target.docker, f"target {job.target.name}") as c:
-            engine.write_sticker(c, job.target.project, data, job.refs)
         res = results[job.target.name]
+        if job.target.kind == "agents":         # on each host, through its agent
+            from appliance.deploy import agenthost
+            agenthost.write_stickers(home, job, agenthost.hosts_of(res), data)
+        else:
+            with engine.client(job.target.docker, f"target {job.target.name}") as c:
+                engine.write_sticker(c, job.target.project, data, job.refs)
         records.finish(db, report.deployment, job.target.name, "deployed",
                        {**res.to_dict(), **more.get(job.target.name, {})}, sticker=data)
         facts.append({**_target_facts(job, res, data, None), **more.get(job.target.name, {})})
@@ -89,7 +93,7 @@ def fail(home: Home, db: sqlite_utils.Database, report: Report, jobs: list[rollo
             errors.append(res.error)
         if res.touched:
             previous = records.current(db, job.target.name, exclude=report.deployment)
-            back = rollout.restore(home, job.target, previous, job.timeout)
+            back = rollout.restore(home, job.target, previous, job.timeout, report.deployment)
         else:
             back = {"target": job.target.name, "action": "none", "ok": True,
                     "note": "nothing was changed on this target"}
@@ -109,7 +113,10 @@ def fail(home: Home, db: sqlite_utils.Database, report: Report, jobs: list[rollo
 
 def _target_facts(job: rollout.Job, res: rollout.Result, sticker: bytes | None,
                   back: dict[str, Any] | None) -> dict[str, Any]:
-    return {"target": job.target.name, "docker": job.target.docker, "project": job.target.project,
-            "lockFile": job.lock.decode("utf-8"), "lockSha256": job.lock_hex, "sticker": sealing.sticker_doc(sticker),
-            "ok": res.ok, "error": res.error, "services": res.services, "timingsMs": res.timings_ms,
-            "rollback": back}
+    facts = {"target": job.target.name, "docker": job.target.docker, "project": job.target.project,
+             "lockFile": job.lock.decode("utf-8"), "lockSha256": job.lock_hex, "sticker": sealing.sticker_doc(sticker),
+             "ok": res.ok, "error": res.error, "services": res.services, "timingsMs": res.timings_ms,
+             "rollback": back}
+    if res.hosts is not None:       # an agent target: each host (agent) by name, what it ran, its task
+        facts["hosts"] = res.hosts
+    return facts

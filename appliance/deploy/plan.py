@@ -170,5 +170,9 @@ def preflight(home: Home, db: sqlite_utils.Database, info: ReleaseInfo, environm
         render(home, db, info, t, environment, "D-check")      # pins every service first, then renders
     seed_release(home, db, info)
     for t in targets:
+        if t.kind == "agents":      # every host it selects ready (AgentDown), no engine to dial
+            from appliance.deploy import agenthost
+            agenthost.preflight(db, t)
+            continue
         with engine.client(t.docker, f"target {t.name}"):
             pass

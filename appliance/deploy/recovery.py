@@ -30,6 +30,9 @@ def recover(home: Home, db: sqlite_utils.Database, actor: str) -> list[Report]:
 
 
 def _settled(home: Home, job: rollout.Job) -> rollout.Result:
+    if job.target.kind == "agents":
+        from appliance.deploy import agenthost
+        return agenthost.settled(home, job)
     res = rollout.Result(touched=True)
     try:
         with engine.client(job.target.docker, f"target {job.target.name}") as c:

@@ -54,10 +54,14 @@ class Result:
     config_hashes: dict[str, str] = field(default_factory=dict)
     pulled: list[str] = field(default_factory=list)
     touched: bool = False              # compose ran: the target may have changed
+    hosts: list[dict[str, Any]] | None = None     # an agent target: each host (agent) and what it did there
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "error": self.error, "services": self.services, "timingsMs": self.timings_ms,
-                "configHashes": self.config_hashes, "pulled": self.pulled}
+        doc = {"ok": self.ok, "error": self.error, "services": self.services, "timingsMs": self.timings_ms,
+               "configHashes": self.config_hashes, "pulled": self.pulled}
+        if self.hosts is not None:          # additive: an engine target's record is unchanged
+            doc["hosts"] = self.hosts
+        return doc
 
 
 def working_lock(home: Home, target: str) -> Path:
@@ -117,6 +121,9 @@ def apply(home: Home, job: Job) -> Result:
     if job.target.kind == "swarm":
         from appliance.deploy import swarm  # imports this module
         return swarm.apply(home, job)
+    if job.target.kind == "agents":         # every host through its agent's tasks
+        from appliance.deploy import agenthost
+        return agenthost.apply(home, job)
     t, res = job.target, Result()
     started = time.monotonic()
     try:
@@ -148,8 +155,13 @@ def apply(home: Home, job: Job) -> Result:
     return res
 
 
-def restore(home: Home, t: Target, previous: Rollout | None, timeout: int) -> dict[str, Any]:
-    """Put the target back: the previous lock file (and its sticker), or nothing at all."""
+def restore(home: Home, t: Target, previous: Rollout | None, timeout: int,
+            deployment: str | None = None) -> dict[str, Any]:
+    """Put the target back: the previous lock file (and its sticker), or nothing at all
+    (*deployment*: the one being undone; an agent target needs it to find the hosts it touched)."""
+    if t.kind == "agents" and deployment is not None:
+        from appliance.deploy import agenthost
+        return agenthost.restore(home, t, deployment, previous, timeout)
     if t.kind == "swarm":
         from appliance.deploy import swarm
         return swarm.restore(home, t, previous, timeout)

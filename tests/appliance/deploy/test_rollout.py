@@ -1,14 +1,32 @@
-"""Deploy v1 (healthy) → v2 whose healthcheck fails → v1 runs again, same digests."""
+"""Deploy v1 (healthy) → v2 whose healthcheck fails → v1 runs again, same digests — on a local
+target (the appliance drives the engine) and on an agent target (``--agent-labels``: the same
+engine driven by a ``stella-agent`` through leased tasks)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from tests.appliance.deploy.agents import AgentSite, agent_site
 from tests.appliance.deploy.conftest import Site
 from tests.appliance.deploy.site import Rel, free_port, web
+
+
+@pytest.fixture(params=["local", "agent"])
+def site(request: pytest.FixtureRequest, site: Site, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    """The deploy site, with its targets local or behind agents."""
+    if request.param == "local":
+        yield site
+        return
+    agents = agent_site(site, monkeypatch)
+    try:
+        yield agents
+    finally:
+        agents.stop()
 
 
 def _running_digests(site: Site, project: str) -> dict[str, tuple[str, ...]]:
@@ -54,6 +72,11 @@ def test_failed_health_rolls_back_to_v1(site: Site, tmp_path: Path) -> None:
     assert exported.read_bytes() == packet.read_bytes()
     event = json.loads(__import__("base64").b64decode(json.loads(packet.read_bytes())["payload"]))["event"]
     assert event["targets"][0]["rollback"]["action"] == "reapplied" and "x-stella" in event["targets"][0]["lockFile"]
+    if isinstance(site, AgentSite):     # the evidence names the host, and it was rolled back through its agent
+        assert [h["agent"] for h in event["targets"][0]["hosts"]] == ["dev-1-host"]
+        assert [(h["agent"], h["action"], h["ok"]) for h in event["targets"][0]["rollback"]["hosts"]] == [
+            ("dev-1-host", "reapplied", True)]
+        assert {s["host"] for s in event["targets"][0]["services"]} == {"dev-1-host"}
 
 
 def test_rollback_command_redeploys_previous(site: Site) -> None:
