@@ -89,7 +89,8 @@ def _run_deploy(home: Home, db: sqlite_utils.Database, job: jobs.Job, report: Re
     from appliance.deploy.errors import DeployFailed
     from appliance.runs import deploying
     report(0.1, f"deploying {job.params['promotion']} to {job.environment}")
-    result = deploying.deploy(home, db, job.params["promotion"], users.get(db, job.created_by), progress=_steps(db, job))
+    result = deploying.deploy(home, db, job.params["promotion"], users.get(db, job.created_by),
+                              progress=_steps(db, job))
     if not result.ok:
         raise _Failed(DeployFailed(result.message), result.to_dict())
     return result.to_dict()
