@@ -238,19 +238,13 @@ def _failed_now(every: list[dict[str, Any]], doc: dict[str, Any], stack: str,
     return out
 
 
-def _verdict(services: list[ServiceState], diffs: list[Difference], failed: list[Difference]) -> str:
-    """ok | wait | fail."""
-    if failed:
-        return "fail"
-    if not diffs:
-        return "ok"
+def _decisive(services: list[ServiceState], diffs: list[Difference], failed: list[Difference]) -> list[Difference]:
+    """What waiting cannot mend: a task of this run that failed, a paused or rolled-back
+    update, a missing or extra service. Empty: keep waiting (an update in progress, tasks
+    starting, old tasks with the old digest and labels still going) unless nothing differs."""
     updates = {s.name: s.update for s in services}
-    for d in diffs:
-        if d.kind == "update-state" and updates.get(d.service) in UPDATE_FAILED:
-            return "fail"
-        if d.kind in ("missing", "extra"):
-            return "fail"
-    return "wait"          # updating, tasks starting, old tasks (old digest, old labels) still going
+    return failed + [d for d in diffs if d.kind in ("missing", "extra")
+                     or (d.kind == "update-state" and updates.get(d.service) in UPDATE_FAILED)]
 
 
 def wait_converged(c: docker.DockerClient, t: Target, doc: dict[str, Any], lock_hex: str, timeout: float,
@@ -262,9 +256,9 @@ def wait_converged(c: docker.DockerClient, t: Target, doc: dict[str, Any], lock_
         services, nodes, every = look(c, t.project)
         diffs = differences(t.project, doc, lock_hex, services, nodes, mine)
         failed = _failed_now(every, doc, t.project, start)
-        decided = _verdict(services, diffs, failed)
-        if decided != "wait":
-            return services, nodes, failed + diffs if decided == "fail" else diffs
+        decisive = _decisive(services, diffs, failed)
+        if decisive or not diffs:
+            return services, nodes, decisive
         if time.monotonic() >= deadline:
             return services, nodes, [Difference(d.service, d.kind, f"{d.detail} after {timeout:g} s (the "
                                                 "environment's health timeout)") for d in diffs]

@@ -118,7 +118,8 @@ def test_swarm_stack_converges_and_a_failing_node_rolls_the_whole_stack_back(
     p2 = site.promote("shop@2.0.0")
     r = site.run("deploy", p2, "--evidence", str(packet), user="dave")
     assert r.exit_code == 1, r.output
-    assert "web task-failed" in r.output or "web update-state" in r.output, r.output
+    assert "web task-failed" in r.output and "unhealthy container" in r.output, r.output
+    assert "api" not in r.output.split("stella deploy: error:")[1], r.output     # only what failed is named
     running = _running(swarm)
     assert {n: s["digests"] for n, s in running.items()} == {n: [d] for n, d in v1.items()}, running
     assert running["web"]["nodes"] == 3 and running["api"]["update"] == "completed"
