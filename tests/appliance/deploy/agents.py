@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,18 @@ def agent_site(site: Site, monkeypatch: pytest.MonkeyPatch) -> AgentSite:
     out = AgentSite(**fields)
     out.service = start_service(site.home, env=TIMING)
     return out
+
+
+@pytest.fixture(params=["local", "agent"], name="site")
+def local_and_agent_site(request: pytest.FixtureRequest, site: Site,
+                         monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    """``site`` with its targets local or behind agents: import this fixture into a test module
+    (``from tests.appliance.deploy.agents import local_and_agent_site``) to run its tests both ways."""
+    if request.param == "local":
+        yield site
+        return
+    agents = agent_site(site, monkeypatch)
+    try:
+        yield agents
+    finally:
+        agents.stop()

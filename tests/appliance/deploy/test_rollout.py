@@ -5,28 +5,13 @@ engine driven by a ``stella-agent`` through leased tasks)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from tests.appliance.deploy.agents import AgentSite, agent_site
+from tests.appliance.deploy.agents import AgentSite, local_and_agent_site  # noqa: F401  (the site fixture, both ways)
 from tests.appliance.deploy.conftest import Site
 from tests.appliance.deploy.site import Rel, free_port, web
-
-
-@pytest.fixture(params=["local", "agent"])
-def site(request: pytest.FixtureRequest, site: Site, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    """The deploy site, with its targets local or behind agents."""
-    if request.param == "local":
-        yield site
-        return
-    agents = agent_site(site, monkeypatch)
-    try:
-        yield agents
-    finally:
-        agents.stop()
 
 
 def _running_digests(site: Site, project: str) -> dict[str, tuple[str, ...]]:
