@@ -139,3 +139,24 @@ def test_swarm_stack_converges_and_a_failing_node_rolls_the_whole_stack_back(
     kinds = {(d["service"], d["kind"]) for d in json.loads(r.output)["targets"][0]["differences"]}
     assert ("web", "replicas") in kinds, kinds
 
+
+
+def test_a_worker_is_refused_and_a_failed_first_deploy_leaves_no_stack(
+        site: Site, estate: Estate, lan_registry: str, swarm: docker.DockerClient) -> None:  # noqa: F811
+    site.import_([Rel("shop", "2.0.0", {"web": _web(8080, fail_slot=2)}, {"web": "shop web 2"})])
+    worker = estate.hosts[2]
+    assert site.run("target", "add", "sw", "--env", "dev", "--swarm", worker, "--project", STACK,
+                    "--registry", lan_registry, user="root").exit_code == 0
+    r = site.run("deploy", site.promote("shop@2.0.0"), user="dave")
+    assert r.exit_code == 1 and "is not a Swarm manager" in r.output, r.output
+    assert not swarm.services.list(filters={"label": f"com.docker.stack.namespace={STACK}"})
+
+    assert site.run("target", "remove", "sw", user="root").exit_code == 0
+    assert site.run("target", "add", "sw2", "--env", "dev", "--swarm", estate.manager, "--project", STACK,
+                    "--registry", lan_registry, user="root").exit_code == 0
+    r = site.run("deploy", site.promote("shop@2.0.0"), "--json", user="dave")
+    assert r.exit_code == 1, r.output
+    back = json.JSONDecoder().raw_decode(r.output)[0]["targets"][0]["rollback"]     # then the error line
+    assert back["action"] == "removed" and back["ok"], back
+    assert not swarm.services.list(filters={"label": f"com.docker.stack.namespace={STACK}"})
+    assert site.run("whereis", "--json").output.strip() == "[]"
