@@ -80,8 +80,8 @@ def drift(home: Home, db: sqlite_utils.Database, t: targets.Target) -> TargetDri
     """Compare one target with its current rollout (raises EngineDown when it does not answer)."""
     cur = records.current(db, t.name)
     if t.kind == "swarm":
-        from appliance.deploy import swarm  # imports this module
-        return swarm.drift(home, t, cur)
+        from appliance.deploy import swarm
+        return TargetDrift(t, *swarm.drift(home, t, cur, _sticker))
     if t.kind == "agents":
         from appliance.deploy import agenthost  # imports this module
         return agenthost.drift(home, db, t, cur)

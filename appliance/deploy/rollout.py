@@ -8,8 +8,6 @@ first deploy — the stack stopped and removed).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,64 +16,17 @@ import docker
 from appliance.deploy import engine, health
 from appliance.deploy.compose import Compose
 from appliance.deploy.errors import DeployError
+
+# re-exported (``X as X``): callers use rollout.Job, rollout.Result, rollout.working_lock
+from appliance.deploy.job import Job as Job, Result as Result, working_lock as working_lock, write_working
 from appliance.deploy.records import Rollout
 from appliance.deploy.targets import Target
 from appliance.home import Home
 from kit.deploy.drift import Difference, Observed, StickerState, compare
-from kit.deploy.lockfile import LOCK_NAME, check_lock
+from kit.deploy.lockfile import check_lock
 from kit.errors import StellaError
 
-
-@dataclass(frozen=True)
-class Job:
-    """What one deployment does on one target."""
-
-    target: Target
-    lock: bytes
-    lock_hex: str
-    timeout: int
-
-    @cached_property
-    def doc(self) -> dict[str, Any]:
-        """The lock file parsed, its self-digest checked (raises LockError)."""
-        return check_lock(self.lock)
-
-    @cached_property
-    def refs(self) -> tuple[str, ...]:
-        return tuple(sorted({str(s["image"]) for s in self.doc["services"].values()}))
-
-
-@dataclass
-class Result:
-    ok: bool = False
-    error: str | None = None
-    services: list[dict[str, Any]] = field(default_factory=list)
-    timings_ms: dict[str, int] = field(default_factory=dict)
-    config_hashes: dict[str, str] = field(default_factory=dict)
-    pulled: list[str] = field(default_factory=list)
-    touched: bool = False              # compose ran: the target may have changed
-    hosts: list[dict[str, Any]] | None = None     # an agent target: each host (agent) and what it did there
-
-    def to_dict(self) -> dict[str, Any]:
-        doc = {"ok": self.ok, "error": self.error, "services": self.services, "timingsMs": self.timings_ms,
-               "configHashes": self.config_hashes, "pulled": self.pulled}
-        if self.hosts is not None:          # additive: an engine target's record is unchanged
-            doc["hosts"] = self.hosts
-        return doc
-
-
-def working_lock(home: Home, target: str) -> Path:
-    """The appliance's working copy of the target's lock file (Compose's project directory)."""
-    return home.root / "deploy" / "targets" / target / LOCK_NAME
-
-
-def _write_working(home: Home, target: str, lock: bytes) -> Path:
-    path = working_lock(home, target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(lock)
-    tmp.replace(path)
-    return path
+_write_working = write_working      # its old name here (Job, Result and the working copy live in job.py)
 
 
 def compose_for(t: Target, timeout: int) -> Compose:

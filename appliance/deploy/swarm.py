@@ -26,26 +26,24 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import docker
 
 from appliance.deploy import engine
 from appliance.deploy.compose import ComposeError, ComposeRun
 from appliance.deploy.errors import DeployError, EngineDown
+from appliance.deploy.job import Job, Result, working_lock, write_working
 from appliance.deploy.records import Rollout
 from appliance.deploy.targets import Target
 from appliance.home import Home
 from kit.deploy.drift import Difference, Observed, StickerState, compare
 from kit.deploy.lockfile import check_lock
 from kit.errors import StellaError
-
-if TYPE_CHECKING:
-    from appliance.deploy.inspect import TargetDrift
-    from appliance.deploy.rollout import Job, Result
 
 STACK_LABEL = "com.docker.stack.namespace"
 POLL_SECONDS = 0.5
@@ -306,15 +304,14 @@ def _deploy_and_wait(c: docker.DockerClient, t: Target, path: Path, doc: dict[st
 def apply(home: Home, job: Job) -> Result:
     """Pull on the manager (the registry answers; the sticker has an image to mount with),
     ``docker stack deploy`` the lock file, wait until every service converged."""
-    from appliance.deploy import rollout  # rollout dispatches here: imported late
-    t, res = job.target, rollout.Result()
+    t, res = job.target, Result()
     started = time.monotonic()
     try:
         with engine.client(t.docker, f"target {t.name}") as c:
             _manager(c, t)
             res.pulled = engine.ensure_images(c, job.refs, f"target {t.name}")
             res.timings_ms["pull"] = int((time.monotonic() - started) * 1000)
-            path = rollout._write_working(home, t.name, job.lock)
+            path = write_working(home, t.name, job.lock)
             res.touched = True
             run, res.services, diffs, timings = _deploy_and_wait(c, t, path, job.doc, job.lock_hex, job.timeout)
             res.timings_ms.update(timings)
@@ -341,7 +338,6 @@ def _wait_removed(c: docker.DockerClient, stack: str, timeout: float) -> bool:
 def restore(home: Home, t: Target, previous: Rollout | None, timeout: int) -> dict[str, Any]:
     """The whole stack back on the previous lock file (every service, not one at a time), or
     ``docker stack rm`` on a first deploy."""
-    from appliance.deploy import rollout
     started = time.monotonic()
     facts: dict[str, Any] = {"target": t.name}
     try:
@@ -358,7 +354,7 @@ def restore(home: Home, t: Target, previous: Rollout | None, timeout: int) -> di
             else:
                 lock = previous.lock_text.encode("utf-8")
                 doc = check_lock(lock)
-                path = rollout._write_working(home, t.name, lock)
+                path = write_working(home, t.name, lock)
                 run, services, diffs, _timings = _deploy_and_wait(c, t, path, doc, previous.lock_sha256, timeout)
                 if previous.sticker:
                     engine.write_sticker(c, t.project, previous.sticker.encode(),
@@ -373,22 +369,26 @@ def restore(home: Home, t: Target, previous: Rollout | None, timeout: int) -> di
     return facts
 
 
-def drift(home: Home, t: Target, cur: Rollout | None) -> TargetDrift:
+StickerReader = Callable[[docker.DockerClient, Home, str, list[str]], StickerState]
+
+
+def drift(home: Home, t: Target, cur: Rollout | None,
+          sticker: StickerReader) -> tuple[str | None, list[Difference]]:
     """The stack compared with its current rollout: per service and per task, and the sticker
-    on the manager (raises EngineDown when the manager does not answer)."""
-    from appliance.deploy import inspect, rollout
+    on the manager read with *sticker* (inspect's). Returns (release, differences); raises
+    EngineDown when the manager does not answer."""
     with engine.client(t.docker, f"target {t.name}") as c:
         _manager(c, t)
         services, nodes, _every = look(c, t.project)
         if cur is None:
             extra = [Difference(s.name, "extra", f"service {t.project}_{s.name} runs but nothing was deployed here")
                      for s in services]
-            return inspect.TargetDrift(t, None, extra)
+            return None, extra
         doc = check_lock(cur.lock_text.encode())
-        sticker = inspect._sticker(c, home, t.project, [str(s["image"]) for s in doc["services"].values()])
-        diffs = differences(t.project, doc, cur.lock_sha256, services, nodes, sticker)
-    working = rollout.working_lock(home, t.name)
+        state = sticker(c, home, t.project, [str(s["image"]) for s in doc["services"].values()])
+        diffs = differences(t.project, doc, cur.lock_sha256, services, nodes, state)
+    working = working_lock(home, t.name)
     if not working.is_file() or hashlib.sha256(working.read_bytes()).hexdigest() != cur.lock_sha256:
         diffs.append(Difference("-", "lock-changed", f"the working copy {working} is missing or was edited"))
-    return inspect.TargetDrift(t, cur.release, sorted(diffs, key=lambda d: (d.service, d.kind, d.detail)))
+    return cur.release, sorted(diffs, key=lambda d: (d.service, d.kind, d.detail))
 
