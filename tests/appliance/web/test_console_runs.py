@@ -120,6 +120,7 @@ def test_a_run_its_graph_cancel_and_the_outbox(contexts: Callable[..., BrowserCo
     page.get_by_role("button", name="Cancel run").click()
     expect(page.locator("#problem")).to_contain_text("missing-role")
     expect(page.locator(".run-state")).to_contain_text("running")
+    page.close()            # it polls while the run runs: no request may outlive the service
 
     # the promotion links its run; its requester cancels
     alice = log_in(contexts(), svc, "alice", f"/promotions/{pid}")
@@ -156,21 +157,22 @@ def contexts_page_text(page: Any, url: str) -> str:
 
 def test_a_run_page_follows_the_run_as_it_ends(contexts: Callable[..., BrowserContext], fresh_service: Service,
                                                app_port: int) -> None:
-    """The service's waker ends a 2 s soak; the open page shows it without a reload (htmx)."""
+    """The service's waker ends an 8 s soak; the open page shows it without a reload (htmx)."""
     svc = fresh_service
     r = svc.stella("target", "add", "dev-1", "--env", "dev", "--docker", "unix:///nonexistent/docker.sock",
                    user="admin")
     assert r.exit_code == 0, r.output
     path = svc.home.parent / "dev.workflow.yaml"
-    path.write_text(TEMPLATE.replace("PORT", str(app_port)).replace("duration: 1h", "duration: 2s"))
+    path.write_text(TEMPLATE.replace("PORT", str(app_port)).replace("duration: 1h", "duration: 8s"))
     assert svc.stella("workflow", "set", "dev", str(path), user="admin").exit_code == 0
     r = svc.stella("promote", "web@1.0.0", "--to", "dev", "--reason", "watch it", user="alice")
     assert r.exit_code == 0, r.output
     page = log_in(contexts(), svc, "alice", "/runs")
     page.locator("table.runs tbody tr").first.get_by_role("link").first.click()
     expect(page.locator(".run-state")).to_contain_text("running")
-    expect(page.locator(".run-state")).to_contain_text("succeeded", timeout=20_000)
+    expect(page.locator(".run-state")).to_contain_text("succeeded", timeout=40_000)
     expect(page.locator("a.step-chip.st-succeeded")).to_have_count(5)
     expect(page.locator("article#step-tell")).to_contain_text("web is live in dev")
     expect(page.locator("section[aria-label='Run actions']")).to_have_count(0)        # nothing left to cancel
     shot(page, "run-succeeded")
+    page.close()
