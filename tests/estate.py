@@ -167,6 +167,14 @@ def down(directory: Path) -> float:
     return time.monotonic() - started
 
 
+def reap() -> None:
+    """Take down estates left by test sessions that were killed (their pid is gone)."""
+    for left in Path("/tmp").glob("stella-estate-*"):
+        pid = left.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            down(left)
+
+
 @pytest.fixture(scope="session")
 def estate() -> Iterator[Estate]:
     """Three hosts in a Swarm (host 1 manager), started once per session, always torn down."""
@@ -175,6 +183,7 @@ def estate() -> Iterator[Estate]:
         if IN_CI:
             pytest.fail(f"{why}, and CI=true requires it")
         pytest.skip(why)
+    reap()
     directory = Path(f"/tmp/stella-estate-{os.getpid()}")       # unix socket paths stay short
     try:
         e = up(directory)

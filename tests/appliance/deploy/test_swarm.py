@@ -138,6 +138,13 @@ def test_swarm_stack_converges_and_a_failing_node_rolls_the_whole_stack_back(
     assert r.exit_code == 1, r.output
     kinds = {(d["service"], d["kind"]) for d in json.loads(r.output)["targets"][0]["differences"]}
     assert ("web", "replicas") in kinds, kinds
+    other = str(yaml.safe_load(doc["targets"][0]["lockFile"])["services"]["web"]["image"])
+    subprocess.run(["docker", "-H", estate.manager, "service", "update", "--detach", "--no-resolve-image",
+                    "--image", other, f"{STACK}_api"], check=True, capture_output=True)
+    r = site.run("drift", "sw", "--json")
+    found = json.loads(r.output)["targets"][0]["differences"]
+    assert any(d["service"] == "api" and d["kind"] == "image-digest" and "the service runs" in d["detail"]
+               for d in found), found
 
 
 
