@@ -83,7 +83,7 @@ def render(home: Home, db: sqlite_utils.Database, info: ReleaseInfo, target: Tar
     who = LockIdentity(info.ref, environment, deployment, target.name, target.project)
     if target.kind == "swarm":     # a stack file: update/rollback config from the environment's health timeout
         template = stack_template(info.template, targets.settings(db, environment).health_timeout)
-        return render_lock(template, pins(home, db, info, target), who, named=False)
+        return render_lock(template, pins(home, db, info, target), who, stack=True)
     return render_lock(info.template, pins(home, db, info, target), who)
 
 

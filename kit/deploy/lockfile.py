@@ -127,8 +127,11 @@ def lock_digest(doc: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.dumps(_plain(body))).hexdigest()
 
 
+STACK_VERSION = "3.8"     # the stack file format the docker CLI before 25 needs named (3.8: max_replicas_per_node)
+
+
 def render_lock(template: bytes | str, images: Mapping[str, PinnedImage], who: LockIdentity,
-                named: bool = True) -> bytes:
+                stack: bool = False) -> bytes:
     """Render the lock file for one (release, environment, target).
 
     Every template service must have a pinned image (a compose service is a release
@@ -137,8 +140,9 @@ def render_lock(template: bytes | str, images: Mapping[str, PinnedImage], who: L
     deployment, target and the self-digest. ``${VAR}`` references are kept as written:
     values come from the target's env file at deploy time, never from the lock file.
 
-    *named* False leaves out the top-level ``name`` (a Swarm stack file refuses it; the
-    stack's name is given to ``docker stack deploy``).
+    *stack* True renders a Swarm stack file: no top-level ``name`` (stack files refuse it;
+    the stack's name is given to ``docker stack deploy``) and ``version: "3.8"`` (the docker
+    CLI before 25 refuses a stack file without a version).
 
     Raises:
         LockError: a service with no image in the release, or a malformed template.
@@ -158,7 +162,8 @@ def render_lock(template: bytes | str, images: Mapping[str, PinnedImage], who: L
                        "stella.deployment.id": who.deployment})
         services[name] = {**body, "image": pinned.reference, "labels": dict(sorted(labels.items()))}
     out = {k: v for k, v in doc.items() if k not in ("services", "x-stella", "version")}
-    out.update({"name": who.project, "services": services} if named else {"services": services})
+    out.update({"version": STACK_VERSION, "services": services} if stack else {"name": who.project,
+                                                                              "services": services})
     out["x-stella"] = {"release": who.release, "environment": who.environment, "deployment": who.deployment,
                        "target": who.target, "lockDigest": lock_digest(out)}
     return _dump(out, images)

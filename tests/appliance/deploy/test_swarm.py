@@ -100,7 +100,7 @@ def test_swarm_stack_converges_and_a_failing_node_rolls_the_whole_stack_back(
     doc = json.loads(r.output)
     assert doc["state"] == "deployed", doc
     lock = yaml.safe_load(doc["targets"][0]["lockFile"])
-    assert "name" not in lock and lock["networks"]["hostnet"] == {"external": True, "name": "host"}
+    assert "name" not in lock and lock["version"] == "3.8" and lock["networks"]["hostnet"] == {"external": True, "name": "host"}
     update = lock["services"]["web"]["deploy"]["update_config"]
     assert update["monitor"] == "1s" and update["failure_action"] == "pause" and update["order"] == "stop-first"
     v1 = {name: s["labels"]["stella.digest"] for name, s in lock["services"].items()}
