@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 VENV="$ROOT/.venv"
-APT_PACKAGES=(docker.io docker-registry busybox-static zstd curl skopeo chromium systemd rpm db5.3-util nginx
+APT_PACKAGES=(docker.io docker-registry busybox-static zstd curl skopeo chromium systemd rpm db5.3-util nginx iproute2
               libcommons-lang3-java libcommons-io-java libguava-java libslf4j-java ruby-rack composer unzip binutils)
 export STELLA_SERVICES_DIR="${STELLA_SERVICES_DIR:-/tmp/stella-test-services}"
 export STELLA_REGISTRY_PORT="${STELLA_REGISTRY_PORT:-5055}"
