@@ -36,6 +36,7 @@ from kit.deploy.sticker import STICKER_NAME
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
+LOOK = 0.2      # seconds between looks at a deploy's containers: a health check's flip is seen soon after
 STICKER_DIR = "/stella"
 TRANSPORT = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
@@ -254,4 +255,4 @@ def deploy(c: docker.DockerClient, docker_url: str, state_dir: Path, payload: di
             names = ", ".join(f"{x['name']} {x['state']}/{x['health']}" for x in (failed or bad))[:300]
             return Outcome("failed", f"{project} is not healthy: {names or 'no containers'}",
                            {"before": before, "containers": now_})
-        time.sleep(1.0)
+        time.sleep(LOOK)

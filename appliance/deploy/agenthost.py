@@ -251,12 +251,23 @@ def _sticker_write(db: sqlite_utils.Database, t: Target, host: str, sticker: str
         raise AgentDown(f"host {host}: the sticker was not written: {r.detail}")
 
 
-def write_stickers(home: Home, job: rollout.Job, hosts: list[str], sticker: bytes) -> None:
-    """The signed sticker on every host of the target (after every target was healthy)."""
+def queue_stickers(home: Home, job: rollout.Job, hosts: list[str], sticker: bytes) -> list[str]:
+    """The signed sticker's ``sticker-write`` task queued for every host of the target (after every
+    target was healthy); the task ids, for :func:`wait_stickers`."""
     with _db(home) as db:
-        for host in hosts:
-            _sticker_write(db, job.target, host, sticker.decode("utf-8"),
-                           key(_deployment(job), job.target.name, host, "sticker"))
+        return [tasks.enqueue(db, host, "sticker-write", {"project": job.target.project,
+                                                          "sticker": sticker.decode("utf-8")},
+                              key(_deployment(job), job.target.name, host, "sticker"), repeatable=True)
+                for host in hosts]
+
+
+def wait_stickers(home: Home, task_ids: list[str]) -> None:
+    """Every sticker written. Raises AgentDown (a task failed) or AgentTaskTimeout."""
+    with _db(home) as db:
+        for task_id in task_ids:
+            r = tasks.wait(db, task_id, timing.lease().total_seconds() + SLACK)
+            if r.state != "succeeded":
+                raise AgentDown(f"host {r.agent}: the sticker was not written: {r.detail}")
 
 
 def hosts_of(res: rollout.Result) -> list[str]:

@@ -58,19 +58,22 @@ def succeed(home: Home, db: sqlite_utils.Database, info: plan.ReleaseInfo, repor
     *detail*: more for the deployment's final detail (the strategy and its batches)."""
     more = extra or {}
     dep = sealing.event(db, report.deployment, [])["deployment"]
-    facts = []
+    facts, queued = [], []
     for job in jobs:
         data = sealing.sticker(home, info, dep, job.target, job.lock_hex)
         res = results[job.target.name]
-        if job.target.kind == "agents":         # on each host, through its agent
-            from appliance.deploy import agenthost
-            agenthost.write_stickers(home, job, agenthost.hosts_of(res), data)
+        if job.target.kind == "agents":         # on each host, through its agent: every host's task queued, then
+            from appliance.deploy import agenthost  # all waited for at once (each costs a poll's pick-up)
+            queued += agenthost.queue_stickers(home, job, agenthost.hosts_of(res), data)
         else:
             with engine.client(job.target.docker, f"target {job.target.name}") as c:
                 engine.write_sticker(c, job.target.project, data, job.refs)
         records.finish(db, report.deployment, job.target.name, "deployed",
                        {**res.to_dict(), **more.get(job.target.name, {})}, sticker=data)
         facts.append({**_target_facts(job, res, data, None), **more.get(job.target.name, {})})
+    if queued:
+        from appliance.deploy import agenthost
+        agenthost.wait_stickers(home, queued)
     service.finish_deployment(db, report.deployment, True, actor,
                               {"targets": [f["target"] for f in facts], **(detail or {})}, health="healthy")
     doc = sealing.event(db, report.deployment, facts, note)
