@@ -90,8 +90,7 @@ def advance(home: Home, db: sqlite_utils.Database, run_id: str, how: Advance) ->
         decided = plan(template, store.run_state(run, rows), moment)
         moved = _settle(db, run, template, decided, moment)
         if decided.verdict is not Verdict.RUNNING:
-            _end(db, run, decided.verdict, moment, how.actor)
-            evidence.seal(home, db, run.id)
+            _end(home, db, run, decided.verdict, moment, how.actor)
             continue
         for begin in decided.start:
             moved |= _start(home, db, run, template.step(begin.step), begin.attempt, rows[begin.step], how)
@@ -143,8 +142,10 @@ def _settle(db: sqlite_utils.Database, run: Run, template: Template, decided: Pl
     return True
 
 
-def _end(db: sqlite_utils.Database, run: Run, verdict: Verdict, moment: dt.datetime, actor: str) -> None:
-    """The run's verdict; a promotion the run never deployed ends with it (cancelled)."""
+def _end(home: Home, db: sqlite_utils.Database, run: Run, verdict: Verdict, moment: dt.datetime,
+         actor: str) -> None:
+    """The run's verdict and its sealed evidence; a promotion the run never deployed ends
+    with it (cancelled). One transaction."""
     when = format_time(moment)
     with transaction(db):
         store.set_state(db, run.id, str(verdict), moment, None)
@@ -153,6 +154,7 @@ def _end(db: sqlite_utils.Database, run: Run, verdict: Verdict, moment: dt.datet
         if verdict is not Verdict.SUCCEEDED and p.state in (pstates.AWAITING, pstates.APPROVED):
             pstore.transition(db, p.id, p.state, pstates.CANCELLED, actor=actor, at=when,
                               note=f"run {run.id} {verdict}", doing="cancel")
+        evidence.seal(home, db, run.id)
 
 
 def _lease_expiry(step: Step, moment: dt.datetime) -> str:

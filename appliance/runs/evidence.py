@@ -20,7 +20,6 @@ from appliance.deploy.records import store_blob
 from appliance.home import Home
 from appliance.promotions import store as pstore
 from appliance.runs import store
-from appliance.store.db import transaction
 from kit import canonical
 from kit.evidence import packet
 
@@ -62,7 +61,9 @@ def of_deployment(db: sqlite_utils.Database, deployment_id: str) -> dict[str, An
 
 def seal(home: Home, db: sqlite_utils.Database, run_id: str) -> str:
     """The run's ``workflow_run`` packet (its latest decision record and inputs, the section
-    as event), stored in the content store and named on the run; returns its sha256 hex."""
+    as event), stored in the content store and named on the run — in the caller's
+    transaction, the one that ends the run, so an ended run always names its packet;
+    returns its sha256 hex."""
     run = store.get(db, run_id)
     row = db.execute("SELECT record FROM decision_records WHERE promotion_id = ? ORDER BY "
                      "purpose = 'deploy' DESC, created_at DESC, rowid DESC LIMIT 1", [run.promotion_id]).fetchone()
@@ -71,6 +72,5 @@ def seal(home: Home, db: sqlite_utils.Database, run_id: str) -> str:
     data = packet.build("workflow_run", record, pstore.input_documents(db, record), keys.signer(home),
                         {"at": run.finished_at or run.created_at, "workflow": doc})
     hexd = store_blob(home, data)
-    with transaction(db):
-        db.execute("UPDATE runs SET packet = ? WHERE id = ?", [hexd, run_id])
+    db.execute("UPDATE runs SET packet = ? WHERE id = ?", [hexd, run_id])
     return hexd
