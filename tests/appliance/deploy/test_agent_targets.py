@@ -178,3 +178,38 @@ def test_agent_killed_mid_deploy_lease_expires_deployment_failed_and_consistent(
         events = [json.loads(r[0]) for r in conn.execute("SELECT details FROM audit_events "
                                                          "WHERE action = 'agent.lease-expired'")]
     assert any(e["agent"] == "dev-2-host" and e["type"] == "deploy" and e["then"] == "expired" for e in events), events
+
+
+def test_appliance_killed_mid_deploy_resume_waits_for_the_same_tasks(agents: AgentSite) -> None:
+    """kill -9 of ``stella deploy`` while an agent runs its deploy task: ``--resume`` finds the tasks
+    under their idempotency keys (none queued twice), waits for the one still running and finishes
+    the deployment as deployed."""
+    projects = _two_targets(agents, delay_on_2=4)
+    assert agents.cli("deploy", agents.promote("shop@1.0.0"), user="dave").exit_code == 0
+    p2 = agents.promote("shop@2.0.0")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; main()", "deploy", p2,
+                             "--as", "dave", "--home", str(agents.home)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not [t for t in _tasks(agents, "deploy") if t[0] == "dev-2-host" and t[1] == "leased"]:
+            assert time.monotonic() < deadline, "dev-2's deploy never started\n" + agents.logs()
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    r = agents.cli("deploy", "--resume", "--json", user="dave")
+    assert r.exit_code == 0, r.output
+    [doc] = json.loads(r.output)
+    assert doc["state"] == "deployed" and doc["release"] == "shop@2.0.0", doc
+    assert [(t["target"], [h["agent"] for h in t["hosts"]]) for t in doc["targets"]] == [
+        ("dev-1", ["dev-1-host"]), ("dev-2", ["dev-2-host"])]
+    # one deploy task per host and release: the resumed deployment waited for the same ones
+    assert [(a, st) for a, st, _ in _tasks(agents, "deploy")] == [
+        ("dev-1-host", "succeeded"), ("dev-2-host", "succeeded"), ("dev-1-host", "succeeded"),
+        ("dev-2-host", "succeeded")]
+    where = json.loads(agents.cli("whereis", "--json", user=None).output)
+    assert {w["target"]: w["release"] for w in where} == {"dev-1": "shop@2.0.0", "dev-2": "shop@2.0.0"}
+    assert agents.cli("drift", "dev", user=None).exit_code == 0
+    assert all(list(_digests(agents, p)) == ["web"] for p in projects.values())
