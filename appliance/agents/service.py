@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from appliance import audit, users
 from appliance.agents import ca, timing, tokens
-from appliance.errors import AgentDown, UnknownAgent
+from appliance.errors import AgentDown, RateLimited, UnknownAgent
 from appliance.home import Home
 from appliance.promotions.errors import NoReason
 from appliance.store.db import transaction
@@ -86,6 +86,7 @@ def register(db: sqlite_utils.Database, home: Home, body: bytes, address: str) -
     """
     name: str | None = None
     try:
+        limit_refusals(db, address, now())
         request = RegisterRequest.from_json(body)
         name = request.name
         csr = ca.check_csr(request.csr, request.name)
@@ -114,6 +115,24 @@ def register(db: sqlite_utils.Database, home: Home, body: bytes, address: str) -
         raise
     return RegisterAnswer(PROTOCOL, info.name, cert.public_bytes(serialization.Encoding.PEM).decode(),
                           authority.pem, authority.fingerprint)
+
+
+REFUSAL_WINDOW = dt.timedelta(minutes=15)
+REFUSALS_PER_ADDRESS = 20     # registrations refused for their token from one address within the window
+
+
+def limit_refusals(db: sqlite_utils.Database, address: str, when: dt.datetime) -> None:
+    """Raise RateLimited when *address* had too many registrations refused for their token
+    within the window (someone guessing tokens); every refusal is an audit event
+    (``agent.register-refused``), which is what is counted — the limit's own refusals too,
+    so a caller that keeps trying stays locked out."""
+    since = format_time(when - REFUSAL_WINDOW)
+    count = db.execute("SELECT count(*) FROM audit_events WHERE action = 'agent.register-refused' AND time > ? "
+                       "AND json_extract(details, '$.address') = ? AND json_extract(details, '$.kind') IN "
+                       "('token-refused', 'rate-limited')", [since, address]).fetchone()[0]
+    if count >= REFUSALS_PER_ADDRESS:
+        raise RateLimited(f"too many refused registrations from {address}; try again in "
+                          f"{REFUSAL_WINDOW.seconds // 60} minutes")
 
 
 def _refused(db: sqlite_utils.Database, address: str, name: str | None, error: StellaError) -> None:

@@ -247,3 +247,18 @@ def test_human_output_prints_the_token_alone_on_stdout(home: Path, client: TestC
     listing = _cli(home, "agent", "list", user="admin").stdout
     line = next(x for x in listing.splitlines() if x.startswith("db-1 "))
     assert line.split()[:3] == ["db-1", "new", "role=db"] and line.endswith("last heartbeat never")
+
+
+def test_an_address_guessing_tokens_is_rate_limited(tmp_path: Path) -> None:
+    fresh = site_home(tmp_path, site=False)
+    good = token(fresh)
+    with TestClient(create_agent_app(Home(fresh))) as c:
+        for i in range(20):
+            r = c.post("/agent/v1/register", json=body(good["token"][:-4] + f"{i:04d}", f"guess-{i}"))
+            assert r.json()["error"]["kind"] == "token-refused", r.text
+        r = c.post("/agent/v1/register", json=body(good["token"], "web-1"))
+        assert (r.status_code, r.json()["error"]["kind"]) == (429, "rate-limited"), r.text
+        assert "too many refused registrations from testclient" in r.json()["error"]["message"]
+    assert db_rows(fresh, "SELECT count(*) FROM agents") == [(0,)]
+    assert db_rows(fresh, f"SELECT used_at FROM agent_tokens WHERE id = '{good['id']}'") == [(None,)]
+    assert events(fresh, "agent.register-refused")[-1]["kind"] == "rate-limited"
