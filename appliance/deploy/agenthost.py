@@ -26,13 +26,13 @@ import sqlite_utils
 
 from appliance import keys
 from appliance.agents import service as agents, tasks, timing
-from appliance.deploy import plan, rollout
+from appliance.deploy import job as rollout  # Job, Result, service_results (below rollout, run and inspect)
 from appliance.deploy.errors import EngineDown
-from appliance.deploy.inspect import TargetDrift
 from appliance.deploy.records import Rollout
 from appliance.deploy.targets import Target
 from appliance.errors import AgentDown
 from appliance.home import Home
+from appliance.registry import config as registry_config
 from appliance.store.db import open_db
 from kit.deploy.drift import Difference, Observed, StickerState, compare
 from kit.deploy.lockfile import check_lock
@@ -115,7 +115,7 @@ def _observed(facts: dict[str, Any] | None) -> list[Observed]:
 
 def _payload(home: Home, t: Target, lock: bytes, timeout: int) -> dict[str, Any]:
     payload: dict[str, Any] = {"project": t.project, "lock": lock.decode("utf-8"),
-                               "registry": plan.registry_for(home, t), "timeout": timeout}
+                               "registry": t.registry or registry_config.load(home).addr, "timeout": timeout}
     if t.env_file:
         payload["envFile"] = t.env_file
     return payload
@@ -301,9 +301,11 @@ def _sticker_state(home: Home, text: str | None, project: str, host: str) -> Sti
         return StickerState(problem=f"the sticker does not verify: {exc.message}")
 
 
-def drift(home: Home, db: sqlite_utils.Database, t: Target, current: Rollout | None) -> TargetDrift:
-    """Every host of an agent target compared with its current rollout, each difference naming
-    its host. Raises EngineDown: a host's agent is down (drift cannot see that host)."""
+def drift(home: Home, db: sqlite_utils.Database, t: Target,
+          current: Rollout | None) -> tuple[str | None, list[Difference]]:
+    """Every host of an agent target compared with its current rollout: (the release, every
+    difference, each naming its host). Raises EngineDown: a host's agent is down (drift cannot
+    see that host)."""
     diffs: list[Difference] = []
     lock = check_lock(current.lock_text.encode()) if current else None
     hashes = {str(h.get("agent")): h.get("configHashes") for h in (current.detail.get("hosts") or [])} \
@@ -320,7 +322,7 @@ def drift(home: Home, db: sqlite_utils.Database, t: Target, current: Rollout | N
         found = compare(lock, current.lock_sha256, seen, _sticker_state(home, text, t.project, host),
                         hashes.get(host))
         diffs += prefixed(host, found)
-    return TargetDrift(t, current.release if current else None, diffs)
+    return (current.release if current else None), diffs
 
 
 def drift_hosts(db: sqlite_utils.Database, t: Target, current: Rollout | None) -> list[str]:

@@ -83,8 +83,8 @@ def drift(home: Home, db: sqlite_utils.Database, t: targets.Target) -> TargetDri
         from appliance.deploy import swarm
         return TargetDrift(t, *swarm.drift(home, t, cur, _sticker))
     if t.kind == "agents":
-        from appliance.deploy import agenthost  # imports this module
-        return agenthost.drift(home, db, t, cur)
+        from appliance.deploy import agenthost
+        return TargetDrift(t, *agenthost.drift(home, db, t, cur))
     project = str(cur.detail.get("project") or t.project) if cur else t.project   # blue-green: the live colour's
     with engine.client(t.docker, f"target {t.name}") as c:
         seen = engine.observe(c, project)

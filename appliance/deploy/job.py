@@ -15,6 +15,7 @@ from typing import Any
 
 from appliance.deploy.targets import Target
 from appliance.home import Home
+from kit.deploy.drift import Difference, Observed
 from kit.deploy.lockfile import LOCK_NAME, check_lock
 
 
@@ -68,3 +69,16 @@ def write_working(home: Home, target: str, lock: bytes) -> Path:
     tmp.write_bytes(lock)
     tmp.replace(path)
     return path
+
+
+def service_results(doc: dict[str, Any], seen: list[Observed], diffs: list[Difference]) -> list[dict[str, Any]]:
+    out = []
+    for name in sorted(doc["services"]):
+        mine = [c for c in seen if c.service == name]
+        problems = [f"{d.kind}: {d.detail}" for d in diffs if d.service == name]
+        out.append({"service": name, "containers": [c.name for c in mine],
+                    "state": mine[0].state if mine else "missing", "health": mine[0].health if mine else None,
+                    "digests": list(mine[0].digests) if mine else [], "ok": not problems, "problems": problems})
+    out += [{"service": d.service, "ok": False, "problems": [f"{d.kind}: {d.detail}"]} for d in diffs
+            if d.kind == "extra"]
+    return out

@@ -18,7 +18,13 @@ from appliance.deploy.compose import Compose
 from appliance.deploy.errors import DeployError
 
 # re-exported (``X as X``): callers use rollout.Job, rollout.Result, rollout.working_lock
-from appliance.deploy.job import Job as Job, Result as Result, working_lock as working_lock, write_working
+from appliance.deploy.job import (
+    Job as Job,
+    Result as Result,
+    service_results as service_results,
+    working_lock as working_lock,
+    write_working,
+)
 from appliance.deploy.records import Rollout
 from appliance.deploy.targets import Target
 from appliance.home import Home
@@ -40,19 +46,6 @@ def check_services(c: docker.DockerClient, t: Target, doc: dict[str, Any], lock_
     seen = engine.observe(c, t.project, digests)
     diffs = compare(doc, lock_hex, seen, StickerState(payload={"lockSha256": lock_hex}))
     return seen, diffs
-
-
-def service_results(doc: dict[str, Any], seen: list[Observed], diffs: list[Difference]) -> list[dict[str, Any]]:
-    out = []
-    for name in sorted(doc["services"]):
-        mine = [c for c in seen if c.service == name]
-        problems = [f"{d.kind}: {d.detail}" for d in diffs if d.service == name]
-        out.append({"service": name, "containers": [c.name for c in mine],
-                    "state": mine[0].state if mine else "missing", "health": mine[0].health if mine else None,
-                    "digests": list(mine[0].digests) if mine else [], "ok": not problems, "problems": problems})
-    out += [{"service": d.service, "ok": False, "problems": [f"{d.kind}: {d.detail}"]} for d in diffs
-            if d.kind == "extra"]
-    return out
 
 
 def wait_healthy(c: docker.DockerClient, t: Target, doc: dict[str, Any], lock_hex: str, timeout: float,
