@@ -33,6 +33,9 @@ def _settled(home: Home, job: rollout.Job) -> rollout.Result:
     if job.target.kind == "agents":
         from appliance.deploy import agenthost
         return agenthost.settled(home, job)
+    if job.target.kind == "swarm":
+        from appliance.deploy import swarm
+        return swarm.settled(home, job)
     res = rollout.Result(touched=True)
     try:
         with engine.client(job.target.docker, f"target {job.target.name}") as c:

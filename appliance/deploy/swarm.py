@@ -49,6 +49,7 @@ STACK_LABEL = "com.docker.stack.namespace"
 POLL_SECONDS = 0.5
 WAITING = ("new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting")
 FAILED = ("failed", "rejected")
+SPEC_DIFFERS = "the service runs"
 UPDATE_FAILED = ("paused", "rollback_started", "rollback_paused", "rollback_completed")
 
 
@@ -202,7 +203,7 @@ def differences(stack: str, doc: dict[str, Any], lock_hex: str, services: list[S
         if s is None:
             continue
         if s.image != spec["image"]:
-            diffs.append(Difference(name, "image-digest", f"the service runs {s.image}, the lock pins {spec['image']}"))
+            diffs.append(Difference(name, "image-digest", f"{SPEC_DIFFERS} {s.image}, the lock pins {spec['image']}"))
         if s.update in UPDATE_FAILED or s.update == "updating":
             diffs.append(Difference(name, "update-state", f"update {s.update}: {s.update_message}"))
         good = [t for t in s.tasks if (t.get("Status") or {}).get("State") == "running"
@@ -238,11 +239,14 @@ def _failed_now(every: list[dict[str, Any]], doc: dict[str, Any], stack: str,
 
 def _decisive(services: list[ServiceState], diffs: list[Difference], failed: list[Difference]) -> list[Difference]:
     """What waiting cannot mend: a task of this run that failed, a paused or rolled-back
-    update, a missing or extra service. Empty: keep waiting (an update in progress, tasks
-    starting, old tasks with the old digest and labels still going) unless nothing differs."""
+    update, a missing or extra service, a service spec running another image than the lock
+    (``docker stack deploy`` sets the spec before it returns: only a stack nobody deployed
+    this lock to, e.g. found by recovery, still has another). Empty: keep waiting (an update
+    in progress, tasks starting, old tasks with the old digest and labels still going)."""
     updates = {s.name: s.update for s in services}
     return failed + [d for d in diffs if d.kind in ("missing", "extra")
-                     or (d.kind == "update-state" and updates.get(d.service) in UPDATE_FAILED)]
+                     or (d.kind == "update-state" and updates.get(d.service) in UPDATE_FAILED)
+                     or (d.kind == "image-digest" and d.detail.startswith(SPEC_DIFFERS))]
 
 
 def wait_converged(c: docker.DockerClient, t: Target, doc: dict[str, Any], lock_hex: str, timeout: float,
@@ -323,6 +327,24 @@ def apply(home: Home, job: Job) -> Result:
     except (DeployError, StellaError) as exc:
         res.error = exc.message
     res.timings_ms["total"] = int((time.monotonic() - started) * 1000)
+    return res
+
+
+def settled(home: Home, job: Job) -> Result:
+    """For the recovery of a deploy whose process died: has the stack converged on the job's
+    lock file (waited for within the health timeout)? Nothing is deployed."""
+    res = Result(touched=True)
+    t = job.target
+    try:
+        with engine.client(t.docker, f"target {t.name}") as c:
+            _manager(c, t)       # any failed task of the lock's images counts: the run's start is unknown
+            services, nodes, diffs = wait_converged(c, t, job.doc, job.lock_hex, job.timeout, "")
+            res.services = service_results(t.project, job.doc, services, nodes, diffs)
+            res.ok = not diffs
+            if diffs:
+                res.error = f"target {t.name}: " + "; ".join(f"{d.service} {d.kind} ({d.detail})" for d in diffs)
+    except (DeployError, StellaError) as exc:
+        res.error = exc.message
     return res
 
 

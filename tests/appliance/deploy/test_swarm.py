@@ -6,8 +6,12 @@ packet; drift per service and per task."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +21,7 @@ import yaml
 
 from tests.appliance.deploy.conftest import Site
 from tests.appliance.deploy.site import Rel
+from tests.appliance.helpers import stella_proc
 from tests.estate import Estate, estate  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.services, pytest.mark.estate]
@@ -36,12 +41,22 @@ def swarm(estate: Estate) -> Iterator[docker.DockerClient]:  # noqa: F811
         yield client
     finally:
         subprocess.run(["docker", "-H", estate.manager, "stack", "rm", STACK], capture_output=True, check=False)
-        for host in estate.hosts.values():      # tasks' containers and the sticker volume go with the test
+        # the tasks' containers go asynchronously: wait until none is left on any host (the next
+        # test binds the same ports), removing them, and the sticker volume
+        deadline = time.monotonic() + 30
+        for host in estate.hosts.values():
             c = docker.DockerClient(base_url=host)
-            for ctr in c.containers.list(all=True, filters={"label": f"com.docker.stack.namespace={STACK}"}):
-                ctr.remove(force=True)
+            while time.monotonic() < deadline:
+                left = c.containers.list(all=True, filters={"label": f"com.docker.stack.namespace={STACK}"})
+                if not left:
+                    break
+                for ctr in left:
+                    with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                        ctr.remove(force=True)
+                time.sleep(0.2)
             for vol in c.volumes.list(filters={"label": "stella.sticker=1"}):
-                vol.remove(force=True)
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    vol.remove(force=True)
             c.close()
         client.close()
 
@@ -100,7 +115,8 @@ def test_swarm_stack_converges_and_a_failing_node_rolls_the_whole_stack_back(
     doc = json.loads(r.output)
     assert doc["state"] == "deployed", doc
     lock = yaml.safe_load(doc["targets"][0]["lockFile"])
-    assert "name" not in lock and lock["version"] == "3.8" and lock["networks"]["hostnet"] == {"external": True, "name": "host"}
+    assert "name" not in lock and lock["version"] == "3.8"
+    assert lock["networks"]["hostnet"] == {"external": True, "name": "host"}
     update = lock["services"]["web"]["deploy"]["update_config"]
     assert update["monitor"] == "1s" and update["failure_action"] == "pause" and update["order"] == "stop-first"
     v1 = {name: s["labels"]["stella.digest"] for name, s in lock["services"].items()}
@@ -167,3 +183,31 @@ def test_a_worker_is_refused_and_a_failed_first_deploy_leaves_no_stack(
     assert back["action"] == "removed" and back["ok"], back
     assert not swarm.services.list(filters={"label": f"com.docker.stack.namespace={STACK}"})
     assert site.run("whereis", "--json").output.strip() == "[]"
+
+
+def test_a_deploy_killed_before_stack_deploy_is_settled_on_the_swarm_by_resume(
+        site: Site, estate: Estate, lan_registry: str, swarm: docker.DockerClient) -> None:  # noqa: F811
+    site.import_([Rel("shop", "1.0.0", {"api": _api(8081)}, {"api": "shop api 1"}),
+                  Rel("shop", "2.0.0", {"api": _api(8081)}, {"api": "shop api 2"})])
+    assert site.run("target", "add", "sw", "--env", "dev", "--swarm", estate.manager, "--project", STACK,
+                    "--registry", lan_registry, user="root").exit_code == 0
+    assert site.run("deploy", site.promote("shop@1.0.0"), user="dave").exit_code == 0
+    v1 = _running(swarm)
+    pid = site.promote("shop@2.0.0")
+    proc = stella_proc("deploy", pid, "--as", "dave", home=site.home,
+                       env={"STELLA_TEST_PAUSE_AT": "deploy-before-up"}, start_new_session=True)
+    try:
+        assert proc.stderr is not None
+        deadline, line = time.monotonic() + 60, ""
+        while "stella-test-pause" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+        assert "deploy-before-up" in line
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    # the stack was not touched: resume finds it not converged on v2 and puts v1's lock file back
+    r = site.run("deploy", "--resume", user="dave")
+    assert r.exit_code == 0 and "rolled back to shop@1.0.0" in r.output, r.output
+    assert _running(swarm) == v1
+    assert json.loads(site.run("whereis", "--json").output)[0]["release"] == "shop@1.0.0"
+    assert site.run("drift", "sw").exit_code == 0
