@@ -20,14 +20,14 @@ import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlite_utils
 
 from appliance import keys
 from appliance.agents import service as agents, tasks, timing
 from appliance.deploy import job as rollout  # Job, Result, service_results (below rollout, run and inspect)
-from appliance.deploy.errors import EngineDown
+from appliance.deploy.errors import EngineDown, ProbeNotSupported
 from appliance.deploy.records import Rollout
 from appliance.deploy.targets import Target
 from appliance.errors import AgentDown
@@ -353,3 +353,12 @@ def settled(home: Home, job: rollout.Job) -> rollout.Result:
     if not res.hosts:
         res.error = f"target {job.target.name}: no host got the deploy"
     return res
+
+
+def refuse_probe(names: list[str]) -> NoReturn:
+    """A deploy step's ``health`` probe dials a target's engine host from the appliance, and an
+    agent target's hosts are not dialled (they may not even be reachable): refused before anything
+    changes rather than probing the appliance's own loopback. Raises ProbeNotSupported."""
+    raise ProbeNotSupported(f"the deploy step's health probe cannot run on agent target(s) {', '.join(names)}: "
+                            "the appliance does not dial an agent's host (drop the step's health: the agent "
+                            "already waits for every container's health check)")

@@ -57,6 +57,12 @@ class DeployConflict(ApplianceError, Conflict):
     kind = "deploy-running"
 
 
+class ProbeNotSupported(ApplianceFormatError):
+    """A deploy step's health probe was asked of agent targets, whose hosts the appliance does not dial."""
+
+    kind = "probe-not-supported"
+
+
 class BlueGreenNotSetUp(ApplianceFormatError):
     """A blue-green deploy's target lacks its ports, upstream file or proxy reload command."""
 

@@ -76,6 +76,9 @@ def _deploy(home: Home, db: sqlite_utils.Database, promotion_id: str, deployer: 
     groups = None if strategy is None or strategy.plain else strategies.batches(strategy, ts)
     if strategy is not None and groups is not None:     # additive: a plain deploy's detail is unchanged
         detail.update(strategy=strategy.to_dict(), batches=[[t.name for t in b] for b in groups])
+    if strategy is not None and strategy.probe is not None and any(t.kind == "agents" for t in ts):
+        from appliance.deploy import agenthost  # a probe dials the target's engine host; an agent target has none
+        agenthost.refuse_probe([t.name for t in ts if t.kind == "agents"])
     dep_id, _ = service.start_deployment(home, db, p.id, deployer, detail=detail)
     report = Report(dep_id, p.id, p.release, p.environment)
     if strategy is not None and groups is not None:

@@ -84,6 +84,7 @@ PINNED: dict[str, set[int]] = {
     "ca-mismatch": {1}, "unknown-agent": {2}, "not-registered": {2},
     "certificate-refused": {1}, "lease-refused": {5}, "agent-down": {1}, "agent-timeout": {4},
     "blue-green-not-set-up": {3},   # a blue-green deploy's target set-up (appliance/deploy/traffic.py)
+    "probe-not-supported": {3},     # a deploy step's probe on agent targets (appliance/deploy/agenthost.py)
 }
 
 ROOTS = {"kit": KitError, "bundler": "bundler.errors.BundlerError", "appliance": "appliance.errors.ApplianceError"}

@@ -213,3 +213,28 @@ def test_appliance_killed_mid_deploy_resume_waits_for_the_same_tasks(agents: Age
     assert {w["target"]: w["release"] for w in where} == {"dev-1": "shop@2.0.0", "dev-2": "shop@2.0.0"}
     assert agents.cli("drift", "dev", user=None).exit_code == 0
     assert all(list(_digests(agents, p)) == ["web"] for p in projects.values())
+
+
+def test_a_deploy_step_probe_on_agent_targets_is_refused_before_anything_changes(agents: AgentSite) -> None:
+    """A workflow deploy step's health probe dials the target's engine host from the appliance: an
+    agent target has none the appliance may dial, so the deploy is refused (not probed on the
+    appliance's own loopback)."""
+    from appliance.deploy import run, strategy
+    from appliance.deploy.errors import ProbeNotSupported
+    from appliance.home import Home
+    from appliance.runs.probe import ProbeSpec
+    from appliance.store.db import open_db
+    from appliance.users import get as get_user
+
+    _two_targets(agents)
+    p1 = agents.promote("shop@1.0.0")
+    db = open_db(agents.home / "stella.db")
+    try:
+        with pytest.raises(ProbeNotSupported, match="agent target.s. dev-1, dev-2"):
+            run.deploy(Home(agents.home), db, p1, get_user(db, "dave"),
+                       strategy=strategy.Strategy("rolling", probe=ProbeSpec("tcp", 8080)))
+    finally:
+        db.close()
+    assert json.loads(agents.cli("promotion", "show", p1, "--json", user=None).output)["promotion"]["state"] == \
+        "approved"
+    assert _tasks(agents, "deploy") == []
