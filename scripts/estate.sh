@@ -35,23 +35,23 @@ PREFIX="st$(printf %s "$DIR" | sha256sum | cut -c1-6)"
 ns() { echo "/var/run/netns/$PREFIX$1"; }
 
 down() {
-    local pids=() pid pidf s
-    # leave the Swarm and remove containers first (a swarm node's dockerd, or one with
-    # containers, takes seconds longer to stop), every host at once
+    local pids=() pid p s
+    # remove the containers first, every host at once (their processes are not children of
+    # anything killed below); no `swarm leave`: the Swarm's state goes with the directory
     for s in "$DIR"/h*/docker.sock; do
         [ -S "$s" ] || continue
-        { docker -H "unix://$s" swarm leave --force >/dev/null 2>&1 || true
-          docker -H "unix://$s" ps -aq | xargs -r docker -H "unix://$s" rm -f >/dev/null 2>&1 || true; } &
+        { docker -H "unix://$s" ps -aq | xargs -r docker -H "unix://$s" rm -f >/dev/null 2>&1 || true; } &
     done
     wait
-    for pidf in "$DIR"/h*/dockerd.pid; do
-        [ -s "$pidf" ] || continue
-        pid=$(cat "$pidf")
-        if [ -d "/proc/$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR"; then
-            kill "$pid" 2>/dev/null || true; pids+=("$pid")
-        fi
+    # then this estate's dockerds, their containerds and any shim left, killed outright: a
+    # graceful stop of a Swarm node's dockerd takes seconds and keeps nothing we need
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        case "$(cat "$p/comm" 2>/dev/null)" in dockerd|containerd|containerd-shim*) ;; *) continue ;; esac
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " $DIR/h" && pids+=("$pid")
     done
-    for pid in "${pids[@]}"; do for _ in $(seq 150); do [ -d "/proc/$pid" ] || break; sleep 0.1; done; done
+    [ ${#pids[@]} -eq 0 ] || kill -9 "${pids[@]}" 2>/dev/null || true
+    for pid in "${pids[@]}"; do for _ in $(seq 150); do [ -d "/proc/$pid" ] || break; sleep 0.02; done; done
     # dockerd leaves a bind mount of each container netns under its exec-root
     { grep -o " $DIR/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" || true; done
     for n in $(ip netns list | awk '{print $1}' | grep "^$PREFIX" || true); do ip netns del "$n"; done
