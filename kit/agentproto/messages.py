@@ -27,7 +27,7 @@ LABEL_VALUE = r"^[A-Za-z0-9_.-]{1,63}$"
 TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 ID = r"^[A-Za-z0-9_-]{8,64}$"
 PEM_MAX = 8192
-TASK_TYPES = ("deploy", "rollback", "health", "inspect", "drift", "sticker-write", "sticker-read")
+TASK_TYPES = ("deploy", "rollback", "health", "inspect", "drift", "sticker-write", "sticker-read", "remove")
 RESULTS = ("succeeded", "failed")
 
 

@@ -37,6 +37,8 @@ PAYLOADS: dict[str, dict[str, _Spec]] = {
     "rollback": {"project": ("string", True, PROJECT), "lock": ("text", True, LOCK_MAX),
                  "registry": ("string", False, REGISTRY), "envFile": ("string", False, r"^[A-Za-z0-9._/-]{1,255}$"),
                  "timeout": ("seconds", False, None)},
+    # a failed first deploy undone: the project's containers stopped and removed, its sticker volume too
+    "remove": {"project": ("string", True, PROJECT), "timeout": ("seconds", False, None)},
 }
 assert set(PAYLOADS) == set(TASK_TYPES)
 REPEATABLE = frozenset({"inspect", "drift", "health", "sticker-read"})   # safe to run twice: they only read

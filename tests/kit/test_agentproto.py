@@ -141,6 +141,7 @@ GOOD_PAYLOADS: dict[str, dict[str, Any]] = {
     "sticker-read": {"project": "shop"}, "sticker-write": {"project": "shop", "sticker": "{}"},
     "deploy": {"project": "shop", "lock": "services: {}\n", "registry": "10.0.0.5:5000", "envFile": "prod.env"},
     "rollback": {"project": "shop", "lock": "services: {}\n"},
+    "remove": {"project": "shop", "timeout": 60},
 }
 
 

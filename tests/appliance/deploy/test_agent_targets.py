@@ -238,3 +238,27 @@ def test_a_deploy_step_probe_on_agent_targets_is_refused_before_anything_changes
     assert json.loads(agents.cli("promotion", "show", p1, "--json", user=None).output)["promotion"]["state"] == \
         "approved"
     assert _tasks(agents, "deploy") == []
+
+
+def test_a_failed_first_deploy_is_removed_from_its_host(agents: AgentSite) -> None:
+    """Nothing to roll back to: the agent's ``remove`` task stops and removes the failed stack and its
+    sticker volume, as the appliance does on a local target."""
+    crash = _web(1)
+    crash["command"] = ["/bin/busybox", "sh", "-c", "exit 3"]
+    agents.import_([Rel("shop", "1.0.0", {"web": crash}, {"web": "shop web 1"})])
+    env = agents.tmp / "dev-1.env"
+    env.write_text(f"PORT={free_port()}\n")
+    project = agents.target("dev-1", "dev", "--env-file", str(env))
+    r = agents.cli("deploy", agents.promote("shop@1.0.0"), "--json", user="dave")
+    assert r.exit_code == 1, r.output
+    doc, _ = json.JSONDecoder().raw_decode(r.output)
+    [t] = doc["targets"]
+    assert t["rollback"]["action"] == "removed" and t["rollback"]["ok"], t["rollback"]
+    assert [(h["agent"], h["action"], h["ok"]) for h in t["rollback"]["hosts"]] == [("dev-1-host", "removed", True)]
+    client = agents.client()
+    try:
+        assert client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"}) == []
+        assert client.volumes.list(filters={"name": f"stella-sticker-{project}"}) == []
+    finally:
+        client.close()
+    assert [st for _, st, _ in _tasks(agents, "remove")] == ["succeeded"]
