@@ -48,6 +48,7 @@ class Estate:
     prefix: str
     start_seconds: float = 0.0
     _listeners: list[socket.socket] = field(default_factory=list)
+    _published: dict[int, int] = field(default_factory=dict)      # LAN port → loopback port
 
     @property
     def manager(self) -> str:
@@ -59,8 +60,13 @@ class Estate:
 
     def publish(self, loopback_port: int, port: int) -> str:
         """Make ``127.0.0.1:loopback_port`` of this process reachable at ``10.77.0.254:port``
-        from every host; returns that address."""
+        from every host; returns that address (publishing the same pair again is a no-op)."""
+        if port in self._published:
+            if self._published[port] != loopback_port:
+                raise RuntimeError(f"{APPLIANCE_ADDR}:{port} already relays to 127.0.0.1:{self._published[port]}")
+            return f"{APPLIANCE_ADDR}:{port}"
         listener = _listen_in(self.appliance_netns, (APPLIANCE_ADDR, port))
+        self._published[port] = loopback_port
         self._listeners.append(listener)
         threading.Thread(target=_accept, args=(listener, loopback_port), daemon=True,
                          name=f"estate-publish-{port}").start()
@@ -71,6 +77,7 @@ class Estate:
             with contextlib.suppress(OSError):
                 listener.close()
         self._listeners.clear()
+        self._published.clear()
 
 
 def _listen_in(netns: str, addr: tuple[str, int]) -> socket.socket:
@@ -175,6 +182,15 @@ def reap() -> None:
             down(left)
 
 
+class _Shared:
+    """The one estate of this process: every module that imports the fixture gets its own
+    session fixture (pytest scopes a fixture by where it is defined), so they share this one
+    and the last to finish takes it down."""
+
+    estate: Estate | None = None
+    users = 0
+
+
 @pytest.fixture(scope="session")
 def estate() -> Iterator[Estate]:
     """Three hosts in a Swarm (host 1 manager), started once per session, always torn down."""
@@ -183,15 +199,21 @@ def estate() -> Iterator[Estate]:
         if IN_CI:
             pytest.fail(f"{why}, and CI=true requires it")
         pytest.skip(why)
-    reap()
-    directory = Path(f"/tmp/stella-estate-{os.getpid()}")       # unix socket paths stay short
-    try:
-        e = up(directory)
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        pytest.fail(f"the estate did not start: {exc}")
+    if _Shared.estate is None:
+        reap()
+        directory = Path(f"/tmp/stella-estate-{os.getpid()}")       # unix socket paths stay short
+        try:
+            _Shared.estate = up(directory)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            pytest.fail(f"the estate did not start: {exc}")
+    e = _Shared.estate
+    _Shared.users += 1
     try:
         yield e
     finally:
-        e.close_published()
-        took = down(directory)
-        print(f"\nestate: started in {e.start_seconds:.1f} s, stopped in {took:.1f} s")
+        _Shared.users -= 1
+        if _Shared.users == 0:
+            _Shared.estate = None
+            e.close_published()
+            took = down(e.dir)
+            print(f"\nestate: started in {e.start_seconds:.1f} s, stopped in {took:.1f} s")
