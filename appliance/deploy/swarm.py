@@ -47,7 +47,6 @@ from kit.errors import StellaError
 
 STACK_LABEL = "com.docker.stack.namespace"
 POLL_SECONDS = 0.5
-WAITING = ("new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting")
 FAILED = ("failed", "rejected")
 SPEC_DIFFERS = "the service runs"
 UPDATE_FAILED = ("paused", "rollback_started", "rollback_paused", "rollback_completed")
@@ -220,7 +219,7 @@ def differences(stack: str, doc: dict[str, Any], lock_hex: str, services: list[S
     return diffs
 
 
-def _failed_now(every: list[dict[str, Any]], doc: dict[str, Any], stack: str,
+def failed_since(every: list[dict[str, Any]], doc: dict[str, Any], stack: str,
                 since: datetime | None) -> list[Difference]:
     """Tasks of the lock's images that failed or were rejected after *since* (the manager's clock)."""
     out = []
@@ -237,7 +236,7 @@ def _failed_now(every: list[dict[str, Any]], doc: dict[str, Any], stack: str,
     return out
 
 
-def _decisive(services: list[ServiceState], diffs: list[Difference], failed: list[Difference]) -> list[Difference]:
+def decisive(services: list[ServiceState], diffs: list[Difference], failed: list[Difference]) -> list[Difference]:
     """What waiting cannot mend: a task of this run that failed, a paused or rolled-back
     update, a missing or extra service, a service spec running another image than the lock
     (``docker stack deploy`` sets the spec before it returns: only a stack nobody deployed
@@ -257,10 +256,10 @@ def wait_converged(c: docker.DockerClient, t: Target, doc: dict[str, Any], lock_
     while True:
         services, nodes, every = look(c, t.project)
         diffs = differences(t.project, doc, lock_hex, services, nodes, mine)
-        failed = _failed_now(every, doc, t.project, start)
-        decisive = _decisive(services, diffs, failed)
-        if decisive or not diffs:
-            return services, nodes, decisive
+        failed = failed_since(every, doc, t.project, start)
+        stop = decisive(services, diffs, failed)
+        if stop or not diffs:
+            return services, nodes, stop
         if time.monotonic() >= deadline:
             return services, nodes, [Difference(d.service, d.kind, f"{d.detail} after {timeout:g} s (the "
                                                 "environment's health timeout)") for d in diffs]
