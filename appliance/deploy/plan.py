@@ -174,5 +174,7 @@ def preflight(home: Home, db: sqlite_utils.Database, info: ReleaseInfo, environm
             from appliance.deploy import agenthost
             agenthost.preflight(db, t)
             continue
-        with engine.client(t.docker, f"target {t.name}"):
-            pass
+        with engine.client(t.docker, f"target {t.name}") as c:
+            if t.kind == "swarm":       # a stack deploys only through a manager (EngineDown)
+                from appliance.deploy import swarm
+                swarm.manager_time(c, t)

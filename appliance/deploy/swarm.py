@@ -98,7 +98,7 @@ def stack_deploy(t: Target, lock: Path, timeout: int) -> ComposeRun:
                   t.project)
 
 
-def _manager(c: docker.DockerClient, t: Target) -> str:
+def manager_time(c: docker.DockerClient, t: Target) -> str:
     """The manager's clock (``SystemTime``): tasks that failed after it belong to this run.
 
     Raises:
@@ -290,7 +290,7 @@ def service_results(stack: str, doc: dict[str, Any], services: list[ServiceState
 
 def _deploy_and_wait(c: docker.DockerClient, t: Target, path: Path, doc: dict[str, Any], lock_hex: str,
                      timeout: int) -> tuple[ComposeRun, list[dict[str, Any]], list[Difference], dict[str, int]]:
-    since = _manager(c, t)
+    since = manager_time(c, t)
     mark = time.monotonic()
     run = stack_deploy(t, path, timeout)
     timings = {"up": int((time.monotonic() - mark) * 1000)}
@@ -311,7 +311,7 @@ def apply(home: Home, job: Job) -> Result:
     started = time.monotonic()
     try:
         with engine.client(t.docker, f"target {t.name}") as c:
-            _manager(c, t)
+            manager_time(c, t)
             res.pulled = engine.ensure_images(c, job.refs, f"target {t.name}")
             res.timings_ms["pull"] = int((time.monotonic() - started) * 1000)
             path = write_working(home, t.name, job.lock)
@@ -336,7 +336,7 @@ def settled(home: Home, job: Job) -> Result:
     t = job.target
     try:
         with engine.client(t.docker, f"target {t.name}") as c:
-            _manager(c, t)       # any failed task of the lock's images counts: the run's start is unknown
+            manager_time(c, t)       # any failed task of the lock's images counts: the run's start is unknown
             services, nodes, diffs = wait_converged(c, t, job.doc, job.lock_hex, job.timeout, "")
             res.services = service_results(t.project, job.doc, services, nodes, diffs)
             res.ok = not diffs
@@ -399,7 +399,7 @@ def drift(home: Home, t: Target, cur: Rollout | None,
     on the manager read with *sticker* (inspect's). Returns (release, differences); raises
     EngineDown when the manager does not answer."""
     with engine.client(t.docker, f"target {t.name}") as c:
-        _manager(c, t)
+        manager_time(c, t)
         services, nodes, _every = look(c, t.project)
         if cur is None:
             extra = [Difference(s.name, "extra", f"service {t.project}_{s.name} runs but nothing was deployed here")

@@ -170,14 +170,16 @@ def test_a_worker_is_refused_and_a_failed_first_deploy_leaves_no_stack(
     worker = estate.hosts[2]
     assert site.run("target", "add", "sw", "--env", "dev", "--swarm", worker, "--project", STACK,
                     "--registry", lan_registry, user="root").exit_code == 0
-    r = site.run("deploy", site.promote("shop@2.0.0"), user="dave")
-    assert r.exit_code == 1 and "is not a Swarm manager" in r.output, r.output
+    promotion = site.promote("shop@2.0.0")
+    r = site.run("deploy", promotion, user="dave")          # refused before anything changes
+    assert r.exit_code == 4 and "engine-unreachable" in r.output and "is not a Swarm manager" in r.output, r.output
+    assert json.loads(site.run("promotion", "show", promotion, "--json").output)["promotion"]["state"] == "approved"
     assert not swarm.services.list(filters={"label": f"com.docker.stack.namespace={STACK}"})
 
     assert site.run("target", "remove", "sw", user="root").exit_code == 0
     assert site.run("target", "add", "sw2", "--env", "dev", "--swarm", estate.manager, "--project", STACK,
                     "--registry", lan_registry, user="root").exit_code == 0
-    r = site.run("deploy", site.promote("shop@2.0.0"), "--json", user="dave")
+    r = site.run("deploy", promotion, "--json", user="dave")
     assert r.exit_code == 1, r.output
     back = json.JSONDecoder().raw_decode(r.output)[0]["targets"][0]["rollback"]     # then the error line
     assert back["action"] == "removed" and back["ok"], back
