@@ -225,7 +225,8 @@ def _restore_host(home: Home, db: sqlite_utils.Database, t: Target, deployment: 
     except AgentDown as exc:
         entry.update(action="unreachable", error=f"host {host} not rolled back: {exc.message}")
         return entry
-    if previous is None:            # a first deploy: the failed stack removed (a ``remove`` task)
+    before = {str(h.get("agent")) for h in previous.detail.get("hosts") or []} if previous else set()
+    if previous is None or host not in before:     # a first deploy here (a new host too): the failed stack removed
         try:
             r = _run(db, host, "remove", {"project": t.project, "timeout": timeout},
                      key(deployment, t.name, host, "remove"), timeout + timing.lease().total_seconds() + SLACK,
