@@ -23,22 +23,20 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-MAX_LENGTH = 1024      # characters of one expression
-MAX_DEPTH = 32         # nesting of parentheses and operators
-MAX_TOKENS = 256
+from kit.workflow import lexing
+from kit.workflow.lexing import (  # the limits and the error are re-exported: callers name them here
+    MAX_DEPTH as MAX_DEPTH,
+    MAX_LENGTH as MAX_LENGTH,
+    MAX_TOKENS as MAX_TOKENS,
+    Cursor,
+    ExprError as ExprError,
+    Token,
+)
 
 Value = str | int | float | bool | None
 
 STATUS_CHECKS = frozenset({"success", "failure", "always", "cancelled"})
 STEP_FUNCTIONS = frozenset({"status", "outputs"})
-
-
-class ExprError(ValueError):
-    """An expression that does not parse; ``column`` is 1-based."""
-
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(f"column {column}: {message}")
-        self.column = column
 
 
 # --- the syntax tree ----------------------------------------------------------------------
@@ -74,13 +72,6 @@ Node = Literal | Call | Not | Binary
 
 # --- tokens ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Token:
-    kind: str        # "str", "num", "name", "op", "end"
-    text: str
-    column: int
-
-
 _TOKEN = re.compile(r"""
     (?P<space>[ \t]+)
   | (?P<str>'(?:[^'\\\n]|\\[\\'])*')
@@ -91,54 +82,20 @@ _TOKEN = re.compile(r"""
 
 
 def tokenize(text: str) -> Iterator[Token]:
-    if len(text) > MAX_LENGTH:
-        raise ExprError(f"expression is longer than {MAX_LENGTH} characters", MAX_LENGTH + 1)
-    pos = count = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise ExprError(f"unexpected character {text[pos]!r}", pos + 1)
-        kind = match.lastgroup or ""
-        if kind != "space":
-            count += 1
-            if count > MAX_TOKENS:
-                raise ExprError(f"expression has more than {MAX_TOKENS} tokens", pos + 1)
-            yield Token(kind, match.group(), pos + 1)
-        pos = match.end()
-    yield Token("end", "", len(text) + 1)
+    return lexing.tokenize(text, _TOKEN)
 
 
 # --- the parser -----------------------------------------------------------------------------
 
-class _Parser:
+class _Parser(Cursor):
     def __init__(self, text: str) -> None:
-        self.tokens = list(tokenize(text))
-        self.pos = 0
-        self.depth = 0
-
-    @property
-    def peek(self) -> Token:
-        return self.tokens[self.pos]
-
-    def take(self) -> Token:
-        token = self.tokens[self.pos]
-        self.pos += 1
-        return token
+        super().__init__(list(tokenize(text)))
 
     def expect(self, text: str) -> Token:
         token = self.take()
         if token.text != text or token.kind == "str":
             raise ExprError(f"expected {text!r}, found {_show(token)}", token.column)
         return token
-
-    def nested(self, parse: Callable[[], Node]) -> Node:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise ExprError(f"expression nests deeper than {MAX_DEPTH}", self.peek.column)
-        try:
-            return parse()
-        finally:
-            self.depth -= 1
 
     def binary(self, op: str, operand: Callable[[], Node]) -> Node:
         node = operand()

@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal as Kind
 
-from kit.workflow.expr import MAX_DEPTH, MAX_LENGTH, MAX_TOKENS, ExprError, Token
+from kit.workflow import lexing
+from kit.workflow.lexing import Cursor, ExprError, Token
 
 BODY_LIMIT = 64 * 1024          # characters of the body an expression sees
 MAX_FIELDS = 16                 # ``json(body).a.b…`` path length
@@ -99,25 +100,14 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
+def _refuse(match: re.Match[str]) -> str | None:
+    if match.lastgroup == "badnum":
+        return f"{match.group()[:20]!r}: numbers are whole, at most 16 digits, no leading 0"
+    return None
+
+
 def tokenize(text: str) -> Iterator[Token]:
-    if len(text) > MAX_LENGTH:
-        raise ExprError(f"expression is longer than {MAX_LENGTH} characters", MAX_LENGTH + 1)
-    pos = count = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise ExprError(f"unexpected character {text[pos]!r}", pos + 1)
-        kind = match.lastgroup or ""
-        if kind == "badnum":
-            raise ExprError(f"{match.group()[:20]!r}: numbers are whole, at most 16 digits, no leading 0",
-                            pos + 1)
-        if kind != "space":
-            count += 1
-            if count > MAX_TOKENS:
-                raise ExprError(f"expression has more than {MAX_TOKENS} tokens", pos + 1)
-            yield Token(kind, match.group(), pos + 1)
-        pos = match.end()
-    yield Token("end", "", len(text) + 1)
+    return lexing.tokenize(text, _TOKEN, _refuse)
 
 
 # --- the parser (with the type of each node, so mistakes show at validation) -----------------
@@ -125,20 +115,9 @@ def tokenize(text: str) -> Iterator[Token]:
 Typed = tuple[Node, Type]
 
 
-class _Parser:
+class _Parser(Cursor):
     def __init__(self, text: str) -> None:
-        self.tokens = list(tokenize(text))
-        self.pos = 0
-        self.depth = 0
-
-    @property
-    def peek(self) -> Token:
-        return self.tokens[self.pos]
-
-    def take(self) -> Token:
-        token = self.tokens[self.pos]
-        self.pos += 1
-        return token
+        super().__init__(list(tokenize(text)))
 
     def at(self, text: str) -> bool:
         return self.peek.kind == "op" and self.peek.text == text
@@ -148,15 +127,6 @@ class _Parser:
         if token.kind != "op" or token.text != text:
             raise ExprError(f"expected {text!r}, found {_show(token)}", token.column)
         return token
-
-    def nested(self, parse: Callable[[], Typed]) -> Typed:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise ExprError(f"expression nests deeper than {MAX_DEPTH}", self.peek.column)
-        try:
-            return parse()
-        finally:
-            self.depth -= 1
 
     def binary(self, op: str, operand: Callable[[], Typed]) -> Typed:
         node, kind = operand()
