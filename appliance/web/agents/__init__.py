@@ -12,7 +12,6 @@ refused call is audited (``agent.call-refused``, ``agent.result-refused``).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from appliance.agents import ca, service, tasks, timing
 from appliance.home import Home
 from appliance.store.db import open_db
+from appliance.web.agents.board import board_of
 from appliance.web.agents.listen import peer_der
 from appliance.web.deps import borrow, home_of
 from appliance.web.errors import envelope, status_for
@@ -31,7 +31,8 @@ from kit.agentproto.errors import CertificateRefused, LeaseRefused
 from kit.errors import StellaError
 from kit.timeutil import now
 
-LOOK = 0.25         # seconds between looks for a queued task while a poll is held
+LOOK = 0.25         # seconds between the board's looks for queued tasks while polls are held
+DISCONNECT_CHECK = 5.0   # a held poll also wakes this often to see whether its agent went away
 
 PREFIX = "/agent/v1"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -167,15 +168,17 @@ async def poll(request: Request) -> Response:
         if message.running:         # one task at a time: a busy agent's heartbeat is answered at once
             return None
         deadline = time.monotonic() + held
+        board = board_of(request, LOOK)
         while True:
-            # the wait sleeps on the event loop, not on a pool thread, so many agents can hold polls
+            # held polls wait on the board (one look per tick for all of them, board.py), on the event loop
             found = await run_in_threadpool(look, agent)
             if found is not None:
                 return found
-            if time.monotonic() >= deadline or await request.is_disconnected():
+            left = deadline - time.monotonic()
+            if left <= 0 or await request.is_disconnected():
                 await run_in_threadpool(seen, agent)         # connected all along: heard from until now
                 return None
-            await asyncio.sleep(LOOK)
+            await board.wait(request, agent.name, agent.cert_sha256, min(left, DISCONNECT_CHECK))
 
     return await _authenticated(request, "heartbeat", work)
 
