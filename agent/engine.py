@@ -36,7 +36,7 @@ from kit.deploy.sticker import STICKER_NAME
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
-LOOK = 0.2      # seconds between looks at a deploy's containers: a health check's flip is seen soon after
+LOOK = 0.1      # seconds between looks at a deploy's containers: a health check's flip is seen soon after
 STICKER_DIR = "/stella"
 TRANSPORT = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
@@ -76,6 +76,20 @@ def containers(c: docker.DockerClient, project: str) -> list[dict[str, Any]]:
                     "image": str(attrs.get("Config", {}).get("Image", "")), "imageId": image_id,
                     "digests": digests, "labels": kept})
     return sorted(out, key=lambda x: str(x["name"]))
+
+
+_HEALTH = {"(healthy)": "healthy", "(unhealthy)": "unhealthy", "(health: starting)": "starting"}
+
+
+def states(c: docker.DockerClient, project: str) -> list[tuple[str, str | None]]:
+    """(state, health) of each of the project's containers from ONE list call (the engine's
+    Status text carries the health), for the looks of a wait; :func:`containers` for the facts."""
+    out: list[tuple[str, str | None]] = []
+    for row in c.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}):
+        status = str(row.get("Status", ""))
+        health = next((word for text, word in _HEALTH.items() if status.endswith(text)), None)
+        out.append((str(row.get("State", "unknown")), health))
+    return out
 
 
 def inspect(c: docker.DockerClient, payload: dict[str, Any]) -> Outcome:
@@ -278,6 +292,12 @@ def deploy(c: docker.DockerClient, docker_url: str, state_dir: Path, payload: di
                        {"before": before, "containers": containers(c, project)})
     deadline = time.monotonic() + timeout
     while True:
+        glance = states(c, project)      # one light call a look; the full account only when it is decided
+        settled = glance and all(s == "running" and h in (None, "healthy") for s, h in glance)
+        broken = any(h == "unhealthy" or s in ("exited", "dead") for s, h in glance)
+        if not (settled or broken or time.monotonic() >= deadline or stopping()):
+            time.sleep(LOOK)
+            continue
         now_ = containers(c, project)
         bad = [x for x in now_ if x["state"] != "running" or x["health"] not in (None, "healthy")]
         failed = [x for x in now_ if x["health"] == "unhealthy" or x["state"] in ("exited", "dead")]

@@ -31,7 +31,7 @@ from kit.agentproto.errors import CertificateRefused, LeaseRefused
 from kit.errors import StellaError
 from kit.timeutil import now
 
-LOOK = 0.25         # seconds between the board's looks for queued tasks while polls are held
+LOOK = 0.1          # seconds between the board's looks for queued tasks while polls are held
 DISCONNECT_CHECK = 5.0   # a held poll also wakes this often to see whether its agent went away
 
 PREFIX = "/agent/v1"
