@@ -213,6 +213,11 @@ def record(db: sqlite_utils.Database, agent: str, result: TaskResult, moment: dt
     raise error
 
 
+def _lease_ended(db: sqlite_utils.Database, task_id: str, moment: dt.datetime) -> bool:
+    row = db.execute("SELECT lease_expires FROM agent_tasks WHERE id = ? AND state = 'leased'", [task_id]).fetchone()
+    return row is not None and row[0] is not None and moment >= parse_time(row[0])
+
+
 def wait(db: sqlite_utils.Database, task_id: str, timeout: float) -> Result:
     """The task's result once it is finished (succeeded, failed or expired), expiring leases as it waits.
 
@@ -224,7 +229,8 @@ def wait(db: sqlite_utils.Database, task_id: str, timeout: float) -> Result:
         found = get(db, task_id)
         if found.done:
             return found
-        if found.state == "leased":
+        if found.state == "leased" and _lease_ended(db, task_id, now()):
+            # a read first: taking the write lock every look would hold up the agent's own result
             expire(db, now(), agent=found.agent)
             found = get(db, task_id)
             if found.done:
