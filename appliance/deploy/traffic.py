@@ -86,9 +86,14 @@ def switch_for(t: Target) -> Switch:
     """The target's blue-green set-up, read from its env file.
 
     Raises:
-        BlueGreenNotSetUp: no env file, or a key missing or malformed (nothing has changed).
+        BlueGreenNotSetUp: not a Compose target (Swarm, agent hosts), no env file, or a key missing or
+            malformed (nothing has changed).
     """
     where = f"target {t.name}"
+    if t.kind != "compose":
+        raise BlueGreenNotSetUp(f"{where} is a {t.kind} target: blue-green switches a proxy beside Compose projects "
+                                "on a host the appliance reaches (docs/deploy.md \"Blue-green\"); use rolling or "
+                                "canary")
     if not t.env_file or not Path(t.env_file).is_file():
         raise BlueGreenNotSetUp(f"{where} has no env file with its blue-green set-up (stella target add … "
                                 "--env-file FILE with STELLA_BLUE_PORT, STELLA_GREEN_PORT, STELLA_UPSTREAM_FILE, "

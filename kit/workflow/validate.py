@@ -173,11 +173,21 @@ def _semantic_problems(steps: list[dict[str, Any]]) -> Iterator[Problem]:
                 yield Problem(f"steps[{i}].needs[{j}]", f"unknown step {need!r}")
         yield from _durations(step, i)
         yield from _settings(step, i)
+    yield from _one_deploy(steps)
     yield from _cycles(steps, index)
     ancestors = _ancestors(steps, index)
     for i, step in enumerate(steps):
         if isinstance(step.get("if"), str):
             yield from _condition(step["if"], i, steps, index, ancestors[i])
+
+
+def _one_deploy(steps: list[dict[str, Any]]) -> Iterator[Problem]:
+    """A promotion has one deployment, so a template has at most one ``deploy`` step (a canary
+    then the rest is one deploy step with ``strategy: canary``)."""
+    deploys = [i for i, step in enumerate(steps) if step.get("uses") == "deploy"]
+    for i in deploys[1:]:
+        yield Problem(f"steps[{i}].uses", f"a second deploy step (steps[{deploys[0]}] is one): a promotion has one "
+                                          "deployment — use one deploy step with a strategy (rolling, canary)")
 
 
 def _durations(step: Mapping[str, Any], i: int) -> Iterator[Problem]:

@@ -88,3 +88,13 @@ def test_a_failing_reload_is_a_failed_switch(tmp_path: Path) -> None:
 
 def test_other_colour() -> None:
     assert (traffic.other(None), traffic.other("blue"), traffic.other("green")) == ("blue", "green", "blue")
+
+
+@pytest.mark.parametrize("kind", ["swarm", "agents"])
+def test_blue_green_is_refused_on_a_swarm_or_agent_target(tmp_path: Path, kind: str) -> None:
+    env = tmp_path / "bg.env"
+    env.write_text("STELLA_BLUE_PORT=18001\nSTELLA_GREEN_PORT=18002\nSTELLA_UPSTREAM_FILE=/tmp/up.conf\n"
+                   "STELLA_PROXY_RELOAD=true\n")
+    target = Target("web-1", "prod", "unix:///nowhere.sock", "shop", str(env), kind=kind)
+    with pytest.raises(BlueGreenNotSetUp, match=f"target web-1 is a {kind} target: blue-green"):
+        traffic.switch_for(target)

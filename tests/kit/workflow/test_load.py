@@ -261,3 +261,11 @@ def test_the_examples_in_the_docs_and_examples_folder_are_valid() -> None:
         assert check(source)[1] == [], source[:80]
     default_block = next(b for b in blocks if "name: default" in b)
     assert load(default_block.encode(), "docs").digest == default_template().digest
+
+
+
+def test_a_template_has_one_deploy_step() -> None:
+    _doc, problems = check(b"schema: stella/workflow/v1\nname: two\nsteps:\n  - {id: canary, uses: deploy}\n"
+                           b"  - {id: rest, uses: deploy, needs: [canary]}\n")
+    assert [(p.path, p.message.split(":")[0]) for p in problems] == [
+        ("steps[1].uses", "a second deploy step (steps[0] is one)")]
