@@ -8,17 +8,17 @@ transport failure as ``io-error``.
 
 from __future__ import annotations
 
-import json
 import ssl
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
-from kit.agentproto import MAX_BODY, BadCSR, BadMessage, Heartbeat, TaskLease, TaskResult
+from agent.answers import read_bounded, refusal
+from kit.agentproto import BadCSR, BadMessage, Heartbeat, TaskLease, TaskResult
 from kit.agentproto.errors import CertificateRefused, LeaseRefused
 from kit.agentproto.messages import RenewAnswer, RenewRequest
-from kit.errors import KitError, KitIOError, StellaError, UnknownVersion, cut
+from kit.errors import KitError, KitIOError, UnknownVersion, cut
 
 PREFIX = "/agent/v1"
 KINDS: dict[str, type[KitError]] = {c.kind: c for c in (CertificateRefused, LeaseRefused, BadMessage, BadCSR,
@@ -47,18 +47,14 @@ class Channel:
         try:
             with self._client.stream("POST", PREFIX + path, content=body,
                                      headers={"content-type": "application/json"}) as response:
-                buffer = bytearray()
-                for chunk in response.iter_bytes():
-                    buffer += chunk
-                    if len(buffer) > MAX_BODY:
-                        raise BadMessage(f"{path} answer: over {MAX_BODY} bytes")
+                raw = read_bounded(response, f"{path} answer")
                 status = response.status_code
         except httpx.HTTPError as exc:
             raise KitIOError(f"cannot reach the appliance at {self.url}: "
                              f"{cut(str(exc), 200) or type(exc).__name__}") from None
         if status >= 300:
-            raise _refusal(status, bytes(buffer))
-        return status, bytes(buffer)
+            raise refusal(status, raw, KINDS)
+        return status, raw
 
     def poll(self, heartbeat: Heartbeat) -> TaskLease | None:
         """Send a heartbeat; the lease of a task the appliance hands out, or None."""
@@ -72,15 +68,3 @@ class Channel:
         _status, raw = self._post("/renew", request.to_json())
         return RenewAnswer.from_json(raw)
 
-
-def _refusal(status: int, raw: bytes) -> StellaError:
-    """The appliance's refusal as the error of its kind, else an I/O error naming the status."""
-    try:
-        error = json.loads(raw)["error"]
-        kind, message = str(error["kind"]), cut(str(error["message"]), 400)
-    except (ValueError, KeyError, TypeError):
-        return KitIOError(f"the appliance answered HTTP {status} without an error envelope")
-    cls = KINDS.get(kind)
-    if cls is None:
-        return KitIOError(f"the appliance answered HTTP {status}: {cut(kind, 60)}: {message}")
-    return cls(f"the appliance refused: {message}")

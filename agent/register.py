@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from agent import state
+from agent.answers import read_bounded, refusal
 from kit.agentproto import (
-    MAX_BODY,
     PROTOCOL,
     AgentExists,
     BadCSR,
@@ -31,7 +30,7 @@ from kit.agentproto import (
     RegisterRequest,
     TokenRefused,
 )
-from kit.errors import BadUsage, KitError, KitIOError, KitVerificationError, StellaError, UnknownVersion, cut
+from kit.errors import BadUsage, KitError, KitIOError, KitVerificationError, UnknownVersion, cut
 from kit.timeutil import format_time, now
 
 PATH = "/agent/v1/register"
@@ -150,27 +149,10 @@ def _call(url: str, body: bytes, ca_file: Path | None, pinned: str | None = None
         with httpx.Client(verify=verify, timeout=TIMEOUT, follow_redirects=False) as client, \
                 client.stream("POST", url + PATH, content=body,
                               headers={"content-type": "application/json"}) as response:
-            buffer = bytearray()
-            for chunk in response.iter_bytes():
-                buffer += chunk
-                if len(buffer) > MAX_BODY:
-                    raise BadMessage(f"register answer: over {MAX_BODY} bytes")
-            status, raw = response.status_code, bytes(buffer)
+            status, raw = response.status_code, read_bounded(response, "register answer")
     except httpx.HTTPError as exc:
         raise KitIOError(f"cannot reach the appliance at {url}: {cut(str(exc), 200) or type(exc).__name__}") from None
     if status != 200:
-        raise _refusal(status, raw)
+        raise refusal(status, raw, KINDS)
     return RegisterAnswer.from_json(raw)
 
-
-def _refusal(status: int, raw: bytes) -> StellaError:
-    """The appliance's refusal as the error of the same kind (exit code included), else an I/O error."""
-    try:
-        error = json.loads(raw)["error"]
-        kind, message = str(error["kind"]), cut(str(error["message"]), 400)
-    except (ValueError, KeyError, TypeError):
-        return KitIOError(f"the appliance answered HTTP {status} without an error envelope")
-    cls = KINDS.get(kind)
-    if cls is None:
-        return KitIOError(f"the appliance answered HTTP {status}: {cut(kind, 60)}: {message}")
-    return cls(f"the appliance refused: {message}")

@@ -174,9 +174,9 @@ def _start(home: Home, db: sqlite_utils.Database, run: Run, step: Step, attempt:
     with transaction(db):
         won = store.claim(db, run.id, step.id, attempt, owner=leases.me(), lease_expires=_lease_expiry(step, moment),
                           at=format_time(moment), inputs_sha256=_inputs_digest(run, step, attempt), was=was)
-    if not won:
-        return True          # another process started it: plan again
-    return _act(home, db, run, step, attempt, moment, how, resumed=False)[0] or True
+    if won:                  # else another process started it: plan again all the same
+        _act(home, db, run, step, attempt, moment, how, resumed=False)
+    return True
 
 
 def _look_again(home: Home, db: sqlite_utils.Database, run: Run, step: Step, row: StepRow,

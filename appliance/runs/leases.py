@@ -14,13 +14,14 @@ import datetime as dt
 import os
 import socket
 from functools import cache
+from pathlib import Path
 
 from kit.timeutil import parse_time
 
 
 def _start_ticks(pid: int) -> str | None:
     try:
-        stat = open(f"/proc/{pid}/stat", "rb").read().decode("ascii", "replace")     # noqa: SIM115
+        stat = Path(f"/proc/{pid}/stat").read_bytes().decode("ascii", "replace")
     except OSError:
         return None
     # the command name (field 2) may hold spaces and parentheses: split after its last ')'

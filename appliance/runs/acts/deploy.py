@@ -22,17 +22,18 @@ from appliance.deploy.outcome import Report
 from appliance.runs.acts.base import Context, Done, Failed, Outcome, Waiting
 
 
-def _deployment(ctx: Context) -> tuple[str, str] | None:
+def latest_deployment(ctx: Context) -> tuple[str, str] | None:
+    """(id, state) of the run's promotion's latest deployment, if it has one."""
     row = ctx.db.execute("SELECT id, state FROM deployments WHERE promotion_id = ? ORDER BY started_at DESC, "
                          "id DESC LIMIT 1", [ctx.run.promotion_id]).fetchone()
     return (str(row[0]), str(row[1])) if row else None
 
 
 def act(ctx: Context) -> Outcome:
-    found = _deployment(ctx)
+    found = latest_deployment(ctx)
     if found is not None and found[1] == "deploying":
         recovery.recover_if_idle(ctx.home, ctx.db, ctx.actor)
-        found = _deployment(ctx)
+        found = latest_deployment(ctx)
         if found is not None and found[1] == "deploying":
             return Waiting(f"deployment {found[0]} is running")
     if found is not None:

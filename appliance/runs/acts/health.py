@@ -35,10 +35,16 @@ def probe_for(settings: Mapping[str, Any]) -> Callable[[Target], str | None] | N
 
 def act(ctx: Context) -> Outcome:
     spec = probe.spec_from_settings(ctx.settings)
+    chosen = selected(ctx)
+    if not chosen:
+        return Failed(f"no target to probe: environment {ctx.run.environment} has none"
+                      + ("" if (ctx.settings.get("targets") or {}).get("environment", ctx.run.environment)
+                         == ctx.run.environment else " (a health step probes its run's environment only)"),
+                      {"status": None, "body": "", "targets": {}})
     results: dict[str, Any] = {}
     last: probe.ProbeResult | None = None
     with ctx.log.open("a", encoding="utf-8") as log:
-        for t in selected(ctx):
+        for t in chosen:
             ctx.say(0.5, f"probing {spec.kind} port {spec.port} on target {t.name}")
             last = probe.probe(probe.host_of(t), spec)
             results[t.name] = last.to_dict()

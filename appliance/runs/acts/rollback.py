@@ -10,6 +10,7 @@ from typing import Any
 from appliance.deploy import bluegreen_back, records, rollout, targets
 from appliance.deploy.outcome import deploy_lock
 from appliance.runs.acts.base import Context, Done, Failed, Outcome
+from appliance.runs.acts.deploy import latest_deployment
 
 
 def _previous(ctx: Context, target: str, deployment: str) -> records.Rollout | None:
@@ -24,11 +25,10 @@ def _previous(ctx: Context, target: str, deployment: str) -> records.Rollout | N
 
 
 def act(ctx: Context) -> Outcome:
-    row = ctx.db.execute("SELECT id, state FROM deployments WHERE promotion_id = ? ORDER BY started_at DESC, "
-                         "id DESC LIMIT 1", [ctx.run.promotion_id]).fetchone()
-    if row is None:
+    found = latest_deployment(ctx)
+    if found is None:
         return Done({"deployment": None}, "this run deployed nothing: nothing to roll back")
-    deployment, state = str(row[0]), str(row[1])
+    deployment, state = found
     if state in ("failed", "rolled-back"):
         return Done({"deployment": deployment}, f"deployment {deployment} is {state}: its targets are back already")
     timeout = targets.settings(ctx.db, ctx.run.environment).health_timeout
